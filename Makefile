@@ -1,0 +1,53 @@
+# voicesmith: two commands set everything up on a fresh machine.
+#   make serve   create .venv, install, start the service on 127.0.0.1:8000 (bundled voice, SQLite, local storage)
+#   make test    create .venv with the test extras and Debian packages the tests need, run the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test.
+DEB_TEST_PACKAGES := espeak-ng flite chromium
+PYTEST_ARGS ?=
+
+.PHONY: serve test install install-test deb-test lint bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@$(BIN)/pip install -q -e '.[server]'
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	@$(BIN)/pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test deb-test
+
+deb-test:
+	@missing=""; for p in $(DEB_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+serve: install
+	@$(BIN)/voicesmith serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	@$(BIN)/python -m ruff check src tests benchmarks
+
+bench: install-test
+	@$(BIN)/python benchmarks/synthesis.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

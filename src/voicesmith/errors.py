@@ -1,0 +1,114 @@
+"""Every error voicesmith raises on bad input, in one place.
+
+Each class carries the Amazon Polly error type it corresponds to (``polly_type``) and the HTTP status
+that Polly answers it with (``status``), so the Polly front end maps them one to one and the OpenAI
+front end and the CLI map them by status. The message always says what is wrong and what to fix.
+"""
+
+from __future__ import annotations
+
+
+class VoicesmithError(Exception):
+    """Base of all user-facing errors."""
+
+    polly_type = "ValidationException"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(VoicesmithError):
+    """A parameter has a value that is not allowed."""
+
+
+class VoiceNotFoundError(VoicesmithError):
+    """No voice with that id in the catalog (Polly answers an unknown VoiceId with a validation error)."""
+
+
+class InvalidVoiceError(VoicesmithError):
+    """A voice file or its config is unreadable, inconsistent or not a Piper voice."""
+
+
+class VoiceExistsError(VoicesmithError):
+    """A voice with that id is already installed."""
+
+    polly_type = "ConflictException"
+    status = 409
+
+
+class TextLengthExceededError(VoicesmithError):
+    polly_type = "TextLengthExceededException"
+
+
+class InvalidSsmlError(VoicesmithError):
+    """SSML that is not well formed, or uses a tag, attribute or value Polly does not accept."""
+
+    polly_type = "InvalidSsmlException"
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        where = f" (line {line}, column {column})" if line is not None else ""
+        super().__init__(f"{message}{where}")
+        self.line = line
+        self.column = column
+
+
+class SsmlMarksNotSupportedForTextTypeError(VoicesmithError):
+    polly_type = "SsmlMarksNotSupportedForTextTypeException"
+
+
+class MarksNotSupportedForFormatError(VoicesmithError):
+    polly_type = "MarksNotSupportedForFormatException"
+
+
+class InvalidSampleRateError(VoicesmithError):
+    polly_type = "InvalidSampleRateException"
+
+
+class UnsupportedFormatError(VoicesmithError):
+    """An output format voicesmith cannot produce."""
+
+
+class LanguageNotSupportedError(VoicesmithError):
+    polly_type = "LanguageNotSupportedException"
+
+
+class EngineNotSupportedError(VoicesmithError):
+    polly_type = "EngineNotSupportedException"
+
+
+class LexiconNotFoundError(VoicesmithError):
+    polly_type = "LexiconNotFoundException"
+    status = 404
+
+
+class InvalidLexiconError(VoicesmithError):
+    polly_type = "InvalidLexiconException"
+
+
+class UnsupportedPlsAlphabetError(VoicesmithError):
+    polly_type = "UnsupportedPlsAlphabetException"
+
+
+class UnsupportedPlsLanguageError(VoicesmithError):
+    polly_type = "UnsupportedPlsLanguageException"
+
+
+class LexiconSizeExceededError(VoicesmithError):
+    polly_type = "LexiconSizeExceededException"
+
+
+class MaxLexemeLengthExceededError(VoicesmithError):
+    polly_type = "MaxLexemeLengthExceededException"
+
+
+class MaxLexiconsNumberExceededError(VoicesmithError):
+    polly_type = "MaxLexiconsNumberExceededException"
+
+
+class ServiceFailureError(VoicesmithError):
+    """Something broke on our side; the request itself may be fine."""
+
+    polly_type = "ServiceFailureException"
+    status = 500
