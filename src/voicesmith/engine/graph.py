@@ -1,0 +1,190 @@
+"""Split a Piper VITS graph in two so that synthesis can stream, be exact and be repeatable.
+
+A Piper voice is one ONNX graph: text encoder -> stochastic duration predictor -> expand to frames ->
+add noise -> flow -> HiFi-GAN decoder. Run as one piece it returns nothing until the whole sentence is
+decoded, draws its noise from onnxruntime's unseeded generator, and hides the durations. We cut it at
+two places:
+
+* ``encoder.onnx``: phoneme ids (+ the duration predictor's noise as an input) -> per-id frame counts
+  (``durations``), the prior's mean and log-std per id (``m_p``, ``logs_p``) and, for multi-speaker
+  voices, the speaker embedding ``g``.
+* ``decoder.onnx``: the prior sample ``z_p`` of any number of frames (+ ``y_mask``, ``g``) -> audio.
+  Flow and decoder are convolutional with a bounded receptive field, so windows of ``z_p`` decoded
+  with enough context on each side join without seams.
+
+Expanding ``m_p``/``logs_p`` to frames and drawing the noise happen in numpy with a seeded generator.
+The cut points are found by graph structure (the two RandomNormalLike nodes, the Ceil of the
+durations, the first node of the flow), which every Piper export shares; a graph that does not fit
+raises :class:`UnsupportedGraphError` and the caller falls back to running the graph whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import onnx.utils
+
+_LOGGER = logging.getLogger(__name__)
+
+ENCODER_OUTPUTS = ("durations", "m_p", "logs_p")
+"""Outputs of the encoder part, in order (``g`` follows for multi-speaker voices)."""
+
+
+class UnsupportedGraphError(ValueError):
+    """The ONNX graph is not shaped like a Piper VITS export."""
+
+
+@dataclass(frozen=True)
+class CutPoints:
+    """Tensor names where the graph is cut."""
+
+    dp_noise: str
+    """Output of the duration predictor's RandomNormalLike: becomes an encoder input."""
+    durations: str
+    """Ceil of the scaled durations, frames per phoneme id, shape [1, 1, T]."""
+    m_p: str
+    """Prior mean per phoneme id, [1, C, T]."""
+    logs_p: str
+    """Prior log standard deviation per phoneme id, [1, C, T]."""
+    z_p: str
+    """Prior sample per frame, [1, C, F]: the decoder's input."""
+    y_mask: str
+    """Frame mask, [1, 1, F]: the decoder's second input."""
+    g: str | None
+    """Speaker embedding [1, G, 1] for multi-speaker voices."""
+
+
+def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+    return {out: node for node in graph.node for out in node.output}
+
+
+def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+    result: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            result.setdefault(name, []).append(node)
+    return result
+
+
+def find_cut_points(model: onnx.ModelProto) -> CutPoints:
+    """Locate the tensors where the graph is cut, by structure rather than by name."""
+    graph = model.graph
+    producers = _producers(graph)
+    consumers = _consumers(graph)
+    randoms = [n for n in graph.node if n.op_type == "RandomNormalLike"]
+    ceils = [n for n in graph.node if n.op_type == "Ceil"]
+    if len(randoms) != 2 or len(ceils) != 1:
+        raise UnsupportedGraphError(
+            f"expected 2 RandomNormalLike nodes and 1 Ceil, found {len(randoms)} and {len(ceils)}"
+        )
+    graph_order = {id(n): i for i, n in enumerate(graph.node)}
+    dp_random, z_random = sorted(randoms, key=lambda n: graph_order[id(n)])
+
+    # z_p = m_frames + noise * exp(logs_frames) * noise_scale; the noise template is m_frames.
+    m_frames = z_random.input[0]
+    adds = [n for n in consumers.get(m_frames, []) if n.op_type == "Add"]
+    if len(adds) != 1:
+        raise UnsupportedGraphError("cannot find the prior sample z_p")
+    z_p = adds[0].output[0]
+
+    # m_frames = Transpose(MatMul(attn, Transpose(m_p))); the same for logs_p via the Exp input.
+    def per_id_source(frames_tensor: str) -> str:
+        node = producers[frames_tensor]
+        while node.op_type in ("Transpose", "MatMul"):
+            if node.op_type == "MatMul":
+                node = producers[node.input[1]]
+                continue
+            source = node.input[0]
+            if source not in producers or producers[source].op_type not in ("Transpose", "MatMul"):
+                return source
+            node = producers[source]
+        return node.output[0]
+
+    m_p = per_id_source(m_frames)
+    exp_nodes = [n for n in consumers.get(z_random.output[0], []) if n.op_type == "Mul"]
+    if len(exp_nodes) != 1:
+        raise UnsupportedGraphError("cannot find the prior's log-std")
+    exp_input = next(i for i in exp_nodes[0].input if i != z_random.output[0])
+    logs_frames = producers[exp_input].input[0]
+    logs_p = per_id_source(logs_frames)
+
+    flow_first = [n for n in consumers.get(z_p, []) if n.name.startswith("/flow/")]
+    if not flow_first:
+        raise UnsupportedGraphError("the prior sample does not feed a /flow/ node")
+    external: set[str] = set()
+    initializers = {i.name for i in graph.initializer}
+    for node in graph.node:
+        if not (node.name.startswith("/flow/") or node.name.startswith("/dec/")):
+            continue
+        for name in node.input:
+            if not name or name in initializers or name == z_p:
+                continue
+            source = producers.get(name)
+            if source is None or not (
+                source.name.startswith("/flow/") or source.name.startswith("/dec/") or source.op_type == "Constant"
+            ):
+                external.add(name)
+    # What remains outside the flow/decoder: the frame mask, the speaker embedding, and glue tensors
+    # that the exporter left unscoped (produced from flow tensors). Keep only those rooted before z_p.
+    mask_candidates = [n for n in external if producers.get(n) is not None and producers[n].op_type == "Cast"]
+    if len(mask_candidates) != 1:
+        raise UnsupportedGraphError(f"cannot find the frame mask among {sorted(external)}")
+    g = None
+    for name in external:
+        source = producers.get(name)
+        if source is not None and source.name.startswith("/emb_g"):
+            g = name
+        elif source is not None and source.op_type == "Unsqueeze" and producers.get(source.input[0]) is not None:
+            if producers[source.input[0]].name.startswith("/emb_g"):
+                g = name
+    return CutPoints(
+        dp_noise=dp_random.output[0],
+        durations=ceils[0].output[0],
+        m_p=m_p,
+        logs_p=logs_p,
+        z_p=z_p,
+        y_mask=mask_candidates[0],
+        g=g,
+    )
+
+
+def _rename(model: onnx.ModelProto, old: str, new: str) -> None:
+    for node in model.graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+        node.output[:] = [new if name == old else name for name in node.output]
+    for value in list(model.graph.input) + list(model.graph.output):
+        if value.name == old:
+            value.name = new
+
+
+def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``encoder.onnx`` and ``decoder.onnx`` for the voice at ``model_path`` into ``out_dir``."""
+    model = onnx.load(str(model_path))
+    cuts = find_cut_points(model)
+    original_inputs = [i.name for i in model.graph.input]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp_full = out_dir / "full.tmp.onnx"
+    onnx.save(model, str(tmp_full))
+    try:
+        extractor = onnx.utils.Extractor(onnx.load(str(tmp_full)))
+        enc_outputs = [cuts.durations, cuts.m_p, cuts.logs_p] + ([cuts.g] if cuts.g else [])
+        encoder = extractor.extract_model(original_inputs + [cuts.dp_noise], enc_outputs)
+        for old, new in zip(enc_outputs, list(ENCODER_OUTPUTS) + ["g"], strict=False):
+            _rename(encoder, old, new)
+        _rename(encoder, cuts.dp_noise, "dp_noise")
+        dec_inputs = [cuts.z_p, cuts.y_mask] + ([cuts.g] if cuts.g else [])
+        decoder = extractor.extract_model(dec_inputs, [model.graph.output[0].name])
+        for old, new in zip(dec_inputs, ["z_p", "y_mask", "g"], strict=False):
+            _rename(decoder, old, new)
+        _rename(decoder, model.graph.output[0].name, "audio")
+    finally:
+        tmp_full.unlink(missing_ok=True)
+    # Inputs the extractor kept that are not needed (e.g. scales in the decoder) are pruned by onnx.
+    encoder_path, decoder_path = out_dir / "encoder.onnx", out_dir / "decoder.onnx"
+    onnx.save(encoder, str(encoder_path))
+    onnx.save(decoder, str(decoder_path))
+    _LOGGER.info("split %s into %s", model_path, out_dir)
+    return encoder_path, decoder_path

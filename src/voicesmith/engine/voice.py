@@ -1,0 +1,314 @@
+"""A loaded Piper voice: phonemes in, exact durations and streamed audio out.
+
+The voice's graph is split once (see :mod:`voicesmith.engine.graph`) into encoder, flow and decoder
+sessions, cached next to the other derived files of the voice. One sentence is synthesised as:
+
+1. ``encode``: phoneme ids -> frames per id, prior mean/log-std per id (one encoder run).
+2. numpy: expand the prior to frames and draw its noise from a generator seeded by the request, so the
+   same request always gives the same audio, in any process.
+3. ``decode``: flow + HiFi-GAN over windows of frames. Windows carry enough context on each side that
+   their joins are exact (measured: max abs difference to a whole-sentence decode below 1e-8), so the
+   first window can be short (early first audio) and long sentences need bounded memory.
+
+Sessions are created with explicit thread settings and are safe to run from several threads at once;
+there is no lock around them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnx.utils
+import onnxruntime
+from piper import PiperVoice
+from piper.config import PiperConfig
+from piper.const import BOS, EOS, PAD
+
+from voicesmith.engine.graph import UnsupportedGraphError, split_voice_model
+from voicesmith.errors import InvalidVoiceError, ValidationError
+
+_LOGGER = logging.getLogger(__name__)
+
+FLOW_CONTEXT_FRAMES = 40
+"""Frames of context each side of a flow window (4 coupling layers of 4 WaveNet layers, kernel 5)."""
+DECODER_CONTEXT_FRAMES = 12
+"""Frames of context each side of a HiFi-GAN window (measured: 12 gives joins exact to 1e-9)."""
+_SPLIT_VERSION = "1"
+_CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you doing today? Let us begin."
+_TARGET_PEAK = 0.8
+"""Bump when the split changes, so cached split models are rebuilt."""
+
+
+@dataclass(frozen=True)
+class VoiceParams:
+    """How one sentence is spoken; ``None`` means the voice's own default."""
+
+    length_scale: float | None = None
+    """Duration multiplier: 2.0 speaks twice as slowly."""
+    noise_scale: float | None = None
+    """Variation of the prior sample (timbre/prosody liveliness)."""
+    noise_w: float | None = None
+    """Variation of the durations."""
+    speaker_id: int | None = None
+    """Speaker of a multi-speaker voice."""
+
+
+@dataclass
+class Prior:
+    """A sentence after the encoder: durations are known, no audio is made yet."""
+
+    phoneme_ids: list[int]
+    frames_per_id: np.ndarray
+    """Frames (hops) spent on each phoneme id, int64 [T]."""
+    z_p: np.ndarray
+    """Prior sample per frame, float32 [1, C, F]."""
+    g: np.ndarray | None
+    """Speaker embedding for multi-speaker voices."""
+    gain: float = 1.0
+    """Linear gain applied to the decoded audio (the voice's calibration)."""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.z_p.shape[2])
+
+
+def _session_options(threads: int) -> onnxruntime.SessionOptions:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:24]
+
+
+def _split_flow_decoder(decoder_path: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Cut ``decoder.onnx`` (flow + HiFi-GAN) at the HiFi-GAN's input."""
+    model = onnx.load(str(decoder_path))
+    dec_input = None
+    for node in model.graph.node:
+        if node.name.startswith("/dec/") and node.op_type == "Conv":
+            dec_input = node.input[0]
+            break
+    if dec_input is None:
+        raise UnsupportedGraphError("no /dec/ convolution found")
+    extractor = onnx.utils.Extractor(model)
+    inputs = [i.name for i in model.graph.input]
+    flow = extractor.extract_model(inputs, [dec_input])
+    hifigan_inputs = [dec_input] + [name for name in inputs if name == "g"]
+    hifigan = extractor.extract_model(hifigan_inputs, ["audio"])
+    for graph_model, old, new in ((flow, dec_input, "z"), (hifigan, dec_input, "z")):
+        for node in graph_model.graph.node:
+            node.input[:] = [new if n == old else n for n in node.input]
+            node.output[:] = [new if n == old else n for n in node.output]
+        for value in list(graph_model.graph.input) + list(graph_model.graph.output):
+            if value.name == old:
+                value.name = new
+    flow_path, hifigan_path = out_dir / "flow.onnx", out_dir / "hifigan.onnx"
+    onnx.save(flow, str(flow_path))
+    onnx.save(hifigan, str(hifigan_path))
+    return flow_path, hifigan_path
+
+
+def prepare_split_models(model_path: Path, cache_dir: Path) -> Path:
+    """Split the voice once and cache the parts under ``cache_dir/<digest>``; return that folder."""
+    folder = cache_dir / "split" / f"{_file_digest(model_path)}-v{_SPLIT_VERSION}"
+    done = folder / "done"
+    if done.exists():
+        return folder
+    tmp = folder.with_name(folder.name + f".tmp{threading.get_ident()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    encoder_path, decoder_path = split_voice_model(model_path, tmp)
+    _split_flow_decoder(decoder_path, tmp)
+    decoder_path.unlink()
+    (tmp / "done").write_text(str(model_path))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process finished first
+        _LOGGER.debug("split models for %s already prepared", model_path)
+    return folder
+
+
+class PiperModel:
+    """One Piper voice loaded for synthesis."""
+
+    def __init__(self, model_path: Path, config_path: Path, cache_dir: Path, threads: int = 1) -> None:
+        self.model_path = Path(model_path)
+        self.config_path = Path(config_path)
+        try:
+            config_dict = json.loads(self.config_path.read_text(encoding="utf-8"))
+            self.config = PiperConfig.from_dict(config_dict)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise InvalidVoiceError(f"{self.config_path}: not a readable Piper voice config ({error})") from error
+        try:
+            folder = prepare_split_models(self.model_path, cache_dir)
+        except UnsupportedGraphError as error:
+            raise InvalidVoiceError(f"{self.model_path}: not a Piper VITS voice graph ({error})") from error
+        except Exception as error:  # noqa: BLE001 - onnx raises protobuf DecodeError, ValueError, OSError...
+            raise InvalidVoiceError(f"{self.model_path}: cannot read the ONNX model ({error})") from error
+        options = _session_options(threads)
+        providers = ["CPUExecutionProvider"]
+        self._encoder = onnxruntime.InferenceSession(str(folder / "encoder.onnx"), options, providers=providers)
+        self._flow = onnxruntime.InferenceSession(str(folder / "flow.onnx"), options, providers=providers)
+        self._hifigan = onnxruntime.InferenceSession(str(folder / "hifigan.onnx"), options, providers=providers)
+        self._hifigan_inputs = {i.name for i in self._hifigan.get_inputs()}
+        self._encoder_inputs = {i.name for i in self._encoder.get_inputs()}
+        self._phonemizer = PiperVoice(session=None, config=self.config)  # type: ignore[arg-type]
+        self._check_phoneme_map()
+        self.output_gain = self._calibrate(folder)
+
+    def _calibrate(self, folder: Path) -> float:
+        """A fixed gain that brings this voice's peaks near -2 dBFS.
+
+        Piper scales every sentence to full scale after synthesising it; a stream cannot wait for the
+        end of the sentence, so each voice gets one gain, measured once on a calibration text and
+        cached with the split models.
+        """
+        path = folder / "calibration.json"
+        try:
+            return float(json.loads(path.read_text())["gain"])
+        except (OSError, ValueError, KeyError):
+            pass
+        peaks = []
+        for phonemes in self.phonemize(_CALIBRATION_TEXT):
+            ids, _ = self.phoneme_ids(phonemes)
+            prior = self.encode(ids, VoiceParams(), seed=0, apply_gain=False)
+            peaks.append(float(np.abs(self.decode(prior, 0, prior.num_frames)).max()))
+        peak = max(peaks) if peaks else 0.0
+        gain = float(np.clip(_TARGET_PEAK / peak, 0.25, 8.0)) if peak > 1e-4 else 1.0
+        path.write_text(json.dumps({"gain": gain, "calibration_peak": peak}))
+        return gain
+
+    def _check_phoneme_map(self) -> None:
+        missing = [p for p in (BOS, EOS, PAD) if p not in self.config.phoneme_id_map]
+        if missing:
+            raise InvalidVoiceError(f"{self.config_path}: phoneme_id_map lacks the control symbols {missing}")
+        too_big = [p for p, ids in self.config.phoneme_id_map.items() if any(i >= self.config.num_symbols for i in ids)]
+        if too_big:
+            raise InvalidVoiceError(
+                f"{self.config_path}: phoneme ids of {too_big[:5]} exceed num_symbols={self.config.num_symbols}"
+            )
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    def phonemize(self, text: str) -> list[list[str]]:
+        """Text to phonemes, one list per sentence (espeak-ng through piper)."""
+        return self._phonemizer.phonemize(text)
+
+    def phoneme_ids(self, phonemes: Sequence[str]) -> tuple[list[int], list[tuple[int, int]]]:
+        """Phonemes to ids with piper's framing (BOS PAD p1 PAD p2 PAD ... EOS).
+
+        Also returns, for each phoneme, the ``[start, end)`` range of ids it owns (its ids and the PAD
+        after it; empty for a phoneme the voice does not know), so durations map back to phonemes.
+        The ids equal ``piper.phoneme_ids.phonemes_to_ids``.
+        """
+        id_map = self.config.phoneme_id_map
+        pad = list(id_map[PAD])
+        ids: list[int] = [*id_map[BOS], *pad]
+        spans: list[tuple[int, int]] = []
+        unknown: set[str] = set()
+        for phoneme in phonemes:
+            start = len(ids)
+            mapped = id_map.get(phoneme)
+            if mapped is None:
+                unknown.add(phoneme)
+            else:
+                ids.extend(mapped)
+                ids.extend(pad)
+            spans.append((start, len(ids)))
+        ids.extend(id_map[EOS])
+        if unknown:
+            _LOGGER.debug("phonemes unknown to %s skipped: %s", self.model_path.name, sorted(unknown))
+        return ids, spans
+
+    def encode(self, phoneme_ids: Sequence[int], params: VoiceParams, seed: int, apply_gain: bool = True) -> Prior:
+        """Run the text encoder and duration predictor; draw the prior sample with ``seed``."""
+        config = self.config
+        length_scale = config.length_scale if params.length_scale is None else params.length_scale
+        noise_scale = config.noise_scale if params.noise_scale is None else params.noise_scale
+        noise_w = config.noise_w_scale if params.noise_w is None else params.noise_w
+        count = len(phoneme_ids)
+        rng = np.random.default_rng(seed)
+        inputs: dict[str, np.ndarray] = {
+            "input": np.asarray([phoneme_ids], dtype=np.int64),
+            "input_lengths": np.asarray([count], dtype=np.int64),
+            "scales": np.asarray([noise_scale, length_scale, noise_w], dtype=np.float32),
+            "dp_noise": rng.standard_normal((1, 2, count), dtype=np.float32),
+        }
+        if "sid" in self._encoder_inputs:
+            speaker = config.default_speaker_id if params.speaker_id is None else params.speaker_id
+            if not 0 <= speaker < max(config.num_speakers, 1):
+                raise ValidationError(f"speaker {speaker} is out of range: this voice has {config.num_speakers}")
+            inputs["sid"] = np.asarray([speaker], dtype=np.int64)
+        outputs = self._encoder.run(None, inputs)
+        frames = np.maximum(outputs[0].reshape(-1), 0).astype(np.int64)
+        if frames.sum() < 1:
+            frames[-1] = 1
+        m_p, logs_p = outputs[1][0], outputs[2][0]
+        mean = np.repeat(m_p, frames, axis=1)
+        std = np.exp(np.repeat(logs_p, frames, axis=1))
+        noise = rng.standard_normal(mean.shape, dtype=np.float32)
+        z_p = (mean + noise * std * np.float32(noise_scale))[None].astype(np.float32)
+        g = outputs[3] if len(outputs) > 3 else None
+        gain = self.output_gain if apply_gain else 1.0
+        return Prior(phoneme_ids=list(phoneme_ids), frames_per_id=frames, z_p=z_p, g=g, gain=gain)
+
+    def decode(self, prior: Prior, start: int, end: int) -> np.ndarray:
+        """Audio for frames ``[start, end)`` of ``prior``, float32 mono, exact at window joins."""
+        total = prior.num_frames
+        f_start = max(0, start - DECODER_CONTEXT_FRAMES - FLOW_CONTEXT_FRAMES)
+        f_end = min(total, end + DECODER_CONTEXT_FRAMES + FLOW_CONTEXT_FRAMES)
+        flow_inputs = {"z_p": prior.z_p[:, :, f_start:f_end], "y_mask": np.ones((1, 1, f_end - f_start), np.float32)}
+        if prior.g is not None:
+            flow_inputs["g"] = prior.g
+        z = self._flow.run(None, flow_inputs)[0]
+        d_start = max(0, start - DECODER_CONTEXT_FRAMES)
+        d_end = min(total, end + DECODER_CONTEXT_FRAMES)
+        dec_inputs = {"z": z[:, :, d_start - f_start : d_end - f_start]}
+        if "g" in self._hifigan_inputs and prior.g is not None:
+            dec_inputs["g"] = prior.g
+        audio = self._hifigan.run(None, dec_inputs)[0].reshape(-1)
+        hop = self.hop_length
+        offset = (start - d_start) * hop
+        audio = audio[offset : offset + (end - start) * hop]
+        if prior.gain != 1.0:
+            audio = audio * np.float32(prior.gain)
+        return audio.astype(np.float32, copy=False)
+
+    def decode_windows(self, prior: Prior, first_window: int | None, window: int) -> Iterator[np.ndarray]:
+        """Decode the whole prior as a series of windows: an optional short first one, then ``window``."""
+        total = prior.num_frames
+        start = 0
+        if first_window and total > first_window + window // 4:
+            yield self.decode(prior, 0, first_window)
+            start = first_window
+        remaining = total - start
+        if remaining <= 0:
+            return
+        pieces = max(1, -(-remaining // window))
+        size = -(-remaining // pieces)  # even windows: no tiny tail window
+        while start < total:
+            end = min(total, start + size)
+            yield self.decode(prior, start, end)
+            start = end
