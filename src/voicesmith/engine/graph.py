@@ -160,6 +160,35 @@ def _rename(model: onnx.ModelProto, old: str, new: str) -> None:
             value.name = new
 
 
+def set_input_shape(model: onnx.ModelProto, name: str, dims: list[int | str]) -> None:
+    """Declare an input's rank and sizes.
+
+    The extractor leaves cut tensors without a shape (even without a rank), which stops onnxruntime
+    from choosing its fast convolution layouts: the parts then run twice as slow as the whole graph.
+    """
+    for value in model.graph.input:
+        if value.name != name:
+            continue
+        shape = value.type.tensor_type.shape
+        shape.Clear()
+        for dim in dims:
+            entry = shape.dim.add()
+            if isinstance(dim, int):
+                entry.dim_value = dim
+            else:
+                entry.dim_param = dim
+        return
+    raise UnsupportedGraphError(f"no input {name!r}")
+
+
+def _conv_in_channels(model: onnx.ModelProto, consumer_prefix: str) -> int:
+    weights = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Conv" and node.name.startswith(consumer_prefix) and node.input[1] in weights:
+            return int(weights[node.input[1]].dims[1])
+    raise UnsupportedGraphError(f"no convolution under {consumer_prefix}")
+
+
 def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
     """Write ``encoder.onnx`` and ``decoder.onnx`` for the voice at ``model_path`` into ``out_dir``."""
     model = onnx.load(str(model_path))
@@ -179,6 +208,10 @@ def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
         decoder = extractor.extract_model(dec_inputs, [model.graph.output[0].name])
         for old, new in zip(dec_inputs, ["z_p", "y_mask", "g"], strict=False):
             _rename(decoder, old, new)
+        channels = _conv_in_channels(model, "/flow/") * 2  # coupling layers see half the channels
+        set_input_shape(decoder, "z_p", [1, channels, "frames"])
+        set_input_shape(decoder, "y_mask", [1, 1, "frames"])
+        set_input_shape(encoder, "dp_noise", [1, 2, "phonemes"])
         _rename(decoder, model.graph.output[0].name, "audio")
     finally:
         tmp_full.unlink(missing_ok=True)

