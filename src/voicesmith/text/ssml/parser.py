@@ -9,6 +9,7 @@ Polly accepts ``amazon:`` tags without a namespace declaration.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import xml.parsers.expat as expat
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class _Open:
     start: int
     tag_end: int
     has_text: bool = False
+    item_index: int | None = None
 
 
 @dataclass
@@ -194,6 +196,7 @@ class _SsmlParser:
         except v.AttributeValueError as error:
             raise self._error(f"<{name}>: {error}") from None
         if item is not None:
+            state.stack[-1].item_index = len(state.items)
             state.items.append(item)
 
     def _end(self, name: str) -> None:
@@ -201,11 +204,16 @@ class _SsmlParser:
         index = self._parser.CurrentByteIndex
         self._flush(index)
         top = state.stack.pop()
+        self_closing = self._data[top.tag_end - 2 : top.tag_end] == b"/>"
         if top.spec.content == "text" and not top.has_text:
             raise self._error(f"<{name}> must contain the text it applies to")
+        if top.item_index is not None and not self_closing and name not in ("s", "p"):
+            # <break></break>: the item spans the closing tag too.
+            item = state.items[top.item_index]
+            state.items[top.item_index] = dataclasses.replace(item, end=self._tag_end(index))
         if name in ("s", "p"):
             # A self-closing tag reports its end where the tag ends; a closing tag where "</" starts.
-            end = index if index == top.tag_end else self._tag_end(index)
+            end = index if self_closing else self._tag_end(index)
             boundary = SentenceBoundary if name == "s" else ParagraphBoundary
             state.items.append(boundary(opening=False, start=min(index, end), end=end))
 
