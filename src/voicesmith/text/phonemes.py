@@ -99,8 +99,8 @@ _STRESS = frozenset({PRIMARY_STRESS, SECONDARY_STRESS})
 
 
 def xsampa_to_ipa(s: str) -> str:
-    """Convert an X-SAMPA string to IPA (longest symbol first); raises ValueError naming the first
-    symbol that is not X-SAMPA."""
+    """Convert an X-SAMPA string to IPA (longest symbol first, NFC-composed); raises ValueError naming
+    the first symbol that is not X-SAMPA."""
     out: list[str] = []
     index = 0
     while index < len(s):
@@ -112,7 +112,7 @@ def xsampa_to_ipa(s: str) -> str:
                 break
         else:
             raise ValueError(f"{s[index]!r} (at position {index + 1} of {s!r}) is not an X-SAMPA symbol")
-    return "".join(out)
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 def load_phoneme_id_map(config_path: str | Path) -> dict[str, list[int]]:
