@@ -69,11 +69,13 @@ class Lexicon:
     entries: tuple[LexiconEntry, ...]
     """One entry per grapheme (a lexeme with two graphemes gives two entries)."""
     lexeme_count: int = 0
-    _index: dict[str, LexiconEntry] = field(default_factory=dict, repr=False, compare=False)
+    _index: dict[str, LexiconEntry] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        index: dict[str, LexiconEntry] = {}
         for entry in self.entries:
-            self._index.setdefault(entry.grapheme, entry)  # the first lexeme with a grapheme wins
+            index.setdefault(entry.grapheme, entry)  # the first lexeme with a grapheme wins
+        object.__setattr__(self, "_index", index)
 
     @property
     def size(self) -> int:
@@ -175,7 +177,10 @@ def parse_lexicon(name: str, content: str, *, supported_languages: Collection[st
 
 def _parse_xml(name: str, content: str) -> Element:
     try:
-        return SafeET.fromstring(content.encode("utf-8"), forbid_dtd=True)
+        # The content is already text: decode its bytes as UTF-8 whatever the XML declaration says.
+        parser = SafeET.DefusedXMLParser(encoding="utf-8", forbid_dtd=True)
+        parser.feed(content.encode("utf-8"))
+        return parser.close()
     except ParseError as error:
         line, column = error.position
         raise InvalidLexiconError(
