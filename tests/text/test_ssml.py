@@ -151,6 +151,11 @@ def test_tag_sets_the_style_of_enclosed_text(body: str, path: str, expected: obj
         assert value == expected
 
 
+def test_phoneme_spec_gives_ipa_for_either_alphabet() -> None:
+    assert style_of_x('<phoneme alphabet="x-sampa" ph="t@\'meItoU">x</phoneme>').phoneme.ipa == "təˈmeɪtoʊ"
+    assert style_of_x('<phoneme alphabet="ipa" ph="təˈmeɪtoʊ">x</phoneme>').phoneme.ipa == "təˈmeɪtoʊ"
+
+
 def test_style_ends_with_the_tag() -> None:
     doc = parse_ssml('<speak><prosody rate="slow" volume="loud">a</prosody>b</speak>')
     slow, plain = doc.text_runs
@@ -344,6 +349,7 @@ INVALID_CASES = [
     ("<speak><phoneme alphabet='ipa'>x</phoneme></speak>", "'ph'", 1, 8),
     ("<speak><phoneme alphabet='arpabet' ph='T AH'>x</phoneme></speak>", "phoneme alphabet", 1, 8),
     ("<speak><phoneme ph=' '>x</phoneme></speak>", "ph is empty", 1, 8),
+    ("<speak><phoneme alphabet='x-sampa' ph='t@#'>x</phoneme></speak>", "not an X-SAMPA symbol", 1, 8),
     ("<speak><w role='verb'>x</w></speak>", "w role", 1, 8),
     ("<speak><lang>x</lang></speak>", "'xml:lang'", 1, 8),
     ("<speak><lang xml:lang='english!'>x</lang></speak>", "language tag", 1, 8),

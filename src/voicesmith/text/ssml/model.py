@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from voicesmith.text.phonemes import xsampa_to_ipa
+
 SILENT_DB = float("-inf")
 """``Prosody.volume_db`` of ``<prosody volume="silent">``: the audio layer renders it as silence."""
 
@@ -51,6 +53,13 @@ class PhonemeSpec:
     alphabet: str
     """``ipa`` or ``x-sampa``, as written in the tag."""
     ph: str
+
+    @property
+    def ipa(self) -> str:
+        """The pronunciation in IPA; map it to a voice with ``text.phonemes.ipa_to_voice_phonemes``."""
+        if self.alphabet == "x-sampa":
+            return xsampa_to_ipa(self.ph)  # the parser has checked that it converts
+        return self.ph
 
 
 @dataclass(frozen=True)

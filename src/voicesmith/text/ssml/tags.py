@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from voicesmith.text.phonemes import xsampa_to_ipa
+
 from . import values as v
 from .model import AutoBreaths, EmotionSpec, PhonemeSpec, SayAs, TextStyle
 
@@ -76,6 +78,11 @@ def _phoneme(style: TextStyle, attrs: Mapping[str, str], _: int) -> TextStyle:
     ph = attrs["ph"].strip()
     if not ph:
         raise v.AttributeValueError("phoneme ph is empty: give the pronunciation")
+    if alphabet == "x-sampa":
+        try:
+            xsampa_to_ipa(ph)
+        except ValueError as error:
+            raise v.AttributeValueError(f"phoneme ph: {error}") from None
     return dataclasses.replace(style, phoneme=PhonemeSpec(alphabet=alphabet, ph=ph))
 
 
