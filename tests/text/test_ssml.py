@@ -195,6 +195,7 @@ BREAK_CASES = [
     ('<break time="10000ms"/>', 10000, None, True),
     ('<break time="700ms" strength="weak"/>', 700, "weak", True),
     ("<break></break>", 250, None, False),
+    ('<break time="2s"> </break>', 2000, None, True),
 ]
 
 
@@ -291,8 +292,26 @@ def test_byte_span_maps_characters_through_entities_and_non_ascii() -> None:
     assert src(7, 12) == b"chips"
     assert src(13, 17) == "café".encode()
     assert src(0, len(run.text)) == source[run.start : run.end]
+    assert src(3, 3) == b""
+    assert src(5, 5) == b""
     with pytest.raises(IndexError):
         run.byte_span(0, 99)
+
+
+def test_byte_span_over_many_lines_and_entities() -> None:
+    lines = [f"line {i} &amp; caf\u00e9" for i in range(300)]
+    ssml = "<speak>" + "\r\n".join(lines) + "</speak>"
+    source = ssml.encode()
+    (run,) = parse_ssml(ssml).text_runs
+    position = 0
+    for i in range(300):
+        word = f"line {i}"
+        char = run.text.index(word, position)
+        start, end = run.byte_span(char, char + len(word))
+        assert source[start:end] == word.encode()
+        amp = run.text.index("&", char)
+        assert source[slice(*run.byte_span(amp, amp + 1))] == b"&amp;"
+        position = char + len(word)
 
 
 def test_plain_text_document_is_one_run_over_the_input() -> None:
@@ -328,6 +347,7 @@ INVALID_CASES = [
     ("<speak><break time='-1s'/></speak>", "not a duration", 1, 8),
     ("<speak><break strength='huge'/></speak>", "break strength", 1, 8),
     ("<speak><break>text</break></speak>", "must be empty", 1, 15),
+    ("<speak><break> <mark name='a'/></break></speak>", "only text", 1, 16),
     ("<speak><mark/></speak>", "needs the attribute 'name'", 1, 8),
     ("<speak><mark name=' '/></speak>", "mark name is empty", 1, 8),
     ("<speak><emphasis level='loud'>x</emphasis></speak>", "emphasis level", 1, 8),

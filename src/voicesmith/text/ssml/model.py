@@ -8,6 +8,8 @@ planner can group consecutive runs by style.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -163,16 +165,17 @@ class TextRun:
         return self._offset(char_start, start=True), self._offset(char_end, start=False)
 
     def _offset(self, char: int, *, start: bool) -> int:
-        for index, (offset, byte_start, byte_end) in enumerate(self.pieces):
-            next_offset = self.pieces[index + 1][0] if index + 1 < len(self.pieces) else len(self.text)
-            inside = offset <= char < next_offset if start else offset < char <= next_offset
-            if not inside:
-                continue
-            piece_text = self.text[offset:next_offset]
-            if len(piece_text.encode()) != byte_end - byte_start:  # entity or CRLF: all or nothing
-                return byte_start if start else byte_end
-            return byte_start + len(piece_text[: char - offset].encode())
-        return self.end if char >= len(self.text) else self.start
+        # The piece holding character ``char`` (for an exclusive end: the piece holding ``char - 1``).
+        key = char if start else char - 1
+        index = bisect.bisect_right(self.pieces, (key, math.inf, math.inf)) - 1
+        if index < 0:
+            return self.start
+        offset, byte_start, byte_end = self.pieces[index]
+        next_offset = self.pieces[index + 1][0] if index + 1 < len(self.pieces) else len(self.text)
+        piece_text = self.text[offset:next_offset]
+        if len(piece_text.encode()) != byte_end - byte_start:  # entity or CRLF: all or nothing
+            return byte_start if start else byte_end
+        return byte_start + len(piece_text[: char - offset].encode())
 
 
 @dataclass(frozen=True)

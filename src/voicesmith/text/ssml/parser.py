@@ -63,7 +63,6 @@ class _State:
     items: list[SsmlItem] = field(default_factory=list)
     pending: list[tuple[str, int]] = field(default_factory=list)
     lang: str | None = None
-    root_seen: bool = False
 
 
 def parse_ssml(ssml: str, *, max_bytes: int = DEFAULT_MAX_SSML_BYTES) -> SsmlDocument:
@@ -140,12 +139,17 @@ class _SsmlParser:
         state = self._state
         if not state.pending:
             return
+        # One piece per stretch of literal text; each entity, character reference or CRLF its own.
         pieces: list[tuple[int, int, int]] = []
-        offset = 0
+        offset, last_linear = 0, False
         for index, (text, byte_start) in enumerate(state.pending):
             byte_end = state.pending[index + 1][1] if index + 1 < len(state.pending) else end
-            pieces.append((offset, byte_start, byte_end))
-            offset += len(text)
+            linear = len(text.encode()) == byte_end - byte_start
+            if linear and last_linear:
+                pieces[-1] = (pieces[-1][0], pieces[-1][1], byte_end)
+            else:
+                pieces.append((offset, byte_start, byte_end))
+            offset, last_linear = offset + len(text), linear
         text = "".join(text for text, _ in state.pending)
         start = state.pending[0][1]
         state.pending.clear()
@@ -171,7 +175,9 @@ class _SsmlParser:
             return  # whitespace around the root; expat itself rejects anything else
         top = state.stack[-1]
         if top.spec.content == "empty":
-            raise self._error(f"<{top.name}> must be empty, but it contains text")
+            if text.strip():
+                raise self._error(f"<{top.name}> must be empty, but it contains text")
+            return
         if text.strip():
             top.has_text = True
         state.pending.append((text, self._parser.CurrentByteIndex))
@@ -188,7 +194,6 @@ class _SsmlParser:
             raise self._error(f"<{name}>: {error}") from None
         tag_end = self._tag_end(start)
         if not state.stack:
-            state.root_seen = True
             state.lang = style.lang
         state.stack.append(_Open(name, spec, style, start, tag_end))
         try:
