@@ -1,0 +1,32 @@
+"""Request-level SSML rules that need no parse: which speech-mark types a text type allows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from voicesmith.errors import SsmlMarksNotSupportedForTextTypeError, ValidationError
+
+SPEECH_MARK_TYPES = frozenset({"sentence", "ssml", "viseme", "word"})
+TEXT_TYPES = frozenset({"text", "ssml"})
+
+
+def check_speech_mark_types(text_type: str, speech_mark_types: Iterable[str]) -> frozenset[str]:
+    """Validate a request's ``SpeechMarkTypes`` against its ``TextType`` the way Polly does.
+
+    Returns the set of mark types. ``ssml`` marks need SSML input
+    (:class:`SsmlMarksNotSupportedForTextTypeError` otherwise); unknown types or text types are a
+    :class:`ValidationError`.
+    """
+    if text_type not in TEXT_TYPES:
+        raise ValidationError(f"TextType {text_type!r} is not one of: ssml, text")
+    types = frozenset(speech_mark_types)
+    unknown = sorted(types - SPEECH_MARK_TYPES)
+    if unknown:
+        raise ValidationError(
+            f"SpeechMarkTypes {unknown[0]!r} is not one of: {', '.join(sorted(SPEECH_MARK_TYPES))}"
+        )
+    if "ssml" in types and text_type != "ssml":
+        raise SsmlMarksNotSupportedForTextTypeError(
+            "SSML speech marks need SSML input: set TextType to 'ssml' or drop 'ssml' from SpeechMarkTypes"
+        )
+    return types
