@@ -112,3 +112,7 @@ class ServiceFailureError(VoicesmithError):
 
     polly_type = "ServiceFailureException"
     status = 500
+
+
+class AudioDecodeError(VoicesmithError):
+    """Audio data that cannot be read in the format it claims (or any format, when none is named)."""
