@@ -16,7 +16,8 @@ header (LAME's Info/Xing frame, libFLAC's STREAMINFO) cannot patch bytes already
   length from the first frame (libsndfile does, when there is no Info frame) get it right. The
   streamed output leaves out LAME's Info-frame placeholder (a frame of zeros it would fill at the
   end), so it has no gapless information: decoders add the codec delay (~1105 samples) at the start.
-- ogg_vorbis, ogg_opus: Ogg pages as libogg closes them (headers at once, then a page every ~1 s).
+- ogg_vorbis, ogg_opus: Ogg pages as libogg closes them (headers at once, then a page every
+  0.5-1 s of speech).
 - flac: everything at close() (see ``AudioFormat.streams``).
 - aac: ADTS frames as the encoder produces them.
 """
