@@ -1,0 +1,79 @@
+"""Small speech datasets the training tests build themselves with flite and espeak-ng."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+SENTENCES = [
+    "Author of the danger trail, Philip Steels, etc.",
+    "Not at this particular case, Tom, apologized Whittemore.",
+    "For the twentieth time that evening the two men shook hands.",
+    "Lord, but I'm glad to see you again, Phil.",
+    "Will we ever forget it.",
+    "God bless 'em, I hope I'll go on seeing them forever.",
+    "And you always want to see it in the superlative degree.",
+    "Gad, your letter came just in time.",
+    "He turned sharply, and faced Gregson across the table.",
+    "I'm playing a single hand in what looks like a losing game.",
+    "If I ever needed a fighter in my life I need one now.",
+    "Gregson shoved back his chair and rose to his feet.",
+]
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    text: str
+
+
+def _synthesize(text: str, path: Path, engine: str) -> None:
+    if engine == "flite":
+        command = ["flite", "-voice", "slt", "-t", text, "-o", str(path)]
+    else:
+        command = ["espeak-ng", "-v", "en-us", "-w", str(path), text]
+    subprocess.run(command, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def speech_clips(tmp_path_factory) -> list[Clip]:
+    """Twelve short recordings (flite slt, 16 kHz mono; every third one espeak-ng, 22.05 kHz)."""
+    if shutil.which("flite") is None or shutil.which("espeak-ng") is None:
+        pytest.fail(
+            "the training tests need flite and espeak-ng: make deb-test (apt-get install flite espeak-ng)"
+        )
+    folder = tmp_path_factory.mktemp("clips")
+    clips = []
+    for number, text in enumerate(SENTENCES, start=1):
+        path = folder / f"clip{number:02d}.wav"
+        _synthesize(text, path, "espeak" if number % 3 == 0 else "flite")
+        clips.append(Clip(path, text))
+    return clips
+
+
+def pad_with_silence(source: Path, target: Path, before_s: float, after_s: float, noise: float = 0.0) -> None:
+    """Copies ``source`` to ``target`` with silence (or faint noise) added at both ends."""
+    audio, rate = soundfile.read(source, dtype="float32")
+    rng = np.random.default_rng(0)
+    head = rng.normal(0, noise, int(before_s * rate)).astype(np.float32)
+    tail = rng.normal(0, noise, int(after_s * rate)).astype(np.float32)
+    soundfile.write(target, np.concatenate([head, audio, tail]), rate)
+
+
+@pytest.fixture()
+def ljspeech_dir(tmp_path, speech_clips) -> Path:
+    root = tmp_path / "LJSpeech"
+    (root / "wavs").mkdir(parents=True)
+    lines = []
+    for number, clip in enumerate(speech_clips, start=1):
+        utt_id = f"LJ001-{number:04d}"
+        pad_with_silence(clip.path, root / "wavs" / f"{utt_id}.wav", 0.8, 0.6, noise=0.0005)
+        lines.append(f"{utt_id}|{clip.text.upper()}|{clip.text}")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
