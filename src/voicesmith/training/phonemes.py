@@ -79,7 +79,8 @@ class Phonemizer:
 
         if voice.phoneme_type != "espeak":
             raise InvalidVoiceError(
-                f"voice {voice.name} uses {voice.phoneme_type!r} phonemes; only espeak voices can be fine-tuned"
+                f"voice {voice.name} uses {voice.phoneme_type!r} phonemes;"
+                " only espeak voices can be fine-tuned"
             )
         self.voice = voice
         self._espeak = EspeakPhonemizer()

@@ -153,7 +153,8 @@ def read_emovdb(root: Path, emotion_as: EmotionAs = "speaker") -> Dataset:
     prompts_path = find_arctic_prompts(root)
     if prompts_path is None:
         raise DatasetError(
-            "EmoV-DB needs the CMU ARCTIC prompts: put cmuarctic.data (festvox.org/cmu_arctic) in this folder",
+            "EmoV-DB needs the CMU ARCTIC prompts:"
+            " put cmuarctic.data (festvox.org/cmu_arctic) in this folder",
             path=root,
         )
     utterances: list[Utterance] = []
