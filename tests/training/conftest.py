@@ -73,7 +73,49 @@ def ljspeech_dir(tmp_path, speech_clips) -> Path:
     lines = []
     for number, clip in enumerate(speech_clips, start=1):
         utt_id = f"LJ001-{number:04d}"
-        pad_with_silence(clip.path, root / "wavs" / f"{utt_id}.wav", 0.8, 0.6, noise=0.0005)
+        pad_with_silence(clip.path, root / "wavs" / f"{utt_id}.wav", 0.5, 0.4, noise=0.0005)
         lines.append(f"{utt_id}|{clip.text.upper()}|{clip.text}")
     (root / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture()
+def make_broken_folder(speech_clips):
+    """``make_broken_folder(root, good)`` writes a folder dataset with broken files (see below)."""
+    return lambda root, good: write_broken_folder(root, speech_clips, good)
+
+
+def write_broken_folder(root: Path, clips: list[Clip], good: int) -> Path:
+    """A folder dataset with ``good`` clean pairs and one of each kind of broken file.
+
+    Broken: ``empty`` (a WAV without samples), ``notaudio`` (text named .wav), ``orphan`` (no transcript),
+    ``clipped`` (driven into full scale), ``long`` (30 s), ``stereo`` (44.1 kHz, two channels),
+    ``notext`` (empty transcript), ``symbols`` (a check mark in the text), ``retake`` (same text as good01).
+    """
+    root.mkdir(parents=True)
+    for number, clip in enumerate(clips[:good], start=1):
+        shutil.copy(clip.path, root / f"good{number:02d}.wav")
+        (root / f"good{number:02d}.txt").write_text(clip.text, encoding="utf-8")
+    speech, rate = soundfile.read(clips[0].path, dtype="float32")
+
+    def pair(name: str, audio: np.ndarray, audio_rate: int, text: str | None) -> None:
+        soundfile.write(root / f"{name}.wav", audio, audio_rate)
+        if text is not None:
+            (root / f"{name}.txt").write_text(text, encoding="utf-8")
+
+    pair("empty", np.zeros(0, dtype=np.float32), rate, "Nothing was recorded here.")
+    (root / "notaudio.wav").write_text("this is not audio at all", encoding="utf-8")
+    (root / "notaudio.txt").write_text("Not audio.", encoding="utf-8")
+    pair("orphan", speech, rate, None)
+    pair("clipped", np.clip(speech * 30, -1, 1), rate, "Recorded with far too much gain.")
+    repeats = int(np.ceil(30 * rate / len(speech)))
+    pair("long", np.tile(speech, repeats)[: 30 * rate], rate, "The same words again and again.")
+    stereo_audio, stereo_rate = soundfile.read(clips[2].path, dtype="float32")
+    import soxr
+
+    stereo_audio = soxr.resample(stereo_audio, stereo_rate, 44100)
+    pair("stereo", np.stack([stereo_audio, stereo_audio * 0.5], axis=1), 44100, clips[2].text)
+    pair("notext", speech, rate, "   ")
+    pair("symbols", speech, rate, "Tick ✓ the box.")
+    pair("retake", speech, rate, clips[0].text.upper())
     return root

@@ -59,7 +59,7 @@ def measure(audio: np.ndarray, sample_rate: int) -> AudioStats:
     frame_db = _frame_levels(samples, sample_rate)
     lead, trail = _silence_at_ends(frame_db, len(samples) / sample_rate)
     return AudioStats(
-        duration_s=len(samples) / sample_rate,
+        duration_s=round(len(samples) / sample_rate, 3),
         sample_rate=sample_rate,
         channels=channels,
         peak_dbfs=round(to_db(peak), 2),
