@@ -133,7 +133,9 @@ def prepare(
     console.print(
         f"Prepared {result.utterances} utterances ({result.train} train, {result.val} val, "
         f"{result.duration_s / 60:.1f} min) in {result.out_dir}; "
-        f"{result.processed} processed, {result.reused} unchanged, {len(result.skipped)} skipped."
+        f"{result.processed} processed, {result.reused} unchanged, {len(result.skipped)} skipped.",
+        soft_wrap=True,
+        highlight=False,
     )
     for entry in result.skipped[:_MAX_ROWS]:
         console.print(f"  skipped {entry['id'] or entry['audio']}: {entry['reason']}", style="yellow")
