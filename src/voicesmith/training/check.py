@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import statistics
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -109,6 +110,7 @@ class CheckReport:
     def summary(self) -> dict[str, Any]:
         usable = self.usable_clips
         findings = self.all_findings()
+        measured = [clip.stats for clip in usable if clip.stats is not None]
         return {
             "clips": len(self.clips),
             "usable_clips": len(usable),
@@ -120,6 +122,10 @@ class CheckReport:
                 str(rate): n
                 for rate, n in Counter(c.stats.sample_rate for c in self.clips if c.stats).items()
             },
+            "median_duration_s": _median([s.duration_s for s in measured]),
+            "median_lufs": _median([s.lufs for s in measured if s.lufs is not None]),
+            "median_peak_dbfs": _median([s.peak_dbfs for s in measured]),
+            "median_snr_db": _median([s.snr_db for s in measured if s.snr_db is not None]),
             "errors": sum(finding.severity == "error" for finding in findings),
             "warnings": sum(finding.severity == "warning" for finding in findings),
         }
@@ -277,6 +283,10 @@ def _check_audio(clip: ClipReport, stats: AudioStats, base: BaseVoice) -> None:
         clip.add("warning", "quiet", f"very quiet ({stats.lufs:.1f} LUFS): noise grows when it is normalised")
     if stats.snr_db is not None and stats.snr_db < MIN_SNR_DB:
         clip.add("warning", "noisy", f"estimated SNR {stats.snr_db:.0f} dB: background noise or hum")
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
 
 
 _WORDS = re.compile(r"[\W_]+")

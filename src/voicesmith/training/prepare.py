@@ -128,11 +128,11 @@ def prepare_dataset(
         if progress is not None:
             progress(len(results), total)
 
-    skipped = [
-        {"id": issue.utterance_id, "audio": str(issue.path), "reason": issue.message}
-        for issue in dataset.issues
-        if issue.kind in ("missing_audio", "missing_text", "duplicate_id")
-    ]
+    skipped = []
+    for issue in dataset.issues:
+        if issue.kind in ("missing_audio", "missing_text", "duplicate_id"):
+            _LOGGER.warning("%s: skipped: %s", issue.where(), issue.message)
+            skipped.append({"id": issue.utterance_id, "audio": str(issue.path), "reason": issue.message})
     records = []
     for utterance in dataset.utterances:
         result = results[utterance.id]

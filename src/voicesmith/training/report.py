@@ -44,6 +44,20 @@ def render_html(report: CheckReport) -> str:
             "Duration (usable)",
             f"{_minutes(summary['total_duration_s'])} ({_minutes(summary['usable_duration_s'])})",
         ),
+        (
+            "Median clip",
+            ", ".join(
+                f"{summary[key]:.1f} {unit}"
+                for key, unit in (
+                    ("median_duration_s", "s"),
+                    ("median_lufs", "LUFS"),
+                    ("median_peak_dbfs", "dBFS peak"),
+                    ("median_snr_db", "dB SNR"),
+                )
+                if summary[key] is not None
+            )
+            or "-",
+        ),
         ("Speakers", ", ".join(f"{name} ({n})" for name, n in sorted(summary["speakers"].items())) or "-"),
         ("Emotions", ", ".join(f"{name} ({n})" for name, n in sorted(summary["emotions"].items())) or "-"),
         ("Sample rates", ", ".join(f"{rate} Hz ({n})" for rate, n in summary["sample_rates"].items()) or "-"),
