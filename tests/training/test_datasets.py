@@ -89,6 +89,15 @@ def test_csv_with_speakers_and_emotions(tmp_path):
     assert [u.emotion for u in styled.utterances] == ["happy", None, "angry"]
 
 
+def test_csv_folder_with_two_lists_asks_which(tmp_path):
+    _tone(tmp_path / "a.wav")
+    for name in ("one.csv", "two.csv"):
+        (tmp_path / name).write_text("path,text\na.wav,Hi.\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="several CSV files"):
+        load_dataset(tmp_path, "csv")
+    assert len(load_dataset(tmp_path / "two.csv")) == 1
+
+
 def test_csv_unknown_emotion_is_malformed(tmp_path):
     _tone(tmp_path / "a.wav")
     (tmp_path / "data.csv").write_text("text|path|emotion\nHi.|a.wav|melancholic\n", encoding="utf-8")
@@ -121,6 +130,7 @@ def _write_esd(root: Path) -> None:
             "latin-1",
             "0012_000001\tA naïve question.\tNeutral\n0012_000701\tA naïve question.\tHappy\n",
         ),
+        "0013": ("utf-8", "0013_001051 Spaces, not tabs. Sad\n"),
     }
     for speaker, (encoding, text) in transcripts.items():
         (root / speaker).mkdir(parents=True)
@@ -130,6 +140,7 @@ def _write_esd(root: Path) -> None:
     _tone(root / "0012" / "Neutral" / "0012_000001.wav")
     _tone(root / "0012" / "Happy" / "0012_000701.wav")
     _tone(root / "0012" / "Happy" / "0012_000702.wav")
+    _tone(root / "0013" / "Sad" / "0013_001051.wav")
 
 
 def test_esd_reads_every_transcript_encoding(tmp_path):
@@ -142,9 +153,10 @@ def test_esd_reads_every_transcript_encoding(tmp_path):
     assert by_id["0011_000351"].speaker == "0011_angry"
     assert by_id["0012_000701"].text == "A naïve question."
     assert by_id["0012_000701"].emotion == "happy"
-    assert dataset.speakers == ["0011_angry", "0011_neutral", "0012_happy", "0012_neutral"]
+    assert (by_id["0013_001051"].text, by_id["0013_001051"].emotion) == ("Spaces, not tabs.", "sad")
+    assert dataset.speakers == ["0011_angry", "0011_neutral", "0012_happy", "0012_neutral", "0013_sad"]
     assert [(i.kind, i.utterance_id) for i in dataset.issues] == [("missing_text", "0012_000702")]
-    assert load_dataset(tmp_path, "esd", emotion_as="style").speakers == ["0011", "0012"]
+    assert load_dataset(tmp_path, "esd", emotion_as="style").speakers == ["0011", "0012", "0013"]
 
 
 def test_emovdb_layouts_and_emotion_mapping(tmp_path):

@@ -121,11 +121,21 @@ def _read_esd_transcript(
         if not line.strip():
             continue
         fields = [field.strip() for field in line.split("\t")]
+        if len(fields) < 2:
+            fields = _split_on_spaces(line)
         if len(fields) < 2 or not fields[0]:
             issues.append(DatasetIssue("malformed", "expected 'id<TAB>text<TAB>emotion'", path, number))
             continue
         entries[fields[0]] = (fields[1], fields[2] if len(fields) > 2 and fields[2] else None)
     return entries
+
+
+def _split_on_spaces(line: str) -> list[str]:
+    """``id text... Emotion`` separated by spaces (a few ESD transcripts lost their tabs)."""
+    words = line.split()
+    if len(words) >= 3 and normalize_emotion(words[-1]) is not None:
+        return [words[0], " ".join(words[1:-1]), words[-1]]
+    return [words[0], " ".join(words[1:])] if len(words) >= 2 else words
 
 
 def _esd_emotion(audio: Path, speaker_dir: Path) -> str | None:

@@ -6,6 +6,8 @@ import csv
 import io
 from pathlib import Path
 
+from voicesmith.errors import DatasetError
+
 from ._common import (
     AUDIO_EXTENSIONS,
     Dataset,
@@ -84,10 +86,18 @@ def read_folder(root: Path, emotion_as: EmotionAs = "speaker") -> Dataset:
 
 
 def find_csv(path: Path) -> Path | None:
-    """``path`` itself, or the single CSV/TSV file in the folder ``path`` whose header names path and text."""
+    """``path`` itself, or the CSV/TSV file in the folder ``path`` whose header names path and text.
+
+    Raises :class:`DatasetError` when the folder holds several such files.
+    """
     candidates = [path] if path.is_file() else sorted(path.glob("*.csv")) + sorted(path.glob("*.tsv"))
     found = [candidate for candidate in candidates if _csv_header(candidate) is not None]
-    return found[0] if len(found) == 1 else None
+    if len(found) > 1:
+        names = ", ".join(candidate.name for candidate in found)
+        raise DatasetError(
+            f"several CSV files with a path,text header ({names}): pass the one to use", path=path
+        )
+    return found[0] if found else None
 
 
 def read_csv(path: Path, emotion_as: EmotionAs = "speaker") -> Dataset:
@@ -127,7 +137,8 @@ def read_csv(path: Path, emotion_as: EmotionAs = "speaker") -> Dataset:
                 )
             )
             continue
-        speaker = safe_id((row.get("speaker") or "").strip()) if row.get("speaker") else default_speaker
+        speaker_name = (row.get("speaker") or "").strip()
+        speaker = safe_id(speaker_name) if speaker_name else default_speaker
         audio = (base / audio_name).resolve() if not Path(audio_name).is_absolute() else Path(audio_name)
         utt_id = safe_id(speaker, Path(audio_name).with_suffix("").as_posix())
         if not audio.is_file():
