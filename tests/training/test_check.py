@@ -109,3 +109,16 @@ def test_unknown_phonemes_against_the_base_voice(ljspeech_dir, tmp_path):
     flagged = [f for clip in report.clips for f in clip.findings if f.code == "unknown_phonemes"]
     assert flagged and all("ð" in f.message for f in flagged)
     assert report.ok  # a warning: those phonemes are dropped, the clip still trains
+
+
+def test_an_hour_long_file_is_judged_by_its_header(tmp_path, make_broken_folder):
+    import numpy as np
+    import soundfile
+
+    root = make_broken_folder(tmp_path / "d", 10)
+    soundfile.write(root / "session.wav", np.zeros(601 * 8000, dtype=np.int16), 8000, subtype="PCM_16")
+    (root / "session.txt").write_text("Everything I said today.", encoding="utf-8")
+    report = check_dataset(root)
+    session = next(clip for clip in report.clips if clip.id == "session")
+    assert [f.code for f in session.findings] == ["too_long"]
+    assert session.stats is None and session.duration_s == pytest.approx(601)

@@ -24,6 +24,8 @@ _LOGGER = logging.getLogger(__name__)
 
 VAD_RATE = 16_000
 VAD_CHUNK = 512
+MAX_READ_S = 600
+"""Files longer than this are skipped unread: no trimming brings them under the duration limit."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,14 @@ def _process(utterance: dict[str, Any], out_wav: Path, settings: PrepareSettings
             "%s: phonemes not in the voice's table dropped: %s", utterance["id"], " ".join(unknown)
         )
     try:
+        info = soundfile.info(utterance["audio_path"])
+        if info.frames > MAX_READ_S * info.samplerate:
+            raise SkipUtterance(
+                f"{info.frames / info.samplerate / 60:.0f} min in one file: split it into sentences"
+            )
         audio, rate = soundfile.read(utterance["audio_path"], dtype="float32", always_2d=True)
+    except SkipUtterance:
+        raise
     except Exception as error:  # noqa: BLE001 - libsndfile's errors vary by format
         raise SkipUtterance(f"unreadable audio: {error}") from error
     if audio.shape[0] == 0:

@@ -29,6 +29,8 @@ Severity = Literal["error", "warning"]
 
 MIN_DURATION_S = 0.5
 MAX_DURATION_S = 20.0
+MAX_ANALYSED_S = 600.0
+"""Files longer than this are flagged from their header alone, not read."""
 MIN_USABLE_CLIPS = 10
 MAX_SILENCE_S = 1.0
 MIN_SNR_DB = 20.0
@@ -79,7 +81,10 @@ class ClipReport:
 
     @property
     def duration_s(self) -> float:
-        return self.stats.duration_s if self.stats else 0.0
+        return self.stats.duration_s if self.stats else self.header_duration_s
+
+    header_duration_s: float = 0.0
+    """Duration from the file header, for clips too long to analyse."""
 
     def add(self, severity: Severity, code: str, message: str) -> None:
         self.findings.append(Finding(severity, code, message, self.audio_path, None, self.id))
@@ -204,6 +209,15 @@ def _check_clip(
     )
     _check_text(clip, phonemizer)
     try:
+        info = soundfile.info(str(utterance.audio_path))
+        if info.frames > MAX_ANALYSED_S * info.samplerate:
+            clip.header_duration_s = round(info.frames / info.samplerate, 3)
+            clip.add(
+                "error",
+                "too_long",
+                f"{clip.header_duration_s / 60:.0f} min in one file: split it into sentences (not analysed)",
+            )
+            return clip
         audio, sample_rate = soundfile.read(utterance.audio_path, dtype="float32", always_2d=True)
     except Exception as error:  # noqa: BLE001 - libsndfile raises several types; any is "unreadable"
         clip.add("error", "unreadable", f"cannot read the audio: {error}")
