@@ -74,6 +74,8 @@ class ClipReport:
     asr_text: str | None = None
     wer: float | None = None
     findings: list[Finding] = field(default_factory=list)
+    header_duration_s: float = 0.0
+    """Duration from the file header, for clips too long to analyse."""
 
     @property
     def usable(self) -> bool:
@@ -82,9 +84,6 @@ class ClipReport:
     @property
     def duration_s(self) -> float:
         return self.stats.duration_s if self.stats else self.header_duration_s
-
-    header_duration_s: float = 0.0
-    """Duration from the file header, for clips too long to analyse."""
 
     def add(self, severity: Severity, code: str, message: str) -> None:
         self.findings.append(Finding(severity, code, message, self.audio_path, None, self.id))
@@ -153,6 +152,7 @@ class CheckReport:
                     "speaker": clip.speaker,
                     "emotion": clip.emotion,
                     "usable": clip.usable,
+                    "duration_s": clip.duration_s,
                     "stats": asdict(clip.stats) if clip.stats else None,
                     "asr_text": clip.asr_text,
                     "wer": clip.wer,

@@ -116,23 +116,30 @@ class Phonemizer:
     def _judge(self, character: str) -> str | None:
         if character.isspace() or character.isascii() and character.isalnum():
             return None
-        if character in _SPOKEN_SYMBOLS or character in self.voice.phoneme_id_map:
+        if character in _SPOKEN_SYMBOLS:
             return None
         category = unicodedata.category(character)
-        phonemes = [
-            p for sentence in self.sentences(character) for p in sentence if unicodedata.category(p)[0] == "L"
-        ]
+        alone = self._letters(character)
         if category[0] == "L":
-            if unicodedata.name(character, "").startswith("LATIN") or len(phonemes) <= _MAX_LETTER_PHONEMES:
+            if unicodedata.name(character, "").startswith("LATIN") or len(alone) <= _MAX_LETTER_PHONEMES:
                 return None
-            return f"read out by name ({''.join(phonemes)})"
-        if category[0] in "PZ" and not phonemes:
-            return None  # punctuation espeak turns into a pause or drops
-        if category[0] == "N" and phonemes:
+            return f"read out by name ({alone})"
+        if category[0] == "N" and alone:
             return None  # other digits, fractions
-        if not phonemes:
-            return "ignored by espeak"
-        return f"read out as a word ({''.join(phonemes)})"
+        # punctuation is judged between words: alone, espeak reads "!" as "exclamation"
+        spoken = self._letters(f"one {character} two") != self._letters("one two")
+        if not spoken:
+            return None if category[0] in "PZ" else "ignored by espeak"
+        return f"read out as a word ({alone})"
+
+    def _letters(self, text: str) -> str:
+        """The phoneme letters espeak says for ``text`` (no punctuation, stress or spaces)."""
+        return "".join(
+            p
+            for sentence in self.sentences(text)
+            for p in sentence
+            if unicodedata.category(p) in ("Ll", "Lo")
+        )
 
 
 @lru_cache(maxsize=4)
