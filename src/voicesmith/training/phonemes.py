@@ -126,8 +126,10 @@ class Phonemizer:
             return f"read out by name ({alone})"
         if category[0] == "N" and alone:
             return None  # other digits, fractions
-        # punctuation is judged between words: alone, espeak reads "!" as "exclamation"
-        spoken = self._letters(f"one {character} two") != self._letters("one two")
+        # punctuation is judged against a word (after it, or before it for opening marks): alone, espeak
+        # reads "!" as "exclamation" and " . " as "dot"
+        plain = self._letters("one two")
+        spoken = all(self._letters(text) != plain for text in (f"one{character} two", f"one {character}two"))
         if not spoken:
             return None if category[0] in "PZ" else "ignored by espeak"
         return f"read out as a word ({alone})"
