@@ -52,21 +52,50 @@ class SkipUtterance(Exception):
 def speech_bounds(
     samples: np.ndarray, rate: int, threshold: float, pad_s: float, vad: Any
 ) -> tuple[int, int]:
-    """Sample range of ``samples`` from the first to the last speech chunk (Silero VAD), ``pad_s`` wider."""
+    """Sample range of ``samples`` from the first to the last speech chunk (Silero VAD), ``pad_s`` wider.
+
+    Only the ends are scanned: forward from the start to the first speech chunk, then backward from the
+    end in windows (each run forward from a reset state) to the last one. The VAD costs ~0.5 ms per
+    32 ms chunk, so this is several times faster than scanning the whole clip on long clips.
+    """
     audio16 = samples if rate == VAD_RATE else soxr.resample(samples, rate, VAD_RATE)
     audio16 = np.ascontiguousarray(audio16, dtype=np.float32)
-    vad.reset()
-    speech = [
-        index
-        for index, start in enumerate(range(0, len(audio16) - VAD_CHUNK + 1, VAD_CHUNK))
-        if vad.process_samples(audio16[start : start + VAD_CHUNK]) >= threshold
-    ]
-    if not speech:
+    chunks = len(audio16) // VAD_CHUNK
+    first = _first_speech(audio16, range(chunks), threshold, vad)
+    if first is None:
         raise SkipUtterance("no speech detected (Silero VAD)")
+    last = first
+    stop = chunks
+    while stop > first + 1:
+        begin = max(first + 1, stop - _WINDOW_CHUNKS)
+        found = _last_speech(audio16, range(max(first, begin - _WARMUP_CHUNKS), stop), begin, threshold, vad)
+        if found is not None:
+            last = found
+            break
+        stop = begin
     chunk_s = VAD_CHUNK / VAD_RATE
-    start_s = max(0.0, speech[0] * chunk_s - pad_s)
-    end_s = min(len(samples) / rate, (speech[-1] + 1) * chunk_s + pad_s)
+    start_s = max(0.0, first * chunk_s - pad_s)
+    end_s = min(len(samples) / rate, (last + 1) * chunk_s + pad_s)
     return int(math.floor(start_s * rate)), int(math.ceil(end_s * rate))
+
+
+_WINDOW_CHUNKS = 31  # ~1 s
+_WARMUP_CHUNKS = 8  # the VAD's recurrent state settles within a few chunks
+
+
+def _probability(audio16: np.ndarray, index: int, vad: Any) -> float:
+    return float(vad.process_samples(audio16[index * VAD_CHUNK : (index + 1) * VAD_CHUNK]))
+
+
+def _first_speech(audio16: np.ndarray, indices: range, threshold: float, vad: Any) -> int | None:
+    vad.reset()
+    return next((i for i in indices if _probability(audio16, i, vad) >= threshold), None)
+
+
+def _last_speech(audio16: np.ndarray, indices: range, begin: int, threshold: float, vad: Any) -> int | None:
+    vad.reset()
+    speech = [i for i in indices if _probability(audio16, i, vad) >= threshold and i >= begin]
+    return speech[-1] if speech else None
 
 
 def normalize_loudness(samples: np.ndarray, rate: int, target_lufs: float, peak_dbfs: float) -> np.ndarray:
