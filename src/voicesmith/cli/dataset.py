@@ -48,7 +48,7 @@ def dataset() -> None:
     """
 
 
-@dataset.command("check")
+@dataset.command("check", short_help="Check recordings and transcripts; exit 1 if training would fail.")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @_format_option
 @_voice_option
@@ -90,7 +90,7 @@ def check(
     ctx.exit(0 if report.ok else 1)
 
 
-@dataset.command("prepare")
+@dataset.command("prepare", short_help="Make a dataset ready for training (wavs/, manifest, dataset.json).")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
