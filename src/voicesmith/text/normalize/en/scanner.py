@@ -183,7 +183,11 @@ class EnglishScanner:
             end = unit_end
         else:
             suffix = re.match(r"[ \u00a0]?([$€£¥₹₩])(?![\d])", text[end:])
-            if suffix:
+            if suffix and frac is None:
+                name = numbers.CURRENCIES[suffix[1]][0 if units.is_singular(int_part, frac) else 1]
+                pieces.append(Piece(name, end + suffix.start(1), end + suffix.end()))
+                end += suffix.end()
+            elif suffix:
                 words = numbers.currency(suffix[1], int_part, frac, None, british)
                 end += suffix.end()
                 pieces = [Piece(w, start, end) for w in [*sign_words, *words]]
@@ -235,7 +239,10 @@ class EnglishScanner:
 
     def _range_to(self, end: int) -> list[Piece]:
         match = _RANGE_DASH.match(self.text, end)
-        return [Piece("to", match.start(), match.end())] if match else []
+        if not match:
+            return []
+        dash = match.start() + len(match[0]) - len(match[0].lstrip())
+        return [Piece("to", dash, dash + 1)]
 
     def _range_end(self, end: int) -> int:
         match = _RANGE_DASH.match(self.text, end)
