@@ -318,7 +318,7 @@ SPANS: list[tuple[str, list[tuple[str, str]]]] = [
     (
         "(555) 123-4567",
         [("five", "555")] * 3
-        + [(",", ") ")]
+        + [(",", ")")]
         + [(w, "123") for w in ("one", "two", "three")]
         + [(",", "-")]
         + [(w, "4567") for w in ("four", "five", "six", "seven")],

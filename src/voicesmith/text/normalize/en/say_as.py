@@ -16,6 +16,7 @@ from .._core import Piece
 from . import abbreviations as abbr
 from . import dates, numbers, units, urls
 from .scanner import EnglishScanner
+from .urls import separator_pause
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -251,7 +252,7 @@ def _telephone(text, start, end, content, fmt, british):
     for group in re.finditer(r"\+?\d+", content):
         s, e = start + group.start(), start + group.end()
         if pieces:
-            pieces.append(Piece(",", pieces[-1].end, s, "punct"))
+            pieces.append(separator_pause(text, pieces[-1].end, s))
         words = (["plus"] if group[0].startswith("+") else []) + numbers.digits(group[0])
         pieces += _whole(words, s, e)
     return pieces
