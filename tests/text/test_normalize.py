@@ -384,6 +384,13 @@ def test_empty_and_blank_text() -> None:
     assert normalize('😀 () ""') == []
 
 
+@pytest.mark.parametrize("text", ["9" * 5000, "$" + "9" * 6000 + ".99", "9" * 5000 + "th", "9,999," * 1000])
+def test_huge_numbers_are_read_digit_by_digit(text: str) -> None:
+    tokens = normalize(text)
+    _check_invariants(text, tokens)
+    assert sum(token.text == "nine" for token in tokens) >= 3000
+
+
 def _check_invariants(text: str, tokens: list[Token]) -> None:
     size = len(text.encode("utf-8", "surrogatepass"))
     previous_start = previous_end = 0

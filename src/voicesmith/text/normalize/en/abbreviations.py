@@ -114,6 +114,8 @@ _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000
 _OPENERS = "\"'“‘«„‹([{"
 _CLOSERS = "\"'”’»‹›)]}"
 _VOWELS = set("AEIOUY")
+_NEXT_WORD = re.compile(r"\s*[" + re.escape(_OPENERS) + r"]*(\S{0,64})")
+_LOOK_BACK = 64
 
 
 def roman_value(word: str) -> int | None:
@@ -160,10 +162,10 @@ def spell_acronym(word: str) -> list[str] | None:
 def prev_word(text: str, pos: int) -> tuple[str, int]:
     """The whitespace-delimited word before ``pos`` without quotes/brackets, and where it starts."""
     end = pos
-    while end > 0 and text[end - 1].isspace():
+    while end > max(0, pos - _LOOK_BACK) and text[end - 1].isspace():
         end -= 1
     start = end
-    while start > 0 and not text[start - 1].isspace():
+    while start > max(0, end - _LOOK_BACK) and not text[start - 1].isspace():
         start -= 1
     word = text[start:end]
     stripped = word.lstrip(_OPENERS)
@@ -172,14 +174,14 @@ def prev_word(text: str, pos: int) -> tuple[str, int]:
 
 def next_word(text: str, pos: int) -> str:
     """The whitespace-delimited word from ``pos`` on, without leading quotes/brackets."""
-    match = re.compile(r"\s*[" + re.escape(_OPENERS) + r"]*(\S*)").match(text, pos)
+    match = _NEXT_WORD.match(text, pos)
     return match[1] if match else ""
 
 
 def at_sentence_start(text: str, pos: int, _depth: int = 0) -> bool:
     """Whether the word at ``pos`` starts a sentence (start of text or after a sentence-ending mark)."""
     index = pos
-    while index > 0 and (text[index - 1].isspace() or text[index - 1] in _OPENERS):
+    while index > max(0, pos - _LOOK_BACK) and (text[index - 1].isspace() or text[index - 1] in _OPENERS):
         index -= 1
     if index == 0:
         return True

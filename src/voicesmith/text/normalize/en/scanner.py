@@ -33,6 +33,7 @@ _RANGE_DASH = re.compile(r"(?:[ \u00a0]?[–—][ \u00a0]?|-)(?=[-−]?[$€£¥
 _ELLIPSIS = re.compile(r"\.\.\.+|…|\. \. \.")
 _TERMINAL = re.compile(r"[.!?]+")
 _CLOSERS = "\"'”’»›)]}"
+_PUNCT_OR_END = re.compile(r"\s*(?:$|[.,;:!?)\]\"'”’])")
 _DROPPED = set("\"'“”‘’«»‹›„‚()[]{}<>*_^|\\`/")
 _SYMBOLS = {
     "&": "and",
@@ -158,14 +159,14 @@ class EnglishScanner:
         start, end = pos, match.end()
         sign_words = {"-": ["minus"], "−": ["minus"], "+": ["plus"]}.get(sign or "", [])
         plain = not sign and not frac and "," not in int_part
-        rest = text[end:]
+        rest = text[end : end + 32]  # enough for every suffix; keeps long texts linear
 
         special = self._number_forms(int_part, plain, end, rest)
         if special is not None:
             words, end = special
             return [Piece(w, start, end) for w in [*sign_words, *words]], end
 
-        value = int(int_part.replace(",", "")) if int_part else 0
+        value = int(int_part) if int_part.isdecimal() and len(int_part) == 4 else 0
         unit = units.match_unit(text, end)
         if plain and len(int_part) == 4 and unit is None and self._is_year(start, end, value):
             words = numbers.year(value, british)
@@ -182,7 +183,7 @@ class EnglishScanner:
                 pieces += [Piece(w, unit_start, unit_end) for w in name.split()]
             end = unit_end
         else:
-            suffix = re.match(r"[ \u00a0]?([$€£¥₹₩])(?![\d])", text[end:])
+            suffix = re.match(r"[ \u00a0]?([$€£¥₹₩])(?![\d])", text[end : end + 4])
             if suffix and frac is None:
                 name = numbers.CURRENCIES[suffix[1]][0 if units.is_singular(int_part, frac) else 1]
                 pieces.append(Piece(name, end + suffix.start(1), end + suffix.end()))
@@ -233,9 +234,9 @@ class EnglishScanner:
             r"\d{4}[ \u00a0]?(?:[-–—/]|to|and|or|through)[ \u00a0]?$", text[max(0, start - 14) : start]
         ):
             return True
-        if re.match(r"[ \u00a0]?[-–—][ \u00a0]?\d{2,4}(?!\d)", text[end:]):
+        if re.match(r"[ \u00a0]?[-–—][ \u00a0]?\d{2,4}(?!\d)", text[end : end + 8]):
             return True
-        return bool(re.match(r"\s*(?:$|[.,;:!?)\]\"'”’])", text[end:]))
+        return bool(_PUNCT_OR_END.match(text, end))
 
     def _range_to(self, end: int) -> list[Piece]:
         match = _RANGE_DASH.match(self.text, end)
@@ -289,7 +290,7 @@ class EnglishScanner:
         word, end = match[0], match.end()
         low = word.lower()
         bare = low[:-1]
-        if low in abbr.NUMBER_ABBREVIATIONS and re.match(r"\s*#?\d", text[end:]):
+        if low in abbr.NUMBER_ABBREVIATIONS and re.match(r"\s{0,3}#?\d", text[end : end + 5]):
             return [Piece(abbr.NUMBER_ABBREVIATIONS[low], pos, end)], end
         if word[0].isupper() and bare in abbr.TITLE_OR_ADDRESS:
             title, address = abbr.TITLE_OR_ADDRESS[bare]

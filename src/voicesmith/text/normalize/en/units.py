@@ -104,6 +104,9 @@ _UNIT_RE = re.compile(
 )
 
 
+_PHRASE_END = re.compile(r"\s*(?:$|[,;:)\]!?]|\.(?:\s|$))")
+
+
 def match_unit(text: str, pos: int) -> tuple[str, str, int, int] | None:
     """A unit right after a number ending at ``pos``: (singular, plural, unit start, unit end) or None."""
     match = _UNIT_RE.match(text, pos)
@@ -111,11 +114,10 @@ def match_unit(text: str, pos: int) -> tuple[str, str, int, int] | None:
         return None
     unit = _ALIASES.get(match["unit"], match["unit"])
     start, end = match.start("unit"), match.end("unit")
-    rest = text[end:]
     if unit == "in":
-        if rest.startswith("."):
+        if text.startswith(".", end):
             end += 1  # "12 in." is inches and the period belongs to the abbreviation
-        elif match["space"] and not re.match(r"\s*(?:$|[,;:)\]!?]|\.(?:\s|$))", rest):
+        elif match["space"] and not _PHRASE_END.match(text, end):
             return None
     singular, plural = UNITS[unit]
     return singular, plural, start, end
