@@ -71,6 +71,7 @@ DOTTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "govt.": (("government",), True),
     "intl.": (("international",), True),
     "univ.": (("university",), True),
+    "est.": (("established",), False),
     "e.g.": (("for", "example"), False),
     "i.e.": (("that", "is"), False),
     "a.k.a.": (("also", "known", "as"), False),
@@ -78,6 +79,19 @@ DOTTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "p.m.": (("PM",), True),
 }
 """Abbreviation (lower case, with its periods) -> (spoken words, whether it can end a sentence)."""
+
+WEEKDAYS = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "tues": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "thur": "Thursday",
+    "thurs": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+}
+"""Capitalised and with a period ("Mon."); "Sun." is left alone (the Sun)."""
 
 UNDOTTED = {"vs": ("versus",), "etc": ("et", "cetera")}
 

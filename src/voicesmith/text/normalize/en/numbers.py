@@ -34,6 +34,7 @@ SCALES = {
     "b": "billion",
     "B": "billion",
     "bn": "billion",
+    "mn": "million",
     "thousand": "thousand",
     "million": "million",
     "billion": "billion",

@@ -29,6 +29,8 @@ _CURRENCY = re.compile(
     r"(?P<sign>[-−])?(?P<sym>[$€£¥₹₩])\s?(?P<int>\d{1,3}(?:,\d{3})+(?!\d)|\d+)?(?:\.(?P<frac>\d+))?"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm|[kKmMbB])(?![\w]))?"
 )
+_GLUED_SCALE = re.compile(r"(M|B|bn|mn)(?![\w])")
+_RATIO = re.compile(r"(\d{1,3}):(\d{1,3})(?![\d:])")
 _RANGE_DASH = re.compile(r"(?:[ \u00a0]?[–—][ \u00a0]?|-)(?=[-−]?[$€£¥]?\.?\d)")
 _ELLIPSIS = re.compile(r"\.\.\.+|…|\. \. \.")
 _TERMINAL = re.compile(r"[.!?]+")
@@ -135,8 +137,17 @@ class EnglishScanner:
             or dates.match_time(text, pos, british, self._ends_sentence)
             or dates.match_day_first(text, pos, british, abbr.prev_word(text, pos)[0].lower() == "the")
             or self._dotted_number(pos)
+            or self._ratio(pos)
             or self._number(pos)
         )
+
+    def _ratio(self, pos: int) -> _Result:
+        """ "16:9" -> sixteen to nine (clock times were tried first)."""
+        match = _RATIO.match(self.text, pos)
+        if not match:
+            return None
+        words = [*numbers.number_string(match[1]), "to", *numbers.number_string(match[2])]
+        return [Piece(w, pos, match.end()) for w in words], match.end()
 
     def _dotted_number(self, pos: int) -> _Result:
         """Versions and addresses: "1.2.3" -> one point two point three; "10.0.0.1" -> ten dot zero ..."""
@@ -167,7 +178,12 @@ class EnglishScanner:
             return [Piece(w, start, end) for w in [*sign_words, *words]], end
 
         value = int(int_part) if int_part.isdecimal() and len(int_part) == 4 else 0
-        unit = units.match_unit(text, end)
+        unit = units.match_unit(text, end, start)
+        scale = _GLUED_SCALE.match(text, end) if unit is None else None
+        if scale:  # "1.5M users", "2bn"
+            words = [*sign_words, *numbers.number_string(int_part, frac, british), numbers.SCALES[scale[1]]]
+            end = scale.end()
+            return [Piece(w, start, end) for w in words] + self._range_to(end), self._range_end(end)
         if plain and len(int_part) == 4 and unit is None and self._is_year(start, end, value):
             words = numbers.year(value, british)
         else:
@@ -299,6 +315,8 @@ class EnglishScanner:
             return [Piece(title, pos, end)], end
         if word[0].isupper() and bare in abbr.TITLES:
             return [Piece(abbr.TITLES[bare], pos, end)], end
+        if word[0].isupper() and bare in abbr.WEEKDAYS:
+            return self._with_period([abbr.WEEKDAYS[bare]], pos, end, True)
         if word[0].isupper() and bare in abbr.ADDRESS:
             return self._with_period([abbr.ADDRESS[bare]], pos, end, True)
         if low in abbr.DOTTED:
@@ -332,6 +350,8 @@ class EnglishScanner:
                 kind, value = roman
                 words = numbers.cardinal(value) if kind == "cardinal" else ["the", *numbers.ordinal(value)]
                 return [Piece(w, pos, end) for w in words], end
+        if word.isupper() and len(word) <= 3 and "&" in text[max(0, pos - 1) : end + 1]:
+            return [Piece(letter, pos, end) for letter in word], end  # AT&T, R&D, P&G
         letters = abbr.spell_acronym(word)
         if letters is not None:
             return [Piece(letter, pos, end) for letter in letters], end

@@ -104,11 +104,14 @@ _UNIT_RE = re.compile(
 )
 
 
+_AFTER_FEET = re.compile(r"(?:ft|feet|foot|')\.?\s*$")
 _PHRASE_END = re.compile(r"\s*(?:$|[,;:)\]!?]|\.(?:\s|$))")
 
 
-def match_unit(text: str, pos: int) -> tuple[str, str, int, int] | None:
-    """A unit right after a number ending at ``pos``: (singular, plural, unit start, unit end) or None."""
+def match_unit(text: str, pos: int, number_start: int | None = None) -> tuple[str, str, int, int] | None:
+    """A unit right after a number ending at ``pos``: (singular, plural, unit start, unit end) or None.
+
+    ``number_start`` lets "6 ft 2 in" read the second "in" as inches."""
     match = _UNIT_RE.match(text, pos)
     if match is None:
         return None
@@ -118,7 +121,9 @@ def match_unit(text: str, pos: int) -> tuple[str, str, int, int] | None:
         if text.startswith(".", end):
             end += 1  # "12 in." is inches and the period belongs to the abbreviation
         elif match["space"] and not _PHRASE_END.match(text, end):
-            return None
+            before = text[max(0, (number_start or pos) - 8) : number_start or pos]
+            if not _AFTER_FEET.search(before):
+                return None
     singular, plural = UNITS[unit]
     return singular, plural, start, end
 
