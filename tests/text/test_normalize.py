@@ -293,12 +293,22 @@ def test_spans_point_at_the_source(text: str) -> None:
     _check_invariants(text, tokens)
     raw = text.encode("utf-8")
     for token in tokens:
-        source = raw[token.start : token.end].decode("utf-8")
-        if token.kind == "word":
-            assert source.strip() == source and source, (token, source)
-            if token.text.isalpha() and not token.text.isupper() and token.text.lower() in text.lower():
-                # a word read as written comes from a source piece that contains it
-                assert token.text.lower() in source.lower().replace("’", "'") or not source.isalpha()
+        source = raw[token.start : token.end].decode("utf-8")  # spans fall on character boundaries
+        if token.kind != "word":
+            continue
+        assert source and source.strip() == source, (token, source)
+        # a span never cuts a word or a number in half
+        before = raw[: token.start].decode("utf-8")[-1:]
+        after = raw[token.end :].decode("utf-8")[:1]
+        assert not (before.isalpha() and source[0].isalpha()) and not (
+            before.isdigit() and source[0].isdigit()
+        )
+        assert not (after.isalpha() and source[-1].isalpha()) and not (
+            after.isdigit() and source[-1].isdigit()
+        )
+        if token.text.replace("'", "").isalpha() and token.text in text.replace("’", "'"):
+            # a word spoken as written comes from a piece that holds it (not from a neighbour)
+            assert token.text in source.replace("’", "'") or not source.isalpha(), (token, source)
 
 
 SPANS: list[tuple[str, list[tuple[str, str]]]] = [
