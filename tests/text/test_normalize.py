@@ -231,6 +231,10 @@ CASES: list[tuple[str, str]] = [
     ("a 2bn deal", "a two billion deal"),
     ("Ratio 16:9", "Ratio sixteen to nine"),
     ("AT&T", "A T and T"),
+    ("100s of people", "hundreds of people"),
+    ("1000s", "thousands"),
+    ("a 640x480 screen", "a six hundred forty by four hundred eighty screen"),
+    ("2 x 4 boards", "two by four boards"),
     # Roman numerals
     ("Henry VIII", "Henry the eighth"),
     ("Louis XIV", "Louis the fourteenth"),

@@ -30,6 +30,7 @@ _CURRENCY = re.compile(
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm|[kKmMbB])(?![\w]))?"
 )
 _GLUED_SCALE = re.compile(r"(M|B|bn|mn)(?![\w])")
+_BY = re.compile(r"[ \u00a0]?x[ \u00a0]?(?=\d)")
 _RATIO = re.compile(r"(\d{1,3}):(\d{1,3})(?![\d:])")
 _RANGE_DASH = re.compile(r"(?:[ \u00a0]?[–—][ \u00a0]?|-)(?=[-−]?[$€£¥]?\.?\d)")
 _ELLIPSIS = re.compile(r"\.\.\.+|…|\. \. \.")
@@ -218,8 +219,11 @@ class EnglishScanner:
         value = int(int_part.replace(",", ""))
         if plain and re.match(r"(?i:st|nd|rd|th)(?![A-Za-z])", rest):
             return numbers.ordinal(value, british), end + 2
+        plural_s = re.match(r"['’]?s(?![A-Za-z])", rest) if plain else None
+        if plural_s and value in (100, 1000, 1000000, 1000000000):  # "100s of people" -> hundreds
+            return [numbers.plural(numbers.cardinal(value)[-1])], end + plural_s.end()
         if plain and len(int_part) in (2, 4):
-            decade = re.match(r"['’]?s(?![A-Za-z])", rest)
+            decade = plural_s
             words = numbers.decade(value, british) if decade else None
             if words:
                 return words, end + decade.end()
@@ -255,6 +259,11 @@ class EnglishScanner:
         return bool(_PUNCT_OR_END.match(text, end))
 
     def _range_to(self, end: int) -> list[Piece]:
+        """ "to" for the dash of a range ("10-12"), "by" for the x of a dimension ("1920x1080")."""
+        by = _BY.match(self.text, end)
+        if by:
+            x = by.start() + len(by[0]) - len(by[0].lstrip())
+            return [Piece("by", x, x + 1)]
         match = _RANGE_DASH.match(self.text, end)
         if not match:
             return []
@@ -262,7 +271,7 @@ class EnglishScanner:
         return [Piece("to", dash, dash + 1)]
 
     def _range_end(self, end: int) -> int:
-        match = _RANGE_DASH.match(self.text, end)
+        match = _BY.match(self.text, end) or _RANGE_DASH.match(self.text, end)
         return match.end() if match else end
 
     def _currency(self, pos: int) -> _Result:
