@@ -186,6 +186,8 @@ CASES: list[tuple[str, str]] = [
     ("5 min", "five minutes"),
     ("1 min", "one minute"),
     ("90°", "ninety degrees"),
+    ("50 yrs", "fifty years"),
+    ("Tel: +44 20 7946 0958", "Tel: plus four four, two zero, seven nine four six, zero nine five eight"),
     # abbreviations and titles
     ("Dr. Smith", "doctor Smith"),
     ("Dr Smith", "doctor Smith"),
@@ -257,6 +259,8 @@ CASES: list[tuple[str, str]] = [
     ("a GPU", "a G P U"),
     ("MP3", "M P three"),
     ("COVID-19", "COVID nineteen"),
+    ("BTW, FYI", "B T W, F Y I"),
+    ("Washington, D.C. is here", "Washington, D C is here"),
     # URLs and e-mail
     ("www.example.com/docs", "w w w dot example dot com slash docs"),
     ("Visit example.com.", "Visit example dot com."),

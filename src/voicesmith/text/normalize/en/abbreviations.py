@@ -99,10 +99,11 @@ NUMBER_ABBREVIATIONS = {"no.": "number", "nos.": "numbers", "p.": "page", "ch.":
 """Read as the word only when a number follows ("No. 5"); "I said no." stays a word."""
 
 INITIALISMS = frozenset(
-    """AC AI AOL API ATM BBC BMW CD CEO CFO CIA CPU CSS CTO DC DIY DJ DNA DVD EA ETA EU EV FAQ FBI GPS GPU HP
-    HR HTML HTTP HTTPS IBM ICU ID IMF IOU IP IQ IRS IT LA LCD MC MIT MVP NBA NFL NHS NYC OS PC PDF PR RIP SUV
-    SQL TV UAE UCLA UFO UI UK UN UPS URL US USA USB USPS USSR UX VIP VPN XML""".split()
-) - {"IT"}
+    """AC AI AOL API ATM BBC BMW CD CEO CFO CIA CPU CSS CTO DC DIY DJ DNA DVD EA ETA EU EV FAQ FBI FYI GPS GPU
+    HP HR HTML HTTP HTTPS IBM ICU ID IMF IMHO IOU IP IQ IRS ISP LA LCD MC MIT MVP NBA NFL NHS NYC OMG OS PC
+    PDF PR RIP SUV SQL TBA TBD TV UAE UCLA UFO UI UK UN UPS URL US USA USB USPS USSR UX VIP VPN XML""".split()
+)
+"""Spelled even though they have a vowel. "IT" is left out: in shouted text it is mostly the word "it"."""
 
 SENTENCE_STARTERS = frozenset(
     """A After Also An And As At Before But During Even For From He Her Here His How However I If In It Its

@@ -80,6 +80,8 @@ UNITS: dict[str, _U] = {
     "hrs": ("hour", "hours"),
     "min": ("minute", "minutes"),
     "mins": ("minute", "minutes"),
+    "yr": ("year", "years"),
+    "yrs": ("year", "years"),
     # temperature, angle, ratio
     "°C": ("degree Celsius", "degrees Celsius"),
     "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
