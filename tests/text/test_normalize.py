@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
 from voicesmith.errors import LanguageNotSupportedError
-from voicesmith.text.normalize import Token, normalize, spoken_text
+from voicesmith.text.normalize import (
+    LanguageRules,
+    Piece,
+    Token,
+    _core,
+    get_language_rules,
+    normalize,
+    register_language,
+    spoken_text,
+)
+from voicesmith.text.sentences import split_sentences
 
 CASES: list[tuple[str, str]] = [
     # plain text, punctuation, case
@@ -459,3 +470,28 @@ def test_normalize_never_raises_and_keeps_invariants_on_random_text() -> None:
     for _ in range(400):
         text = "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 30)))
         _check_invariants(text, normalize(text))
+
+
+class _ShoutingRules(LanguageRules):
+    """A toy language: every whitespace-separated word is spoken upper-case; "|" ends a sentence."""
+
+    codes = ("x-shout",)
+
+    def normalize(self, text: str) -> list[Piece]:
+        return [Piece(m[0].upper(), m.start(), m.end()) for m in re.finditer(r"[^\s|]+", text)]
+
+    def say_as(self, text, interpret_as, format, detail):
+        return self.normalize(text)
+
+    def is_sentence_end(self, text, punct_start, punct_end):
+        return True
+
+
+def test_a_language_plugs_in_through_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_core, "_REGISTRY", dict(_core._REGISTRY))
+    register_language(_ShoutingRules())
+    assert get_language_rules("X-Shout").codes == ("x-shout",)
+    tokens = normalize("grüß dich", "x-shout", base_offset=3)
+    assert [(t.text, t.start, t.end) for t in tokens] == [("GRÜSS", 3, 9), ("DICH", 10, 14)]
+    assert [s.text for s in split_sentences("a. b! c", "x-shout")] == ["a.", "b!", "c"]
+    assert spoken_text(normalize("1", "en-US")) == "one"  # English is untouched
