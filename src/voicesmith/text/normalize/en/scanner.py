@@ -9,7 +9,6 @@ span of the source it came from. Characters nobody reads aloud (quotes, brackets
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from .._core import Piece
 from . import abbreviations as abbr
@@ -37,7 +36,6 @@ _ELLIPSIS = re.compile(r"\.\.\.+|…|\. \. \.")
 _TERMINAL = re.compile(r"[.!?]+")
 _CLOSERS = "\"'”’»›)]}"
 _PUNCT_OR_END = re.compile(r"\s*(?:$|[.,;:!?)\]\"'”’])")
-_DROPPED = set("\"'“”‘’«»‹›„‚()[]{}<>*_^|\\`/")
 _SYMBOLS = {
     "&": "and",
     "@": "at",
@@ -401,6 +399,4 @@ class EnglishScanner:
         vulgar = numbers.vulgar_fraction(char)
         if vulgar:
             return [Piece(w, pos, pos + 1) for w in numbers.fraction(*vulgar, self.british)], pos + 1
-        if char in _DROPPED or unicodedata.category(char)[0] in "SCZP":
-            return [], pos + 1
-        return [], pos + 1
+        return [], pos + 1  # quotes, brackets, emoji and other symbols are not spoken
