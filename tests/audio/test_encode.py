@@ -176,3 +176,16 @@ def test_decode_errors():
         decode(b"this is not audio at all" * 20)
     with pytest.raises(AudioDecodeError):
         decode(b"RIFF-broken" * 10, "wav")
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_empty_audio_gives_a_readable_file(fmt):
+    rate = FORMATS[fmt].default_rate
+    empty = np.zeros(0, np.float32)
+    encoder = StreamEncoder(fmt, rate)
+    streamed = encoder.feed(empty) + encoder.close()
+    for data in (encode(empty, rate, fmt), streamed):
+        decoded, decoded_rate = decode(data, fmt, sample_rate=rate)
+        assert decoded_rate == rate
+        assert decoded.size <= FRAME_TOLERANCE.get(fmt, 1)
+        assert np.all(np.abs(decoded) < 1e-3)

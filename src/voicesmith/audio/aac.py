@@ -68,6 +68,8 @@ class AacWriter:
         return self._out.take()
 
     def close(self) -> bytes:
+        if self._pts == 0:  # an ADTS stream without a frame is not readable: one silent sample
+            self.write(np.zeros(1, np.float32))
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         self._container.close()

@@ -16,7 +16,8 @@ header (LAME's Info/Xing frame, libFLAC's STREAMINFO) cannot patch bytes already
   length from the first frame (libsndfile does, when there is no Info frame) get it right. The
   streamed output leaves out LAME's Info-frame placeholder (a frame of zeros it would fill at the
   end), so it has no gapless information: decoders add the codec delay (~1105 samples) at the start.
-- ogg_vorbis, ogg_opus: Ogg pages as libogg closes them (headers at once, then a page every ~1 s).
+- ogg_vorbis, ogg_opus: Ogg pages as libogg closes them (headers at once, then a page every
+  0.5-1 s of speech).
 - flac: everything at close() (see ``AudioFormat.streams``).
 - aac: ADTS frames as the encoder produces them.
 """
@@ -86,6 +87,9 @@ class _SoundfileWriter:
             spec = _STREAMED_WAV
             self._prefix = _streaming_wav_header(rate)
         self._strip_placeholder = fmt.name == "mp3" and self._streaming
+        # A codec file with no samples at all is not readable back (MP3: no frame; FLAC, Opus: no
+        # audio packet): those get one silent sample. Sample formats and WAV are fine empty.
+        self._pad_if_empty = fmt.name not in ("wav", "pcm", "mulaw", "alaw")
         self._sink = ByteSink()
         self._file = sf.SoundFile(
             self._sink,
@@ -102,9 +106,12 @@ class _SoundfileWriter:
     def write(self, audio: np.ndarray) -> bytes:
         if audio.size:
             self._file.write(audio)
+            self._pad_if_empty = False
         return self._take(final=False) if self._streaming else b""
 
     def close(self) -> bytes:
+        if self._pad_if_empty:
+            self._file.write(np.zeros(1, np.float32))
         self._file.close()
         return self._take(final=True)
 
@@ -238,10 +245,15 @@ def decode(data: bytes, fmt: str | None = None, sample_rate: int | None = None) 
         return _read_soundfile(data, format="RAW", **raw)
     try:
         return _read_soundfile(data)
-    except AudioDecodeError:
+    except AudioDecodeError as error:
         if spec is not None:
             raise
-        return decode_aac(data)  # the one headered format libsndfile cannot read
+        try:
+            return decode_aac(data)  # the one headered format libsndfile cannot read
+        except AudioDecodeError:
+            raise AudioDecodeError(
+                f"Cannot decode the audio data as WAV, FLAC, Ogg, MP3 or AAC ({error.message})."
+            ) from error
 
 
 def _read_soundfile(data: bytes, **kwargs: object) -> tuple[np.ndarray, int]:

@@ -5,8 +5,8 @@ add noise -> flow -> HiFi-GAN decoder. Run as one piece it returns nothing until
 decoded, draws its noise from onnxruntime's unseeded generator, and hides the durations. We cut it at
 two places:
 
-* ``encoder.onnx``: phoneme ids (+ the duration predictor's noise as an input) -> per-id frame counts
-  (``durations``), the prior's mean and log-std per id (``m_p``, ``logs_p``) and, for multi-speaker
+* ``encoder.onnx``: phoneme ids (+ the duration predictor's noise as an input) -> per-id durations in
+  fractional frames (``durations``, before the graph's Ceil), the prior's mean and log-std per id (``m_p``, ``logs_p``) and, for multi-speaker
   voices, the speaker embedding ``g``.
 * ``decoder.onnx``: the prior sample ``z_p`` of any number of frames (+ ``y_mask``, ``g``) -> audio.
   Flow and decoder are convolutional with a bounded receptive field, so windows of ``z_p`` decoded
@@ -44,7 +44,8 @@ class CutPoints:
     dp_noise: str
     """Output of the duration predictor's RandomNormalLike: becomes an encoder input."""
     durations: str
-    """Ceil of the scaled durations, frames per phoneme id, shape [1, 1, T]."""
+    """Scaled durations before Ceil, fractional frames per phoneme id, shape [1, 1, T]: rounding up
+    happens in numpy, after per-phoneme rate changes (SSML prosody rate, max-duration)."""
     m_p: str
     """Prior mean per phoneme id, [1, C, T]."""
     logs_p: str
@@ -142,7 +143,7 @@ def find_cut_points(model: onnx.ModelProto) -> CutPoints:
                 g = name
     return CutPoints(
         dp_noise=dp_random.output[0],
-        durations=ceils[0].output[0],
+        durations=ceils[0].input[0],
         m_p=m_p,
         logs_p=logs_p,
         z_p=z_p,

@@ -2,24 +2,30 @@
 
 ``Synthesizer.stream`` yields :class:`AudioChunk` objects as soon as audio exists: the first sentence's
 first window is short so the first audio comes early whatever the input, later windows are long so the
-whole costs about what piper costs. Each sentence's phoneme durations are known before its first audio
-and travel on its first chunk.
+whole costs about what piper costs. Durations are known before any audio, so the speech marks of an
+utterance travel on its first chunk, and ``speech_marks`` gives the same marks without decoding audio.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from voicesmith.engine.catalog import VoiceCatalog, VoiceInfo
+from voicesmith.engine.marks import MARK_TYPES, SpeechMark, sort_marks
+from voicesmith.engine.phonemize import WordInput, phonemize_words
+from voicesmith.engine.planner import PlannedUtterance, plan_document, word_gain
+from voicesmith.engine import synthetic_audio
+from voicesmith.engine.render import UtteranceRendering, rendering_for
 from voicesmith.engine.voice import PiperModel, Prior, VoiceParams
 from voicesmith.errors import TextLengthExceededError, ValidationError
 from voicesmith.settings import Settings
+from voicesmith.text.ssml import parse_ssml, plain_text_document
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +40,7 @@ class SynthesisRequest:
     text: str
     voice: str = "joe"
     text_type: str = "text"
-    """``text`` or ``ssml``."""
+    """``text`` or ``ssml`` (Amazon Polly's SSML dialect)."""
     rate: float = 1.0
     """Speaking-rate multiplier, 0.2-4.0 (2.0 = twice as fast); scales the voice's own length scale."""
     volume_db: float = 0.0
@@ -44,24 +50,28 @@ class SynthesisRequest:
     speaker: str | int | None = None
     """Speaker name or id of a multi-speaker voice."""
     seed: int = 0
-    """Noise seed: the same request with the same seed always gives the same audio."""
+    """Noise seed: the same request with the same seed always gives the same audio and marks."""
     emotion: str | None = None
+    """An emotion for the whole text (``angry``, ``happy``, ``sad``, ``surprise``, ``neutral``, ``auto``);
+    SSML ``amazon:emotion`` inside the text wins where it applies."""
     intensity: float = 1.0
+    """Emotion strength 0-2."""
     lexicons: Sequence[object] = field(default_factory=tuple)
+    """Parsed :class:`voicesmith.text.lexicon.Lexicon` objects, applied in order."""
 
     def validate(self, max_characters: int) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValidationError("text is empty: give at least one word to speak")
         if len(self.text) > max_characters:
-            raise TextLengthExceededError(
-                f"text is {len(self.text)} characters; the limit is {max_characters}"
-            )
+            raise TextLengthExceededError(f"text is {len(self.text)} characters; the limit is {max_characters}")
         if self.text_type not in ("text", "ssml"):
             raise ValidationError(f"text type {self.text_type!r} is not one of: text, ssml")
         if not 0.2 <= self.rate <= 4.0:
             raise ValidationError(f"rate {self.rate} is out of range 0.2-4.0")
         if not -60.0 <= self.volume_db <= 20.0:
             raise ValidationError(f"volume {self.volume_db} dB is out of range -60..+20")
+        if not 0.0 <= self.intensity <= 2.0:
+            raise ValidationError(f"emotion intensity {self.intensity} is out of range 0-2")
         for name, value in (("noise_scale", self.noise_scale), ("noise_w", self.noise_w)):
             if value is not None and not 0.0 <= value <= 2.0:
                 raise ValidationError(f"{name} {value} is out of range 0-2")
@@ -77,19 +87,6 @@ class PhonemeTiming:
 
 
 @dataclass
-class Utterance:
-    """One piece the voice speaks in one go (a sentence, or a part of one between breaks)."""
-
-    phonemes: list[str]
-    params: VoiceParams
-    seed: int
-    silence_before: float = 0.0
-    """Seconds of silence before it (SSML breaks)."""
-    gain_db: float = 0.0
-    text: str = ""
-
-
-@dataclass
 class AudioChunk:
     """A piece of the output stream."""
 
@@ -102,6 +99,10 @@ class AudioChunk:
     """Index of the utterance this chunk belongs to."""
     phonemes: list[PhonemeTiming] = field(default_factory=list)
     """Timings of the whole utterance, on its first chunk only."""
+    marks: list[SpeechMark] = field(default_factory=list)
+    """Speech marks of the whole utterance (all four types), on its first chunk only."""
+    emotion: str | None = None
+    """The emotion the utterance was rendered with (None: neutral, no emotion asked)."""
 
 
 @dataclass
@@ -111,6 +112,9 @@ class SynthesisResult:
     audio: np.ndarray
     sample_rate: int
     phonemes: list[PhonemeTiming]
+    marks: list[SpeechMark] = field(default_factory=list)
+    emotions: list[str | None] = field(default_factory=list)
+    """The emotion of each utterance, in order."""
 
     @property
     def duration(self) -> float:
@@ -122,7 +126,36 @@ class SynthesisResult:
         from voicesmith.audio.formats import format_for_path
 
         fmt = format_for_path(Path(path))
-        Path(path).write_bytes(encode(self.audio, self.sample_rate, fmt, sample_rate))
+        Path(path).write_bytes(encode(self.audio, self.sample_rate, fmt.name, sample_rate))
+
+
+@dataclass
+class _Plan:
+    request: SynthesisRequest
+    info: VoiceInfo
+    model: PiperModel
+    params: VoiceParams
+    utterances: list[PlannedUtterance]
+    source: bytes
+
+
+@dataclass
+class _Prepared:
+    """An utterance with its durations known and its place in the stream fixed; no audio yet."""
+
+    index: int
+    offset: int
+    """Stream position of the utterance's first sample (silence before it included)."""
+    lead: int
+    """Samples of silence/breath before the voice starts."""
+    samples: int
+    """Samples of voice (or tone)."""
+    rendering: UtteranceRendering
+    prior: Prior | None
+    timings: list[PhonemeTiming]
+    marks: list[SpeechMark]
+    word_samples: list[tuple[int, int, float]]
+    """(start, end, linear gain) per word whose gain is not 1, stream positions."""
 
 
 def _utterance_seed(request_seed: int, voice_id: str, ids: Sequence[int]) -> int:
@@ -131,6 +164,10 @@ def _utterance_seed(request_seed: int, voice_id: str, ids: Sequence[int]) -> int
     digest.update(f"{request_seed}|{voice_id}|".encode())
     digest.update(np.asarray(ids, dtype=np.int32).tobytes())
     return int.from_bytes(digest.digest(), "little")
+
+
+def _ms(samples: int, rate: int) -> int:
+    return int(round(samples * 1000 / rate))
 
 
 class Synthesizer:
@@ -142,6 +179,8 @@ class Synthesizer:
 
     def voices(self) -> list[VoiceInfo]:
         return self.catalog.list()
+
+    # -- planning -------------------------------------------------------------------------------------------
 
     def _params(self, request: SynthesisRequest, info: VoiceInfo, model: PiperModel) -> VoiceParams:
         speaker_id = None
@@ -160,64 +199,188 @@ class Synthesizer:
             speaker_id=speaker_id,
         )
 
-    def plan(self, request: SynthesisRequest) -> tuple[PiperModel, list[Utterance]]:
-        """Validate the request and turn it into utterances for its voice."""
+    def _plan(self, request: SynthesisRequest) -> _Plan:
         request.validate(self.settings.max_input_characters)
         info = self.catalog.get(request.voice)
         model = self.catalog.load(request.voice)
         params = self._params(request, info, model)
-        utterances = [
-            Utterance(phonemes=phonemes, params=params, seed=request.seed, gain_db=request.volume_db)
-            for phonemes in model.phonemize(request.text)
-            if phonemes
-        ]
-        if not utterances:
+        document = parse_ssml(request.text) if request.text_type == "ssml" else plain_text_document(request.text)
+        utterances = plan_document(
+            document,
+            language=info.language,
+            lexicons=list(request.lexicons),  # type: ignore[arg-type]
+            voice_phonemes=dict(model.config.phoneme_id_map),
+            espeak_voice=model.config.espeak_voice,
+        )
+        if not any(u.words or u.tone for u in utterances):
             raise ValidationError("the text has nothing that can be spoken")
-        return model, utterances
+        return _Plan(request, info, model, params, utterances, request.text.encode())
+
+    def _prepare(self, plan: _Plan) -> Iterator[_Prepared]:
+        """Durations, timings and marks of each utterance, in order, without decoding audio."""
+        model, rate, hop = plan.model, plan.model.sample_rate, plan.model.hop_length
+        offset = 0
+        sentence_seen: set[int] = set()
+        renderings = rendering_for(plan.utterances, plan.request)
+        for index, (utterance, rendering) in enumerate(zip(plan.utterances, renderings, strict=True)):
+            lead = int(round(utterance.silence_before * rate)) + utterance.breaths_before * int(0.35 * rate)
+            start = offset + lead
+            marks: list[SpeechMark] = []
+            if utterance.sentence not in sentence_seen:
+                sentence_seen.add(utterance.sentence)
+                s, e = utterance.sentence_span
+                marks.append(SpeechMark(_ms(start, rate), "sentence", s, e, self._source(plan, s, e)))
+            if utterance.tone is not None:
+                samples = int(round(utterance.tone.seconds * rate))
+                tone = utterance.tone
+                marks.append(SpeechMark(_ms(start, rate), "word", tone.start, tone.end, self._source(plan, tone.start, tone.end)))
+                marks.append(SpeechMark(_ms(start, rate), "viseme", 0, 0, "sil"))
+                yield _Prepared(index, offset, lead, samples, rendering, None, [], marks, [])
+                offset = start + samples
+                continue
+            words = utterance.words
+            phonemized = phonemize_words(
+                [WordInput(w.text, w.phonemes, w.punctuation) for w in words],
+                lambda text, lang=utterance.lang: model.phonemize(text, lang),
+            )
+            ids, spans = model.phoneme_ids(phonemized.phonemes)
+            seed = _utterance_seed(plan.request.seed, plan.info.id, ids)
+            params = rendering.params(plan.params)
+            scales = self._duration_scales(words, phonemized.word_ranges, spans, len(ids), rendering.rate)
+            prior = model.encode(ids, params, seed, duration_scales=scales)
+            budget_scales = self._max_duration_scales(words, phonemized.word_ranges, spans, prior, hop, rate)
+            if budget_scales is not None:
+                prior = model.encode(ids, params, seed, duration_scales=scales * budget_scales)
+            cumulative = np.concatenate([[0], np.cumsum(prior.frames_per_id)]) * hop
+            timings = [
+                PhonemeTiming(p, start + int(cumulative[a]), int(cumulative[b] - cumulative[a]))
+                for p, (a, b) in zip(phonemized.phonemes, spans, strict=True)
+            ]
+            word_samples = []
+            previous_span = None
+            for word, (a, b) in zip(words, phonemized.word_ranges, strict=True):
+                first = timings[a].start if a < len(timings) else start
+                end = timings[b - 1].start + timings[b - 1].samples if b > a else first
+                for mark in word.marks:
+                    marks.append(SpeechMark(_ms(first, rate), "ssml", mark.start, mark.end, mark.name))
+                if (word.start, word.end) != previous_span:
+                    marks.append(SpeechMark(_ms(first, rate), "word", word.start, word.end,
+                                            self._source(plan, word.start, word.end)))
+                previous_span = (word.start, word.end)
+                gain = word_gain(word.gain_db)
+                if gain != 1.0:
+                    word_samples.append((first, end, gain))
+            marks.extend(self._visemes(timings, rate))
+            samples = prior.num_frames * hop
+            for mark in utterance.trailing_marks:
+                marks.append(SpeechMark(_ms(start + samples, rate), "ssml", mark.start, mark.end, mark.name))
+            yield _Prepared(index, offset, lead, samples, rendering, prior, timings, marks, word_samples)
+            offset = start + samples
+
+    @staticmethod
+    def _source(plan: _Plan, start: int, end: int) -> str:
+        return plan.source[start:end].decode("utf-8", errors="replace")
+
+    @staticmethod
+    def _duration_scales(words, word_ranges, spans, count: int, utterance_rate: float) -> np.ndarray:
+        scales = np.full(count, 1.0 / utterance_rate, dtype=np.float32)
+        for word, (a, b) in zip(words, word_ranges, strict=True):
+            if word.rate != 1.0 and b > a:
+                scales[spans[a][0] : spans[b - 1][1]] /= word.rate
+        return scales
+
+    @staticmethod
+    def _max_duration_scales(words, word_ranges, spans, prior: Prior, hop: int, rate: int) -> np.ndarray | None:
+        """``amazon:max-duration``: shorten the words of a region that runs over its budget."""
+        regions: dict[int, tuple[int, list[tuple[int, int]]]] = {}
+        for word, (a, b) in zip(words, word_ranges, strict=True):
+            if word.max_duration is None or b <= a:
+                continue
+            budget, region = word.max_duration
+            regions.setdefault(region, (budget, []))[1].append((spans[a][0], spans[b - 1][1]))
+        if not regions:
+            return None
+        scales = np.ones(len(prior.frames_per_id), dtype=np.float32)
+        for budget, ranges in regions.values():
+            frames = sum(int(prior.frames_per_id[a:b].sum()) for a, b in ranges)
+            spoken_ms = frames * hop * 1000 / rate
+            if spoken_ms > budget > 0:
+                for a, b in ranges:
+                    scales[a:b] *= budget / spoken_ms
+        return scales
+
+    @staticmethod
+    def _visemes(timings: list[PhonemeTiming], rate: int) -> list[SpeechMark]:
+        from voicesmith.engine.marks import visemes
+
+        out = visemes([(t.phoneme, t.start, t.samples) for t in timings])
+        return [SpeechMark(_ms(start, rate), "viseme", 0, 0, viseme) for viseme, start, _ in out]
+
+    # -- audio ----------------------------------------------------------------------------------------------
 
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
         """Audio as it is made, utterance by utterance, window by window."""
-        model, utterances = self.plan(request)
-        yield from self.stream_utterances(model, request.voice, utterances)
-
-    def stream_utterances(self, model: PiperModel, voice_id: str, utterances: list[Utterance]) -> Iterator[AudioChunk]:
-        rate = model.sample_rate
+        plan = self._plan(request)
+        model, rate = plan.model, plan.model.sample_rate
+        volume = np.float32(10 ** (request.volume_db / 20))
         window = self.settings.stream_window_frames
-        offset = 0
-        for index, utterance in enumerate(utterances):
-            if utterance.silence_before > 0:
-                silence = np.zeros(int(round(utterance.silence_before * rate)), dtype=np.float32)
-                yield AudioChunk(silence, rate, offset, index)
-                offset += len(silence)
-            ids, spans = model.phoneme_ids(utterance.phonemes)
-            prior = model.encode(ids, utterance.params, _utterance_seed(utterance.seed, voice_id, ids))
-            timings = self._timings(model, prior, utterance.phonemes, spans, offset)
-            gain = np.float32(10 ** (utterance.gain_db / 20)) if utterance.gain_db else None
-            first_window = FIRST_WINDOW_FRAMES if index == 0 else None
-            for n, audio in enumerate(model.decode_windows(prior, first_window, window)):
-                if gain is not None:
-                    audio = np.clip(audio * gain, -1.0, 1.0)
-                else:
-                    audio = np.clip(audio, -1.0, 1.0)
-                yield AudioChunk(audio, rate, offset, index, timings if n == 0 else [])
-                offset += len(audio)
+        for prepared in self._prepare(plan):
+            emotion = prepared.rendering.emotion
+            first = True
+            if prepared.lead:
+                lead = synthetic_audio.lead(plan.utterances[prepared.index], rate, prepared.lead)
+                yield AudioChunk(lead, rate, prepared.offset, prepared.index, prepared.timings, prepared.marks, emotion)
+                first = False
+            position = prepared.offset + prepared.lead
+            for audio in self._utterance_audio(plan, prepared, window):
+                audio = np.clip(audio * volume, -1.0, 1.0).astype(np.float32, copy=False)
+                yield AudioChunk(audio, rate, position, prepared.index,
+                                 prepared.timings if first else [], prepared.marks if first else [], emotion)
+                first = False
+                position += len(audio)
+            _ = model
 
-    @staticmethod
-    def _timings(
-        model: PiperModel, prior: Prior, phonemes: list[str], spans: list[tuple[int, int]], offset: int
-    ) -> list[PhonemeTiming]:
-        hop = model.hop_length
-        frames = prior.frames_per_id
-        cumulative = np.concatenate([[0], np.cumsum(frames)]) * hop
-        return [
-            PhonemeTiming(phoneme, offset + int(cumulative[start]), int(cumulative[end] - cumulative[start]))
-            for phoneme, (start, end) in zip(phonemes, spans, strict=True)
-        ]
+    def _utterance_audio(self, plan: _Plan, prepared: _Prepared, window: int) -> Iterator[np.ndarray]:
+        model, rate = plan.model, plan.model.sample_rate
+        utterance = plan.utterances[prepared.index]
+        if prepared.prior is None:  # a bleep
+            yield synthetic_audio.tone(utterance.tone.seconds, rate)  # type: ignore[union-attr]
+            return
+        transform = prepared.rendering.transform
+        if transform.is_identity and not prepared.word_samples:
+            first_window = FIRST_WINDOW_FRAMES if prepared.index == 0 else None
+            yield from model.decode_windows(prepared.prior, first_window, window)
+            return
+        # Effects and per-word gains need the whole utterance (WORLD analyses it as one).
+        audio = np.concatenate(list(model.decode_windows(prepared.prior, None, window)))
+        start = prepared.offset + prepared.lead
+        for word_start, word_end, gain in prepared.word_samples:
+            synthetic_audio.apply_gain(audio, word_start - start, word_end - start, gain, rate)
+        if not transform.is_identity:
+            audio = transform.apply(audio, rate)
+        yield audio
 
     def synthesize(self, request: SynthesisRequest) -> SynthesisResult:
         """The whole audio of a request at once."""
         chunks = list(self.stream(request))
         rate = chunks[0].sample_rate
-        audio = np.concatenate([c.audio for c in chunks]) if chunks else np.zeros(0, np.float32)
-        phonemes = [t for c in chunks for t in c.phonemes]
-        return SynthesisResult(audio=audio, sample_rate=rate, phonemes=phonemes)
+        audio = np.concatenate([c.audio for c in chunks])
+        emotions: dict[int, str | None] = {}
+        for chunk in chunks:
+            emotions.setdefault(chunk.utterance, chunk.emotion)
+        return SynthesisResult(
+            audio=audio,
+            sample_rate=rate,
+            phonemes=[t for c in chunks for t in c.phonemes],
+            marks=sort_marks(m for c in chunks for m in c.marks),
+            emotions=[emotions[k] for k in sorted(emotions)],
+        )
+
+    def speech_marks(self, request: SynthesisRequest, types: Collection[str] = MARK_TYPES) -> list[SpeechMark]:
+        """Polly's speech marks for ``request``: the same times as its audio, without making the audio."""
+        wanted = set(types)
+        unknown = wanted - set(MARK_TYPES)
+        if unknown:
+            raise ValidationError(f"unknown speech mark types {sorted(unknown)}: use {', '.join(MARK_TYPES)}")
+        plan = self._plan(request)
+        return sort_marks(m for p in self._prepare(plan) for m in p.marks if m.type in wanted)

@@ -29,7 +29,9 @@ import onnx
 import onnx.utils
 import onnxruntime
 from piper import PiperVoice
-from piper.config import PiperConfig
+from piper import voice as piper_voice_module
+from piper.config import PhonemeType, PiperConfig
+from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
 from piper.const import BOS, EOS, PAD
 
 from voicesmith.engine.graph import UnsupportedGraphError, set_input_shape, split_voice_model
@@ -41,7 +43,7 @@ FLOW_CONTEXT_FRAMES = 40
 """Frames of context each side of a flow window (4 coupling layers of 4 WaveNet layers, kernel 5)."""
 DECODER_CONTEXT_FRAMES = 12
 """Frames of context each side of a HiFi-GAN window (measured: 12 gives joins exact to 1e-9)."""
-_SPLIT_VERSION = "2"
+_SPLIT_VERSION = "3"
 _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you doing today? Let us begin."
 _TARGET_PEAK = 0.8
 """Bump when the split changes, so cached split models are rebuilt."""
@@ -218,8 +220,28 @@ class PiperModel:
     def hop_length(self) -> int:
         return self.config.hop_length
 
-    def phonemize(self, text: str) -> list[list[str]]:
-        """Text to phonemes, one list per sentence (espeak-ng through piper)."""
+    def phonemize(self, text: str, language: str | None = None) -> list[list[str]]:
+        """Text to phonemes, one list per sentence (espeak-ng through piper).
+
+        ``language`` (BCP-47, from SSML ``xml:lang``) phonemises with that language's espeak-ng voice,
+        for words of another language inside the text; the voice then says them with its own sounds.
+        """
+        own = self.config.espeak_voice
+        if not language or self.config.phoneme_type != PhonemeType.ESPEAK:
+            return self._phonemizer.phonemize(text)
+        espeak_voice = language.lower()
+        if espeak_voice == own or espeak_voice.split("-")[0] == own.split("-")[0]:
+            return self._phonemizer.phonemize(text)
+        with piper_voice_module._ESPEAK_PHONEMIZER_LOCK:  # espeak-ng is one global state
+            if piper_voice_module._ESPEAK_PHONEMIZER is None:
+                piper_voice_module._ESPEAK_PHONEMIZER = EspeakPhonemizer(ESPEAK_DATA_DIR)
+            phonemizer = piper_voice_module._ESPEAK_PHONEMIZER
+            for candidate in (espeak_voice, espeak_voice.split("-")[0]):
+                try:
+                    return phonemizer.phonemize(candidate, text)
+                except Exception:  # noqa: BLE001 - espeak-ng has no voice for that language
+                    continue
+        _LOGGER.debug("no espeak-ng voice for %s; using %s", language, own)
         return self._phonemizer.phonemize(text)
 
     def phoneme_ids(self, phonemes: Sequence[str]) -> tuple[list[int], list[tuple[int, int]]]:
@@ -248,8 +270,19 @@ class PiperModel:
             _LOGGER.debug("phonemes unknown to %s skipped: %s", self.model_path.name, sorted(unknown))
         return ids, spans
 
-    def encode(self, phoneme_ids: Sequence[int], params: VoiceParams, seed: int, apply_gain: bool = True) -> Prior:
-        """Run the text encoder and duration predictor; draw the prior sample with ``seed``."""
+    def encode(
+        self,
+        phoneme_ids: Sequence[int],
+        params: VoiceParams,
+        seed: int,
+        apply_gain: bool = True,
+        duration_scales: np.ndarray | None = None,
+    ) -> Prior:
+        """Run the text encoder and duration predictor; draw the prior sample with ``seed``.
+
+        ``duration_scales`` (one factor per phoneme id, on top of ``params.length_scale``) lengthens or
+        shortens parts of the sentence: SSML rate changes inside a sentence, ``amazon:max-duration``.
+        """
         config = self.config
         length_scale = config.length_scale if params.length_scale is None else params.length_scale
         noise_scale = config.noise_scale if params.noise_scale is None else params.noise_scale
@@ -268,7 +301,10 @@ class PiperModel:
                 raise ValidationError(f"speaker {speaker} is out of range: this voice has {config.num_speakers}")
             inputs["sid"] = np.asarray([speaker], dtype=np.int64)
         outputs = self._encoder.run(None, inputs)
-        frames = np.maximum(outputs[0].reshape(-1), 0).astype(np.int64)
+        raw = np.maximum(outputs[0].reshape(-1), 0.0)
+        if duration_scales is not None:
+            raw = raw * np.asarray(duration_scales, dtype=np.float32)
+        frames = np.ceil(raw).astype(np.int64)
         if frames.sum() < 1:
             frames[-1] = 1
         m_p, logs_p = outputs[1][0], outputs[2][0]

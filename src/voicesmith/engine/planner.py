@@ -1,0 +1,306 @@
+"""From what the user wrote to what the voice says: SSML or text -> planned utterances of words.
+
+The plan keeps, for every spoken word, the byte span of the input it came from, so speech marks can
+point back at the input. The steps, per text run of the SSML document (plain text is one run):
+
+1. cut the run into sentences (abbreviation-aware); a sentence without closing punctuation continues
+   into the next run;
+2. find lexicon graphemes in the raw words (Polly matches lexicons on the text as written); an alias is
+   normalised in place of the words it replaces, a pronunciation is used as is;
+3. normalise the rest (numbers, dates, units ... via :mod:`voicesmith.text.normalize`), or apply the
+   run's ``say-as``, ``sub`` or ``phoneme``;
+4. group the words into utterances: a new one starts at each sentence end, break, bleep, and where
+   pitch, effects or emotion change (they are rendered on the audio of a whole utterance). Rate and
+   volume change per word inside an utterance.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from voicesmith.text.lexicon import Lexicon, apply_lexicons, simple_tokens
+from voicesmith.text.normalize import byte_offsets, normalize, say_as
+from voicesmith.text.phonemes import ipa_to_voice_phonemes
+from voicesmith.text.sentences import split_sentences
+from voicesmith.text.ssml import (
+    SILENT_DB,
+    Break,
+    Breath,
+    EmotionSpec,
+    Mark,
+    ParagraphBoundary,
+    SentenceBoundary,
+    SsmlDocument,
+    TextRun,
+    TextStyle,
+)
+
+_CLOSING = re.compile(r"[.!?…][\"'”’»›)\]}]*$")
+_EMPHASIS = {"strong": (0.85, 3.0), "moderate": (0.92, 1.5), "reduced": (1.1, -3.0)}
+"""emphasis level -> (rate multiplier, gain dB)."""
+
+
+@dataclass
+class PlannedWord:
+    """A word to speak, where it came from, and how."""
+
+    text: str
+    start: int
+    end: int
+    """UTF-8 byte span in the input (all words read from "$5.20" share its span)."""
+    phonemes: tuple[str, ...] | None = None
+    punctuation: str = ""
+    rate: float = 1.0
+    """Speaking-rate multiplier for this word (prosody rate x emphasis)."""
+    gain_db: float = 0.0
+    """Volume for this word (prosody volume + emphasis); -inf is silent."""
+    max_duration: tuple[int, int] | None = None
+    """``(budget_ms, region_id)`` of an enclosing ``amazon:max-duration``."""
+    marks: list[Mark] = field(default_factory=list)
+    """SSML marks right before this word."""
+
+
+@dataclass(frozen=True)
+class Tone:
+    """A bleep (say-as expletive) in place of a word."""
+
+    seconds: float
+    start: int
+    end: int
+
+
+@dataclass
+class PlannedUtterance:
+    words: list[PlannedWord]
+    sentence: int
+    """Index of the sentence it belongs to (several utterances can make one sentence)."""
+    sentence_span: tuple[int, int]
+    silence_before: float = 0.0
+    breaths_before: int = 0
+    tone: Tone | None = None
+    """A bleep instead of words."""
+    pitch_semitones: float = 0.0
+    pitch_hz: float = 0.0
+    whispered: bool = False
+    drc: bool = False
+    soft: bool = False
+    vtl_percent: float = 100.0
+    emotion: EmotionSpec | None = None
+    lang: str | None = None
+    trailing_marks: list[Mark] = field(default_factory=list)
+    """SSML marks after the last word of the input."""
+
+
+def _render_key(style: TextStyle) -> tuple:
+    """What must be equal for two words to share an utterance (audio-level rendering)."""
+    p, e = style.prosody, style.effects
+    return (p.pitch_semitones, p.pitch_hz, e.whispered, e.drc, e.soft_phonation, e.vocal_tract_length_percent,
+            e.emotion, style.lang)
+
+
+@dataclass
+class _Builder:
+    document: SsmlDocument
+    language: str
+    lexicons: Sequence[Lexicon]
+    voice_phonemes: dict
+    espeak_voice: str
+    utterances: list[PlannedUtterance] = field(default_factory=list)
+    current: PlannedUtterance | None = None
+    current_key: tuple | None = None
+    sentence: int = 0
+    sentence_open: bool = False
+    pending_silence: float = 0.0
+    pending_breaths: int = 0
+    pending_marks: list[Mark] = field(default_factory=list)
+    sentence_spans: dict[int, list[int]] = field(default_factory=dict)
+
+    # -- utterance bookkeeping ----------------------------------------------------------------------------
+
+    def end_sentence(self) -> None:
+        self.close_utterance()
+        if self.sentence_open:
+            self.sentence += 1
+        self.sentence_open = False
+
+    def close_utterance(self) -> None:
+        if self.current is not None and (self.current.words or self.current.tone):
+            self.utterances.append(self.current)
+        self.current = None
+        self.current_key = None
+
+    def utterance_for(self, style: TextStyle, span_start: int) -> PlannedUtterance:
+        key = _render_key(style)
+        if self.current is not None and key == self.current_key and self.current.tone is None:
+            return self.current
+        self.close_utterance()
+        if not self.sentence_open:
+            self.sentence_open = True
+        prosody, effects = style.prosody, style.effects
+        self.current = PlannedUtterance(
+            words=[],
+            sentence=self.sentence,
+            sentence_span=(span_start, span_start),
+            silence_before=self.pending_silence,
+            breaths_before=self.pending_breaths,
+            pitch_semitones=prosody.pitch_semitones,
+            pitch_hz=prosody.pitch_hz,
+            whispered=effects.whispered,
+            drc=effects.drc,
+            soft=effects.soft_phonation,
+            vtl_percent=effects.vocal_tract_length_percent,
+            emotion=effects.emotion,
+            lang=style.lang,
+        )
+        self.current_key = key
+        self.pending_silence = 0.0
+        self.pending_breaths = 0
+        return self.current
+
+    def add_word(self, word: PlannedWord, style: TextStyle) -> None:
+        utterance = self.utterance_for(style, word.start)
+        word.marks, self.pending_marks = self.pending_marks, []
+        utterance.words.append(word)
+
+    def add_punctuation(self, mark: str) -> None:
+        if self.current is not None and self.current.words:
+            last = self.current.words[-1]
+            last.punctuation += mark
+
+    def add_tone(self, tone: Tone, style: TextStyle) -> None:
+        self.close_utterance()
+        utterance = self.utterance_for(style, tone.start)
+        utterance.tone = tone
+        self.close_utterance()
+
+    def touch_sentence(self, start: int, end: int) -> None:
+        """The current sentence covers ``start..end`` of the input (punctuation included)."""
+        span = self.sentence_spans.setdefault(self.sentence, [start, end])
+        span[0], span[1] = min(span[0], start), max(span[1], end)
+
+    # -- items --------------------------------------------------------------------------------------------
+
+    def run(self, run: TextRun) -> None:
+        style = run.style
+        if style.sub_alias is not None or style.phoneme is not None or style.say_as is not None:
+            if run.text.strip():
+                self.touch_sentence(run.start, run.end)
+        if style.sub_alias is not None:
+            self.words_from_tokens(normalize(style.sub_alias, self.language), style, (run.start, run.end))
+            return
+        if style.phoneme is not None:
+            phonemes = ipa_to_voice_phonemes(style.phoneme.ipa, self.voice_phonemes, language=self.espeak_voice)
+            word = PlannedWord(run.text.strip(), run.start, run.end, phonemes=tuple(phonemes))
+            self.add_word(self.styled(word, style), style)
+            return
+        if style.say_as is not None:
+            sa = style.say_as
+            tokens = say_as(run.text, sa.interpret_as, sa.format, sa.detail, self.language)
+            self.words_from_tokens(tokens, style, (run.start, run.end))
+            return
+        for sentence in split_sentences(run.text, self.language):
+            self.touch_sentence(*run.byte_span(sentence.start, sentence.end))
+            self.text_piece(run, sentence.text, sentence.start, style)
+            if _CLOSING.search(sentence.text):
+                self.end_sentence()
+
+    def text_piece(self, run: TextRun, text: str, char_start: int, style: TextStyle) -> None:
+        """Normalise ``text`` (chars ``char_start...`` of the run), lexicons first."""
+        matches = apply_lexicons(simple_tokens(text), self.lexicons, language=self.language) if self.lexicons else []
+        cursor = 0
+        for match in matches:
+            if match.entry is None:
+                continue
+            self.normalized(run, text[cursor : match.start], char_start + cursor, style)
+            span = run.byte_span(char_start + match.start, char_start + match.end)
+            entry = match.entry
+            if entry.alias is not None:
+                self.words_from_tokens(normalize(entry.alias, self.language), style, span)
+            else:
+                phonemes = ipa_to_voice_phonemes(entry.ipa, self.voice_phonemes, language=self.espeak_voice)
+                self.add_word(self.styled(PlannedWord(match.text, *span, phonemes=tuple(phonemes)), style), style)
+            cursor = match.end
+        self.normalized(run, text[cursor:], char_start + cursor, style)
+
+    def normalized(self, run: TextRun, text: str, char_start: int, style: TextStyle) -> None:
+        if not text.strip():
+            return
+        char_of_byte = {b: c for c, b in enumerate(byte_offsets(text))}
+        for token in normalize(text, self.language):
+            span = run.byte_span(char_start + char_of_byte[token.start], char_start + char_of_byte[token.end])
+            self.token(token.kind, token.text, span, style, run)
+
+    def words_from_tokens(self, tokens, style: TextStyle, span: tuple[int, int]) -> None:
+        """Tokens whose own spans do not point into the input (alias, say-as): all take ``span``."""
+        for token in tokens:
+            self.token(token.kind, token.text, span, style, None)
+
+    def token(self, kind: str, text: str, span: tuple[int, int], style: TextStyle, run: TextRun | None) -> None:
+        if kind == "punct":
+            self.add_punctuation(text)
+        elif kind == "bleep":
+            seconds = min(2.0, max(0.3, 0.08 * max(1, span[1] - span[0])))
+            self.add_tone(Tone(seconds, *span), style)
+        elif text.strip():
+            self.add_word(self.styled(PlannedWord(text, *span), style), style)
+
+    @staticmethod
+    def styled(word: PlannedWord, style: TextStyle) -> PlannedWord:
+        prosody = style.prosody
+        rate, gain = prosody.rate, prosody.volume_db
+        if style.emphasis in _EMPHASIS:
+            emphasis_rate, emphasis_gain = _EMPHASIS[style.emphasis]
+            rate *= emphasis_rate
+            gain = gain + emphasis_gain if gain != SILENT_DB else gain
+        word.rate = rate
+        word.gain_db = gain
+        if prosody.max_duration_ms is not None:
+            word.max_duration = (prosody.max_duration_ms, prosody.max_duration_id or 0)
+        return word
+
+    def item(self, item) -> None:
+        if isinstance(item, TextRun):
+            self.run(item)
+        elif isinstance(item, Break):
+            if item.time_ms > 0 or item.strength not in ("none", None):
+                self.close_utterance()
+                self.pending_silence += item.time_ms / 1000.0
+        elif isinstance(item, Mark):
+            self.pending_marks.append(item)
+        elif isinstance(item, Breath):
+            self.close_utterance()
+            self.pending_breaths += 1
+        elif isinstance(item, (SentenceBoundary, ParagraphBoundary)):
+            self.end_sentence()
+            if isinstance(item, ParagraphBoundary) and not item.opening:
+                self.pending_silence = max(self.pending_silence, 0.3)
+
+
+def plan_document(
+    document: SsmlDocument,
+    *,
+    language: str,
+    lexicons: Sequence[Lexicon] = (),
+    voice_phonemes: dict,
+    espeak_voice: str,
+) -> list[PlannedUtterance]:
+    """The utterances of ``document`` in order, with sentence indices and source spans."""
+    builder = _Builder(document, language, lexicons, voice_phonemes, espeak_voice)
+    for item in document:
+        builder.item(item)
+    builder.end_sentence()
+    utterances = builder.utterances
+    if builder.pending_marks:
+        if utterances:
+            utterances[-1].trailing_marks.extend(builder.pending_marks)
+    for utterance in utterances:
+        if utterance.sentence in builder.sentence_spans:
+            utterance.sentence_span = tuple(builder.sentence_spans[utterance.sentence])  # type: ignore[assignment]
+    return utterances
+
+
+def word_gain(db: float) -> float:
+    return 0.0 if db == SILENT_DB or math.isinf(db) else 10 ** (db / 20)

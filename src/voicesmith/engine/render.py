@@ -1,0 +1,68 @@
+"""How each planned utterance is rendered: rate, voice parameters and audio transform.
+
+Pitch and effects from SSML, and the emotion of the utterance (from SSML ``amazon:emotion`` /
+``mstts:express-as``, the request, or the analyser with ``auto``), become one
+:class:`~voicesmith.audio.effects.Transform` and a rate factor per utterance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from voicesmith.audio.effects import Transform
+from voicesmith.emotion.render import emotion_prosody, route_utterance_emotions
+from voicesmith.engine.voice import VoiceParams
+
+_REFERENCE_F0 = 110.0
+"""F0 used to turn SSML pitch given in Hz into semitones (a typical adult voice)."""
+
+
+@dataclass(frozen=True)
+class UtteranceRendering:
+    rate: float = 1.0
+    """Speaking-rate factor on top of the request's (emotion)."""
+    transform: Transform = Transform()
+    emotion: str | None = None
+    speaker_id: int | None = None
+    """Speaker that speaks this emotion in a voice trained with emotions."""
+    noise_w: float | None = None
+
+    def params(self, base: VoiceParams) -> VoiceParams:
+        changes = {}
+        if self.speaker_id is not None:
+            changes["speaker_id"] = self.speaker_id
+        if self.noise_w is not None and base.noise_w is None:
+            changes["noise_w"] = self.noise_w
+        return replace(base, **changes) if changes else base
+
+
+def _ssml_transform(utterance) -> Transform:
+    semitones = utterance.pitch_semitones
+    if utterance.pitch_hz:
+        semitones += 12 * math.log2(max(_REFERENCE_F0 + utterance.pitch_hz, 20.0) / _REFERENCE_F0)
+    return Transform(
+        semitones=semitones,
+        whisper=utterance.whispered,
+        drc=utterance.drc,
+        soft=0.6 if utterance.soft else 0.0,
+        vtl_percent=utterance.vtl_percent - 100.0,
+    )
+
+
+def rendering_for(utterances, request, styles: dict[str, int] | None = None) -> list[UtteranceRendering]:
+    """One rendering per utterance, emotions routed over the whole text."""
+    emotions = route_utterance_emotions(utterances, request.emotion, request.intensity)
+    out = []
+    for utterance, (label, intensity) in zip(utterances, emotions, strict=True):
+        transform = _ssml_transform(utterance)
+        rate, noise_w, speaker_id = 1.0, None, None
+        if label is not None and label != "neutral":
+            if styles and label in styles:
+                speaker_id = styles[label]
+            else:
+                prosody = emotion_prosody(label, intensity)
+                transform = transform.combined(prosody.transform)
+                rate, noise_w = prosody.rate, prosody.noise_w
+        out.append(UtteranceRendering(rate, transform, label, speaker_id, noise_w))
+    return out
