@@ -11,6 +11,8 @@ Opus), aac, flac, wav, pcm (24 kHz signed 16-bit little-endian, no header), all 
 from __future__ import annotations
 
 import base64
+import functools
+import importlib.util
 import json
 import logging
 import re
@@ -54,16 +56,13 @@ OPENAI_VOICES: dict[str, str] = {
 }
 #: OpenAI's response_format -> our format name.
 FORMATS = {"mp3": "mp3", "opus": "ogg_opus", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"}
-#: Keywords in ``instructions`` -> emotion label (first match wins, in this order).
+#: Keywords in ``instructions`` -> emotion label the engine renders (first match wins, in this order).
 _EMOTION_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("angry", ("angry", "angrily", "anger", "furious", "furiously", "mad", "irritated", "annoyed")),
-    ("sad", ("sad", "sadly", "sorrow", "melanchol", "gloomy", "mournful", "depressed", "unhappy")),
-    ("fearful", ("afraid", "fear", "scared", "frightened", "nervous", "anxious", "terrified")),
-    ("surprised", ("surprise", "astonish", "amazed", "shocked")),
-    ("disgusted", ("disgust", "revolted", "grossed")),
-    ("excited", ("excited", "excitedly", "enthusiastic", "energetic", "thrilled")),
-    ("happy", ("happy", "happily", "cheerful", "cheerfully", "joyful", "joyfully", "glad", "upbeat")),
-    ("calm", ("calm", "calmly", "soothing", "relaxed", "gentle", "gently", "serene")),
+    ("angry", ("angry", "angrily", "anger", "furious", "mad", "irritated", "annoyed", "shout")),
+    ("sad", ("sad", "sorrow", "melanchol", "gloom", "mournful", "depressed", "unhappy", "tearful")),
+    ("surprise", ("surprise", "astonish", "amazed", "shocked", "incredulous")),
+    ("happy", ("happy", "happily", "cheerful", "joy", "glad", "upbeat", "excited", "enthusiastic")),
+    ("neutral", ("neutral", "calm", "flat", "monotone")),
 )
 _WORD = re.compile(r"[a-z]+")
 
@@ -132,13 +131,22 @@ def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
     if not 0.25 <= body.speed <= 4.0:
         raise _param_error(f"speed {body.speed} is out of range 0.25-4.0", "speed")
     voice = resolve_voice(services, body.voice)
+    emotion = emotion_from_instructions(body.instructions)
+    if emotion is not None and not _emotions_available():
+        _LOGGER.warning("instructions ask for %s, but this installation has no emotion labels; ignored", emotion)
+        emotion = None
     request = SynthesisRequest(
         text=body.input,
         voice=voice,
         rate=max(body.speed, 0.2),
-        emotion=emotion_from_instructions(body.instructions),
+        emotion=emotion,
     )
     return PreparedSpeech(request, fmt, OUTPUT_RATE, (), len(body.input))
+
+
+@functools.cache
+def _emotions_available() -> bool:
+    return importlib.util.find_spec("voicesmith.emotion.labels") is not None
 
 
 def _sse(kind: str, **data: Any) -> bytes:

@@ -7,7 +7,6 @@ Polly's error types and messages that say what to change.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voicesmith.audio.encode import StreamEncoder
 from voicesmith.audio.formats import get_format, resolve_rate
+from voicesmith.engine.marks import marks_to_json_lines
 from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
 from voicesmith.errors import (
     EngineNotSupportedError,
@@ -179,8 +179,7 @@ def encoded_audio(synthesizer: Synthesizer, speech: PreparedSpeech) -> Iterator[
 
 def speech_marks_lines(synthesizer: Synthesizer, speech: PreparedSpeech) -> bytes:
     """Polly's json output: one speech mark per line."""
-    marks = synthesizer.speech_marks(speech.request, speech.mark_types)
-    return b"".join(json.dumps(mark.to_json(), ensure_ascii=False).encode() + b"\n" for mark in marks)
+    return marks_to_json_lines(synthesizer.speech_marks(speech.request, speech.mark_types))
 
 
 def output_bytes(synthesizer: Synthesizer, speech: PreparedSpeech) -> Iterator[bytes]:
