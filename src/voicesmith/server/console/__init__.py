@@ -1,0 +1,72 @@
+"""The web console: one static page at ``/`` that drives the service's own public routes.
+
+The page (HTML, CSS and two ES modules under ``static/``) is package data served from here; it needs no
+build step and fetches nothing from anywhere but this server. It talks to the Polly routes the way any
+client does: DescribeVoices for the voice list, SynthesizeSpeech for audio and word speech marks,
+Start/ListSpeechSynthesisTasks for long text. Emotion and speaking speed travel inside the text as SSML
+(``<mstts:express-as style=.. styledegree=..>``, ``<prosody rate=..>``), so they work on the unchanged
+Polly request and the speech marks stay aligned with what was typed.
+
+Routes: ``GET /`` (the page) and ``GET /console/<file>`` (its assets, a fixed list). Both carry a strict
+Content-Security-Policy: scripts, styles and requests from this origin only, audio from ``blob:`` URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.resources import files
+
+from fastapi import APIRouter, HTTPException, Response
+
+_LOGGER = logging.getLogger(__name__)
+
+STATIC = files(__name__) / "static"
+
+#: The assets the page loads, with their media types; nothing else under static/ is served.
+ASSETS: dict[str, str] = {
+    "console.css": "text/css; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "speech.js": "text/javascript; charset=utf-8",
+}
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "media-src 'self' blob:",
+        "img-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # The page is small and changes with the installed version: revalidate rather than serve stale.
+    "Cache-Control": "no-cache",
+}
+
+router = APIRouter(tags=["console"], include_in_schema=False)
+
+
+def _static(name: str, media_type: str) -> Response:
+    return Response((STATIC / name).read_bytes(), media_type=media_type, headers=SECURITY_HEADERS)
+
+
+@router.get("/")
+def console_page() -> Response:
+    """The console page."""
+    return _static("index.html", "text/html; charset=utf-8")
+
+
+@router.get("/console/{name}")
+def console_asset(name: str) -> Response:
+    """One of the page's scripts or its style sheet."""
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise HTTPException(404, f"the console has no file {name!r}; it serves: {', '.join(sorted(ASSETS))}")
+    return _static(name, media_type)
