@@ -1,0 +1,286 @@
+"""The web console at ``/``: served with its assets, and driven in a real browser (Debian's chromium
+through Playwright) against a real server: speak, highlight words, show API errors, start a task."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
+]
+WAIT_SECONDS = 90.0
+
+
+def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def post_json(url: str, body: dict) -> bytes:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return answer.read()
+
+
+def word_values(server, text: str, text_type: str = "text") -> list[str]:
+    """The words the server's own speech marks name, as the page should show them."""
+    body = {
+        "Text": text,
+        "TextType": text_type,
+        "VoiceId": "joe",
+        "OutputFormat": "json",
+        "SpeechMarkTypes": ["word"],
+        "Engine": "neural",
+    }
+    lines = post_json(f"{server.url}/v1/speech", body).decode().splitlines()
+    return [html.unescape(json.loads(line)["value"]) for line in lines if line.strip()]
+
+
+# -- serving -----------------------------------------------------------------------------------------
+
+
+def test_page_and_assets_are_served_with_a_strict_policy(server):
+    status, headers, body = fetch(f"{server.url}/")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    policy = headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+    page = body.decode()
+    assert '<script type="module" src="/console/console.js">' in page
+    assert "http://" not in page and "https://" not in page  # nothing from outside this server
+    for name, media in (("console.js", "text/javascript"), ("speech.js", "text/javascript"), ("console.css", "text/css")):
+        status, headers, body = fetch(f"{server.url}/console/{name}")
+        assert status == 200, name
+        assert headers["content-type"].startswith(media)
+        assert b"https://" not in body
+
+
+def test_unknown_console_file_is_a_polly_error(server):
+    status, headers, body = fetch(f"{server.url}/console/..%2Fapp.py")
+    assert status == 404
+    assert json.loads(body)["__type"] == "UnknownOperationException"
+    status, _, body = fetch(f"{server.url}/console/index.htm")
+    assert status == 404
+    assert "serves: console.css, console.js, speech.js" in json.loads(body)["message"]
+
+
+# -- in the browser ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium; `make deb-test` installs it)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture()
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server.url}/")
+    wait_until(page, "() => document.body.classList.contains('ready')")
+    yield page
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def wait_until(page, predicate: str, seconds: float = WAIT_SECONDS) -> None:
+    """Poll a JS predicate with evaluate(): Playwright's wait_for_function evals strings, which the
+    page's Content-Security-Policy forbids (as it should)."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {predicate}")
+        time.sleep(0.05)
+
+
+def speak(page, text: str, *, ssml: bool = False) -> None:
+    page.check("#type-ssml" if ssml else "#type-text")
+    page.fill("#text", text)
+    page.select_option("#voice", "joe")
+    page.click("#speak")
+    wait_until(
+        page,
+        "() => document.getElementById('audio').duration > 0"
+        " || !document.getElementById('compose-error').hidden",
+    )
+    assert page.is_hidden("#compose-error"), page.inner_text("#compose-error")
+
+
+def seek(page, seconds: float) -> None:
+    page.evaluate(
+        """(t) => { const audio = document.getElementById('audio');
+                    audio.pause(); audio.currentTime = t; audio.dispatchEvent(new Event('timeupdate')); }""",
+        seconds,
+    )
+
+
+def words(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        "#transcript .word", "els => els.map(e => ({text: e.textContent, time: Number(e.dataset.time)}))"
+    )
+
+
+def current_word(page) -> list[str]:
+    return page.eval_on_selector_all("#transcript .word.current", "els => els.map(e => e.textContent)")
+
+
+@pytest.mark.slow
+def test_speaks_and_highlights_each_word_of_non_ascii_text(page, server, tmp_path: Path):
+    text = "Crème brûlée, naïve café in 日本 🎉 and Zürich."
+    speak(page, text)
+    shown = words(page)
+    # The spans are the typed text cut at the marks' UTF-8 byte offsets: a wrong byte->index mapping
+    # would cut "brûlée" or "日本" elsewhere.
+    assert [w["text"] for w in shown] == word_values(server, text)
+    assert page.inner_text("#transcript") == text
+    # Playback (muted, autoplay allowed) moves the highlight by itself.
+    wait_until(page, "() => document.querySelector('#transcript .word.current') !== null", 30)
+    for word in shown:
+        seek(page, (word["time"] + 1) / 1000)
+        assert current_word(page) == [word["text"]]
+    seek(page, 0.0)
+    if shown[0]["time"] > 0:
+        assert current_word(page) == []
+    download = page.get_attribute("#download", "download")
+    assert download.startswith("voicesmith-joe-") and download.endswith(".mp3")
+    page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
+
+
+@pytest.mark.slow
+def test_wav_and_speed_keep_words_aligned(page, server):
+    """PCM becomes a playable WAV; speed goes in as SSML, and the marks still land on the typed text."""
+    text = "Fast & clear: naïve Zürich <3."
+    page.fill("#speed", "130")
+    page.dispatch_event("#speed", "input")
+    page.select_option("#format", "wav")
+    with page.expect_request(lambda r: r.url.endswith("/v1/speech") and '"pcm"' in (r.post_data or "")) as sent:
+        speak(page, text)
+    body = json.loads(sent.value.post_data)
+    assert body["TextType"] == "ssml" and '<prosody rate="130%">' in body["Text"]
+    assert "Fast &amp; clear: naïve Zürich &lt;3." in body["Text"]
+    assert [w["text"] for w in words(page)] == word_values(server, body["Text"], "ssml")
+    assert page.inner_text("#transcript") == text
+    assert page.get_attribute("#download", "download").endswith(".wav")
+
+
+@pytest.mark.slow
+def test_ssml_input_shows_its_text_and_words(page, server):
+    ssml = '<speak><p>Crème <emphasis>brûlée</emphasis> &amp; café.</p>\n  <s>Tom said "hi".</s></speak>'
+    speak(page, ssml, ssml=True)
+    assert page.inner_text("#transcript") == 'Crème brûlée & café. Tom said "hi".'
+    assert [w["text"] for w in words(page)] == word_values(server, ssml, "ssml")
+
+
+@pytest.mark.slow
+def test_emotion_travels_as_ssml_and_the_outcome_is_shown(page):
+    page.select_option("#emotion", "happy")
+    page.fill("#intensity", "1.5")
+    page.dispatch_event("#intensity", "input")
+    page.fill("#text", "What a lovely day.")
+    with page.expect_request(lambda r: r.url.endswith("/v1/speech") and '"mp3"' in (r.post_data or "")) as sent:
+        page.click("#speak")
+    body = json.loads(sent.value.post_data)
+    assert body["TextType"] == "ssml"
+    assert body["Text"] == (
+        '<speak><mstts:express-as style="happy" styledegree="1.50">What a lovely day.</mstts:express-as></speak>'
+    )
+    # Whatever the server says, the page says it: audio, or the error.
+    wait_until(
+        page,
+        "() => document.getElementById('audio').duration > 0"
+        " || !document.getElementById('compose-error').hidden",
+    )
+
+
+@pytest.mark.slow
+def test_bad_ssml_shows_the_api_error(page):
+    page.check("#type-ssml")
+    page.fill("#text", "<speak>never closed")
+    page.click("#speak")
+    wait_until(page, "() => !document.getElementById('compose-error').hidden")
+    assert page.inner_text("#compose-error .alert-type") == "InvalidSsmlException"
+    assert "not well-formed" in page.inner_text("#compose-error .alert-message")
+    assert page.get_attribute("#compose-error", "role") == "alert"
+    assert page.is_enabled("#speak")
+    page.click("#compose-error .alert-close")
+    assert page.is_hidden("#compose-error")
+
+
+@pytest.mark.slow
+def test_unknown_voice_error_from_the_server(page):
+    page.evaluate("() => document.getElementById('voice').add(new Option('Nobody', 'nobody'))")
+    page.select_option("#voice", "nobody")
+    page.click("#speak")
+    wait_until(page, "() => !document.getElementById('compose-error').hidden")
+    assert "nobody" in page.inner_text("#compose-error .alert-message")
+
+
+@pytest.mark.slow
+def test_starts_a_task_and_lists_it(page):
+    page.fill("#text", "A task for the background workers.")
+    page.fill("#bucket", "console")
+    page.click("#start-task")
+    wait_until(page, "() => document.getElementById('task-status').textContent.startsWith('Task ')")
+    task_id = page.inner_text("#task-status").split()[1]
+    row = f'#tasks-body tr[data-task-id="{task_id}"]'
+    page.wait_for_selector(row)
+    wait_until(page, f"() => document.querySelector('{row} .badge').textContent === 'Completed'")
+    assert page.inner_text(f"{row} td.output").endswith(f"/console/{task_id}.mp3")
+
+
+@pytest.mark.slow
+def test_task_error_is_shown(page):
+    page.fill("#bucket", "   ")
+    page.click("#start-task")
+    assert page.inner_text("#tasks-error .alert-type") == "No bucket"
+    page.fill("#bucket", "console")
+    page.select_option("#format", "ogg_opus")
+    page.select_option("#sample-rate", "48000")
+    page.evaluate("() => document.getElementById('sample-rate').add(new Option('5 Hz', '5'))")
+    page.select_option("#sample-rate", "5")
+    page.click("#start-task")
+    wait_until(page, "() => !document.getElementById('tasks-error').hidden")
+    assert page.inner_text("#tasks-error .alert-type") == "InvalidSampleRateException"
+
+
+@pytest.mark.slow
+def test_keyboard_only_speaking(page):
+    page.focus("#text")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Keys only.")
+    page.keyboard.press("Control+Enter")
+    wait_until(page, "() => document.getElementById('audio').duration > 0")
+    assert [w["text"] for w in words(page)] == ["Keys", "only"]
