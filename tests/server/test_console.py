@@ -71,7 +71,8 @@ def test_page_and_assets_are_served_with_a_strict_policy(server):
     page = body.decode()
     assert '<script type="module" src="/console/console.js">' in page
     assert "http://" not in page and "https://" not in page  # nothing from outside this server
-    for name, media in (("console.js", "text/javascript"), ("speech.js", "text/javascript"), ("console.css", "text/css")):
+    assets = {"console.js": "text/javascript", "speech.js": "text/javascript", "console.css": "text/css"}
+    for name, media in assets.items():
         status, headers, body = fetch(f"{server.url}/console/{name}")
         assert status == 200, name
         assert headers["content-type"].startswith(media)
@@ -127,7 +128,7 @@ def wait_until(page, predicate: str, seconds: float = WAIT_SECONDS) -> None:
 
 
 def speak(page, text: str, *, ssml: bool = False) -> None:
-    page.check("#type-ssml" if ssml else "#type-text")
+    page.click("label[for=type-ssml]" if ssml else "label[for=type-text]")
     page.fill("#text", text)
     page.select_option("#voice", "joe")
     page.click("#speak")
@@ -145,6 +146,11 @@ def seek(page, seconds: float) -> None:
                     audio.pause(); audio.currentTime = t; audio.dispatchEvent(new Event('timeupdate')); }""",
         seconds,
     )
+
+
+def speech_request(output_format: str):
+    """Matches the page's SynthesizeSpeech request for audio in ``output_format``."""
+    return lambda r: r.url.endswith("/v1/speech") and f'"{output_format}"' in (r.post_data or "")
 
 
 def words(page) -> list[dict]:
@@ -186,7 +192,7 @@ def test_wav_and_speed_keep_words_aligned(page, server):
     page.fill("#speed", "130")
     page.dispatch_event("#speed", "input")
     page.select_option("#format", "wav")
-    with page.expect_request(lambda r: r.url.endswith("/v1/speech") and '"pcm"' in (r.post_data or "")) as sent:
+    with page.expect_request(speech_request("pcm")) as sent:
         speak(page, text)
     body = json.loads(sent.value.post_data)
     assert body["TextType"] == "ssml" and '<prosody rate="130%">' in body["Text"]
@@ -210,12 +216,13 @@ def test_emotion_travels_as_ssml_and_the_outcome_is_shown(page):
     page.fill("#intensity", "1.5")
     page.dispatch_event("#intensity", "input")
     page.fill("#text", "What a lovely day.")
-    with page.expect_request(lambda r: r.url.endswith("/v1/speech") and '"mp3"' in (r.post_data or "")) as sent:
+    with page.expect_request(speech_request("mp3")) as sent:
         page.click("#speak")
     body = json.loads(sent.value.post_data)
     assert body["TextType"] == "ssml"
     assert body["Text"] == (
-        '<speak><mstts:express-as style="happy" styledegree="1.50">What a lovely day.</mstts:express-as></speak>'
+        '<speak><mstts:express-as style="happy" styledegree="1.50">'
+        "What a lovely day.</mstts:express-as></speak>"
     )
     # Whatever the server says, the page says it: audio, or the error.
     wait_until(
@@ -227,7 +234,7 @@ def test_emotion_travels_as_ssml_and_the_outcome_is_shown(page):
 
 @pytest.mark.slow
 def test_bad_ssml_shows_the_api_error(page):
-    page.check("#type-ssml")
+    page.click("label[for=type-ssml]")
     page.fill("#text", "<speak>never closed")
     page.click("#speak")
     wait_until(page, "() => !document.getElementById('compose-error').hidden")
