@@ -267,13 +267,16 @@ def spoken_gold(gold: np.ndarray) -> np.ndarray:
     return (spoken_scores(gold, EKMAN) > 0).astype(float)
 
 
-def switch_metrics(gold: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
-    """Precision/recall/F1 per spoken label of the analyser's single-label decision, counting a decision
-    right when the label is among the row's gold labels; also precision against Ekman anger alone."""
-    from voicesmith.emotion.analyze import decide, spoken_scores
+def switch_metrics(
+    texts: list[str], gold: np.ndarray, probs: np.ndarray, threshold: float
+) -> dict[str, float]:
+    """Precision/recall/F1 per spoken label of the analyser's single-label decision (plain-question rule
+    included), counting a decision right when the label is among the row's gold labels; also the angry
+    precision against Ekman anger alone."""
+    from voicesmith.emotion.analyze import decide, discount_plain_questions, spoken_scores
     from voicesmith.emotion.labels import SPOKEN_EMOTIONS
 
-    chosen = decide(spoken_scores(probs, EKMAN), threshold)
+    chosen = decide(discount_plain_questions(spoken_scores(probs, EKMAN), texts), threshold)
     gold5 = spoken_gold(gold)
     out: dict[str, float] = {}
     f1s = []
@@ -294,7 +297,9 @@ def switch_metrics(gold: np.ndarray, probs: np.ndarray, threshold: float) -> dic
     return out
 
 
-def tune_switch_threshold(gold: np.ndarray, probs: np.ndarray, min_anger_precision: float = 0.75) -> float:
+def tune_switch_threshold(
+    texts: list[str], gold: np.ndarray, probs: np.ndarray, min_anger_precision: float = 0.75
+) -> float:
     """The switch threshold maximising 5-label macro-F1 on ``gold`` among those whose ``angry`` decisions
     have precision >= ``min_anger_precision`` (gold angry = Ekman anger or disgust, the default mapping).
 
@@ -302,20 +307,20 @@ def tune_switch_threshold(gold: np.ndarray, probs: np.ndarray, min_anger_precisi
     of ~0.02, and asking 0.75 of dev keeps two of them in hand (at 0.7 on dev, held-out gave 0.65)."""
     best = (-1.0, 0.5)
     for threshold in np.arange(0.2, 0.9, 0.01):
-        m = switch_metrics(gold, probs, float(threshold))
+        m = switch_metrics(texts, gold, probs, float(threshold))
         if m["angry_precision"] >= min_anger_precision and m["macro_f1_5"] > best[0]:
             best = (m["macro_f1_5"], float(threshold))
     return best[1]
 
 
 def report_metrics(
-    gold: np.ndarray, probs: np.ndarray, class_thresholds: np.ndarray, threshold: float
+    texts: list[str], gold: np.ndarray, probs: np.ndarray, class_thresholds: np.ndarray, threshold: float
 ) -> dict:
     f1 = f1_per_class(gold, (probs > class_thresholds).astype(float))
     return {
         "ekman_macro_f1": round(float(f1.mean()), 4),
         "ekman_f1": {name: round(float(v), 4) for name, v in zip(EKMAN, f1, strict=True)},
-        "switch": switch_metrics(gold, probs, threshold),
+        "switch": switch_metrics(texts, gold, probs, threshold),
         "rows": int(len(gold)),
     }
 
@@ -375,12 +380,12 @@ def export_model(args: argparse.Namespace) -> None:
     probs = {
         name: analyzer.ekman_probabilities(texts) for name, (texts, _) in splits.items() if name != "train"
     }
-    dev_gold, held_gold = splits["dev"][1], splits["heldout"][1]
+    dev_gold = splits["dev"][1]
     class_thresholds = tune_class_thresholds(dev_gold, probs["dev"])
-    threshold = tune_switch_threshold(dev_gold, probs["dev"])
+    threshold = tune_switch_threshold(splits["dev"][0], dev_gold, probs["dev"])
     metrics = {
-        name: report_metrics(gold, probs[name], class_thresholds, threshold)
-        for name, gold in (("dev", dev_gold), ("heldout", held_gold))
+        name: report_metrics(splits[name][0], splits[name][1], probs[name], class_thresholds, threshold)
+        for name in ("dev", "heldout")
     }
     settings = {
         "ekman_labels": list(EKMAN),

@@ -19,6 +19,7 @@ from voicesmith.errors import VoicesmithError
 _COMMANDS: dict[str, tuple[str, str]] = {
     "say": ("voicesmith.cli.say:say", "Speak text or SSML to an audio file or stdout."),
     "voices": ("voicesmith.cli.voices:voices", "List, show, add and remove voices."),
+    "emotion": ("voicesmith.cli.emotion:emotion", "Show the emotion the analyser hears in each sentence."),
 }
 
 

@@ -40,12 +40,16 @@ MODEL_FILE = "emotion_minilm_int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 SETTINGS_FILE = "emotion_model.json"
 
-_BATCH = 32
 _INTENSIFIERS = re.compile(
     r"\b(very|so|really|extremely|absolutely|totally|utterly|incredibly|completely|terribly|such)\b",
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"[A-Za-z]{2,}")
+_SURPRISE_CUES = re.compile(
+    r"!|\b(wow|whoa|woah|oh|huh|really|seriously|what\?|no way|(can't|cannot|couldn't) believe|unbelievable"
+    r"|surpris\w*|amaz\w*|astonish\w*|stun\w*|shock\w*)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,25 @@ def spoken_scores(
         merged[:, index] = np.maximum(merged[:, index], ekman[:, column])
     total = merged.sum(axis=1, keepdims=True)
     return merged / np.maximum(total, 1e-9)
+
+
+def is_plain_question(text: str) -> bool:
+    """A question with no sign of surprise ("Where is my order?", not "Really? You came?!")."""
+    return text.rstrip().rstrip("\"'”’)").endswith("?") and not _SURPRISE_CUES.search(text)
+
+
+def discount_plain_questions(scores: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Move the surprise score of plain questions to neutral, in place; returns ``scores``.
+
+    GoEmotions' Ekman ``surprise`` also holds curiosity and confusion, so the model hears surprise in
+    almost any question; spoken, a plain question ("How can I help you?") is neutral.
+    """
+    surprise = SPOKEN_EMOTIONS.index(Emotion.SURPRISE)
+    for row, text in enumerate(texts):
+        if is_plain_question(text):
+            scores[row, 0] += scores[row, surprise]
+            scores[row, surprise] = 0.0
+    return scores
 
 
 def decide(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -155,19 +178,13 @@ class EmotionAnalyzer:
         out = np.zeros((len(texts), len(self._ekman_labels)), dtype=np.float32)
         if not texts:
             return out
-        encodings = self._tokenizer.encode_batch(list(texts))
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-        for start in range(0, len(order), _BATCH):
-            index = order[start : start + _BATCH]
-            width = max(len(encodings[i].ids) for i in index)
-            ids = np.zeros((len(index), width), dtype=np.int64)
-            mask = np.zeros((len(index), width), dtype=np.int64)
-            for row, i in enumerate(index):
-                n = len(encodings[i].ids)
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
-            (logits,) = self._session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
-            out[index] = 1.0 / (1.0 + np.exp(-logits))
+        # One sentence per run: the int8 graph quantises activations per tensor, with a range taken over
+        # the whole batch, so batching would make a sentence's scores depend on its neighbours (by up to
+        # 0.03). Batches gain little on one core anyway.
+        for row, encoding in enumerate(self._tokenizer.encode_batch(list(texts))):
+            ids = np.asarray([encoding.ids], dtype=np.int64)
+            (logits,) = self._session.run(["logits"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+            out[row] = 1.0 / (1.0 + np.exp(-logits[0]))
         return out
 
     def analyze(self, text: str) -> EmotionResult:
@@ -188,6 +205,7 @@ class EmotionAnalyzer:
                 )
         ekman = self.ekman_probabilities([texts[i] for i in filled])
         scores = spoken_scores(ekman, self._ekman_labels, disgust_as=self._disgust_as, fear_as=self._fear_as)
+        discount_plain_questions(scores, [texts[i] for i in filled])
         labels = decide(scores, self.threshold)
         for row, i in enumerate(filled):
             label = SPOKEN_EMOTIONS[int(labels[row])]
@@ -224,19 +242,18 @@ def smooth_emotions(
     if not smoothing or len(raw) < 2:
         return routed
     strong = threshold + (1.0 - threshold) / 2
-    for i, (label, _, score) in enumerate(raw):
-        neighbours = [raw[j] for j in (i - 1, i + 1) if 0 <= j < len(raw)]
-        if label is Emotion.NEUTRAL and len(neighbours) == 2:
-            (left, left_intensity, _), (right, right_intensity, _) = neighbours
-            if (
-                left is right
-                and left is not Emotion.NEUTRAL
-                and results[i].scores[left.value] >= threshold / 2
-            ):
+    # Pass 1, bridge: decided on the unsmoothed labels.
+    for i in range(1, len(raw) - 1):
+        (left, left_intensity, _), (right, right_intensity, _) = raw[i - 1], raw[i + 1]
+        if raw[i][0] is Emotion.NEUTRAL and left is right and left is not Emotion.NEUTRAL:
+            if results[i].scores[left.value] >= threshold / 2:
                 routed[i] = (left, min(left_intensity, right_intensity))
-        elif label is not Emotion.NEUTRAL and score < strong:
-            if all(n[0] is Emotion.NEUTRAL for n in neighbours):
-                routed[i] = (Emotion.NEUTRAL, 0.0)
+    # Pass 2, isolate: decided on the bridged labels, so a bridge's ends are not isolated.
+    bridged = [label for label, _ in routed]
+    for i, (label, _, score) in enumerate(raw):
+        neighbours = [bridged[j] for j in (i - 1, i + 1) if 0 <= j < len(raw)]
+        if label is not Emotion.NEUTRAL and score < strong and all(n is Emotion.NEUTRAL for n in neighbours):
+            routed[i] = (Emotion.NEUTRAL, 0.0)
     return routed
 
 
@@ -255,13 +272,14 @@ def route_emotions(
     with ``intensity`` (default 1.0; neutral is always 0.0). Otherwise each sentence is analysed on its
     own, so the emotion only ever changes at a sentence boundary, and a sentence leaves neutral only when
     its top emotional score reaches ``threshold`` (default: the analyser's tuned threshold). Then, with
-    ``smoothing``, one pass over the unsmoothed decisions applies two neighbour rules:
+    ``smoothing``, two neighbour rules apply, in this order:
 
-    * bridge: a neutral sentence between two sentences of the same emotion E takes E when its own
-      score for E is at least ``threshold / 2`` (a moderate score), with the weaker neighbour's intensity;
-    * isolate: an emotional sentence whose neighbours (one at the start or end of the text) are all
-      neutral reverts to neutral unless its score is strong, i.e. at least halfway from ``threshold``
-      to 1.
+    * bridge: a neutral sentence between two sentences of the same emotion E (as first decided) takes E
+      when its own score for E is at least ``threshold / 2`` (a moderate score), with the weaker
+      neighbour's intensity;
+    * isolate: an emotional sentence whose neighbours after bridging (one at the start or end of the
+      text) are all neutral reverts to neutral unless its score is strong, i.e. at least halfway from
+      ``threshold`` to 1.
 
     A single sentence is never smoothed.
     """
