@@ -13,14 +13,14 @@ from voicesmith.errors import ValidationError
 
 # Split after sentence-final punctuation (and closing quotes) followed by space; good enough for a
 # display command. The synthesis path uses the text package's sentence splitter.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
+_SENTENCE = re.compile(r"\S.*?[.!?…]+[\"'”’)]*(?=\s|$)|\S.*$")
 
 
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences on lines and on sentence-final punctuation; drop blank pieces."""
     pieces: list[str] = []
     for line in text.splitlines():
-        pieces.extend(part.strip() for part in _SENTENCE_END.split(line))
+        pieces.extend(match.group().strip() for match in _SENTENCE.finditer(line))
     return [piece for piece in pieces if piece]
 
 
