@@ -10,9 +10,13 @@ Voices trained with emotions (one speaker per emotion) use that speaker instead 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from voicesmith.audio.effects import Transform
+
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,9 @@ def emotion_prosody(label: str, intensity: float = 1.0) -> EmotionProsody:
     return EmotionProsody(rule.rate**i, transform)
 
 
-def route_utterance_emotions(utterances, request_emotion: str | None, intensity: float) -> list[tuple[str | None, float]]:
+def route_utterance_emotions(
+    utterances, request_emotion: str | None, intensity: float, source: bytes = b""
+) -> list[tuple[str | None, float]]:
     """The emotion and intensity of each planned utterance.
 
     SSML emotion tags win where they apply; then the request's emotion; ``auto`` analyses each
@@ -84,7 +90,7 @@ def route_utterance_emotions(utterances, request_emotion: str | None, intensity:
         explicit = str(resolve_emotion(request_emotion))
     per_sentence: dict[int, tuple[str, float]] = {}
     if request_emotion == "auto":
-        per_sentence = _auto(utterances, intensity)
+        per_sentence = _auto(utterances, source)
     out: list[tuple[str | None, float]] = []
     for utterance in utterances:
         if utterance.emotion is not None:
@@ -99,12 +105,17 @@ def route_utterance_emotions(utterances, request_emotion: str | None, intensity:
     return out
 
 
-def _auto(utterances, intensity: float) -> dict[int, tuple[str, float]]:
+def _auto(utterances, source: bytes) -> dict[int, tuple[str, float]]:
+    """Analyse each sentence as written (the source text, not the normalised words)."""
     from voicesmith.emotion.analyze import route_emotions
 
-    texts: dict[int, list[str]] = {}
+    texts: dict[int, str] = {}
     for utterance in utterances:
-        texts.setdefault(utterance.sentence, []).extend(w.text + w.punctuation for w in utterance.words)
+        start, end = utterance.sentence_span
+        written = source[start:end].decode("utf-8", errors="replace") if source else ""
+        written = " ".join(_TAG.sub(" ", written).split())  # SSML tags inside a sentence
+        if utterance.sentence not in texts:
+            texts[utterance.sentence] = written or " ".join(w.text + w.punctuation for w in utterance.words)
     order = sorted(texts)
-    routed = route_emotions([" ".join(texts[s]) for s in order])
+    routed = route_emotions([texts[s] for s in order], explicit=None)
     return {s: (str(label), float(strength)) for s, (label, strength) in zip(order, routed, strict=True)}
