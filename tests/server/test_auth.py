@@ -27,7 +27,8 @@ def test_signed_requests_pass(locked):
     assert len(audio) > 8000
     polly.put_lexicon(
         Name="abc",
-        Content='<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" '
+        Content='<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" '
+        'alphabet="ipa" '
         'xml:lang="en-US"><lexeme><grapheme>abc</grapheme><alias>alphabet</alias></lexeme></lexicon>',
     )
     assert polly.get_lexicon(Name="abc")["Lexicon"]["Name"] == "abc"

@@ -4,7 +4,8 @@ Nothing is made at import time. The app holds a :class:`~voicesmith.server.servi
 synthesizer, the database, the output storage, the synthesis thread pool and the task workers) on
 ``app.state``; routes get it by dependency injection. The task workers start and stop with the app.
 
-Run it with ``voicesmith serve`` (uvicorn), or ``uvicorn --factory voicesmith.server.app:create_app_from_env``.
+Run it with ``voicesmith serve`` (uvicorn), or
+``uvicorn --factory voicesmith.server.app:create_app_from_env``.
 """
 
 from __future__ import annotations
@@ -163,5 +164,5 @@ def create_app(
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for uvicorn (``--factory``, and ``voicesmith serve --workers N``): settings from the environment."""
+    """Factory for uvicorn (``--factory``, ``voicesmith serve --workers N``): settings from the env."""
     return create_app(Settings())

@@ -127,7 +127,8 @@ def _dataset_from_json(fields: CreateVoiceFields, folder: FsPath) -> dict[str, A
             FsPath(location).is_absolute() and FsPath(location).exists()
         ):
             raise ValidationError(
-                f"DatasetLocation {location!r} is neither an existing absolute path on the server nor an s3:// URL"
+                f"DatasetLocation {location!r} is neither an existing absolute path on the server "
+                "nor an s3:// URL"
             )
         return {"location": location}
     recordings = (fields.VoiceCreationData or {}).get("Recordings")
@@ -299,7 +300,8 @@ def delete_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
 
 def make_voice_job_handler(services: Services, runner: VoiceJobRunner) -> Callable[[VoiceJobRow], None]:
     """Adapt an injected runner to the task pool: it gets a plain :class:`VoiceJob`, and a runner that
-    returns without installing the voice fails the job rather than leave an 'active' voice that cannot speak."""
+    returns without installing the voice fails the job, rather than leave an 'active' voice that cannot
+    speak."""
 
     def handle(row: VoiceJobRow) -> None:
         job = VoiceJob(
