@@ -123,6 +123,7 @@ BAD_REQUESTS = [
     ({"LexiconNames": ["missing"]}, "LexiconNotFoundException"),
     ({"LexiconNames": ["a", "b", "c", "d", "e", "f"]}, "MaxLexiconsNumberExceededException"),
     ({"LexiconNames": ["bad-name"]}, "ValidationException"),
+    ({"LanguageCode": "de-DE"}, "LanguageNotSupportedException"),
 ]
 
 
@@ -136,6 +137,18 @@ def test_bad_requests_raise_polly_types(polly, fields, error):
     assert response["Error"]["Code"] == error
     assert response["Error"]["Message"]
     assert response["ResponseMetadata"]["RequestId"]
+
+
+def test_internal_failures_are_service_failures(polly, server, monkeypatch):
+    def broken(request):
+        raise RuntimeError("the voice model is corrupt")
+        yield
+
+    monkeypatch.setattr(server.app.state.services.synthesizer, "stream", broken)
+    with pytest.raises(polly.exceptions.ServiceFailureException) as caught:
+        speak(polly)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert "RuntimeError" in caught.value.response["Error"]["Message"]
 
 
 def test_lexicon_crud_and_effect(polly):
@@ -235,6 +248,16 @@ def test_healthz_and_request_ids(server):
 def test_request_body_is_capped(server):
     body = {"Text": "x" * (server.settings.max_request_bytes + 10), "VoiceId": "joe", "OutputFormat": "mp3"}
     answer = httpx.post(f"{server.url}/v1/speech", json=body)
+    assert answer.status_code == 413
+    assert answer.headers["x-amzn-ErrorType"] == "ValidationException"
+
+
+def test_chunked_request_body_is_capped(server):
+    def chunks():
+        for _ in range(server.settings.max_request_bytes // 10_000 + 2):
+            yield b"x" * 10_000
+
+    answer = httpx.put(f"{server.url}/v1/lexicons/big", content=chunks())
     assert answer.status_code == 413
     assert answer.headers["x-amzn-ErrorType"] == "ValidationException"
 
