@@ -168,6 +168,13 @@ def test_bad_create_requests(studio, fields):
     assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "ValidationException"
 
 
+def test_create_voice_needs_a_json_or_multipart_body(studio):
+    answer = httpx.post(
+        f"{studio.url}/v1/voices", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "ValidationException"
+
+
 def test_default_runner_fails_honestly(tmp_path, shared_cache):
     with serving(make_settings(tmp_path / "data", shared_cache)) as running:
         polly = polly_client(running.url)
