@@ -8,10 +8,16 @@ because splitting takes about a second.
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
 from voicesmith.settings import Settings
+
+# Test packages share helper modules (e.g. training/speech_data.py, audio/signals.py): make them
+# importable as ``training.speech_data`` under pytest's importlib import mode.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,21 @@ class ValidationError(VoicesmithError):
     """A parameter has a value that is not allowed."""
 
 
+class DatasetError(ValidationError):
+    """A training dataset is missing, has an unknown layout, or has malformed metadata.
+
+    The message names the file (and the line, where there is one) and what to fix.
+    """
+
+    def __init__(self, message: str, path: object | None = None, line: int | None = None) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+        self.path = path
+        self.line = line
+
+
 class VoiceNotFoundError(VoicesmithError):
     """No voice with that id in the catalog (Polly answers an unknown VoiceId with a validation error)."""
 

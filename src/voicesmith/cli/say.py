@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -32,8 +33,15 @@ def _output_format(fmt: str | None, output: Path | None):
 @click.option("--volume", type=float, default=0.0, show_default=True, help="Gain in dB.")
 @click.option("--speaker", help="Speaker name or id of a multi-speaker voice.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed; the same seed gives the same audio.")
+@click.option("--ssml", is_flag=True, help="The text is SSML (Amazon Polly's tag set).")
+@click.option("--lexicon", "lexicons", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A W3C PLS lexicon file; repeat for several (applied in order, at most 5).")
+@click.option("--marks", help="Write speech marks (JSON lines) instead of audio: any of word,sentence,viseme,ssml.")
+@click.option("--emotion", help="neutral, angry, happy, sad, surprise, or auto (analyse each sentence).")
+@click.option("--intensity", type=float, default=1.0, show_default=True, help="Emotion strength 0-2.")
 def say(text: str | None, output: Path | None, voice: str, fmt: str | None, sample_rate: int | None,
-        rate: float, volume: float, speaker: str | None, seed: int) -> None:
+        rate: float, volume: float, speaker: str | None, seed: int, ssml: bool, lexicons: tuple[Path, ...],
+        marks: str | None, emotion: str | None, intensity: float) -> None:
     """Speak TEXT (or standard input) with a voice.
 
     \b
@@ -45,13 +53,18 @@ def say(text: str | None, output: Path | None, voice: str, fmt: str | None, samp
     from voicesmith.audio.formats import resolve_rate
 
     to_stdout = output is None or str(output) == "-"
+    request = SynthesisRequest(
+        text=read_text(text), voice=voice, rate=rate, volume_db=volume, speaker=speaker, seed=seed,
+        text_type="ssml" if ssml else "text", lexicons=_load_lexicons(lexicons), emotion=emotion,
+        intensity=intensity,
+    )
+    synthesizer = Synthesizer()
+    if marks is not None:
+        _write_marks(synthesizer, request, marks, None if to_stdout else output)
+        return
     if to_stdout and sys.stdout.isatty():
         raise click.UsageError("refusing to write audio to a terminal: use -o FILE or a pipe")
     audio_format = _output_format(fmt, output)
-    request = SynthesisRequest(
-        text=read_text(text), voice=voice, rate=rate, volume_db=volume, speaker=speaker, seed=seed
-    )
-    synthesizer = Synthesizer()
     chunks = synthesizer.stream(request)
     first = next(chunks)
     out_rate = resolve_rate(audio_format, sample_rate, first.sample_rate)
@@ -66,3 +79,33 @@ def say(text: str | None, output: Path | None, voice: str, fmt: str | None, samp
     finally:
         if not to_stdout:
             sink.close()
+
+
+def _load_lexicons(paths: tuple[Path, ...]) -> tuple:
+    """Parse lexicon files; each is named after its file (letters and digits, as Polly's names)."""
+    from voicesmith.errors import InvalidLexiconError, MaxLexiconsNumberExceededError
+    from voicesmith.text.lexicon import parse_lexicon
+
+    if len(paths) > 5:
+        raise MaxLexiconsNumberExceededError(f"{len(paths)} lexicons given; at most 5 apply to one request")
+    lexicons = []
+    for path in paths:
+        name = re.sub(r"[^0-9A-Za-z]", "", path.stem)[:20] or "lexicon"
+        try:
+            content = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidLexiconError(f"{path}: not UTF-8 text ({error})") from error
+        lexicons.append(parse_lexicon(name, content))
+    return tuple(lexicons)
+
+
+def _write_marks(synthesizer: Synthesizer, request: SynthesisRequest, types: str, output: Path | None) -> None:
+    from voicesmith.engine.marks import marks_to_json_lines
+    from voicesmith.text.ssml import check_speech_mark_types
+
+    wanted = check_speech_mark_types(request.text_type, [t.strip() for t in types.split(",") if t.strip()])
+    data = marks_to_json_lines(synthesizer.speech_marks(request, wanted))
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)

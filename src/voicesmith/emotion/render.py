@@ -22,7 +22,8 @@ class EmotionRule:
     range_scale: float
     """F0 excursions around the median multiplied by this."""
     rate: float
-    """Speaking-rate factor (1.1: 10 % faster)."""
+    """Speaking-rate factor on the voice's durations (1.2: 20 % shorter durations before rounding; each
+    phoneme id's duration is rounded up to whole frames, so the measured rate change is about half)."""
     gain_db: float
     tilt_db_per_octave: float
     """Positive: more high-frequency energy (tense, pressed voice)."""
@@ -34,9 +35,9 @@ class EmotionRule:
 
 RULES: dict[str, EmotionRule] = {
     # hot anger: high activation and power, negative evaluation
-    "angry": EmotionRule(semitones=3.0, range_scale=1.5, rate=1.12, gain_db=5.0, tilt_db_per_octave=2.5, drc=True),
+    "angry": EmotionRule(semitones=3.0, range_scale=1.5, rate=1.2, gain_db=4.0, tilt_db_per_octave=2.5, drc=True),
     # joy: positive evaluation, raised activation
-    "happy": EmotionRule(semitones=2.0, range_scale=1.35, rate=1.06, gain_db=2.0, tilt_db_per_octave=1.0),
+    "happy": EmotionRule(semitones=2.0, range_scale=1.35, rate=1.1, gain_db=2.0, tilt_db_per_octave=1.0),
     # sadness: low activation and power
     "sad": EmotionRule(semitones=-2.0, range_scale=0.6, rate=0.85, gain_db=-4.0, tilt_db_per_octave=-2.0, soft=0.25),
     # surprise: high activation, wide range

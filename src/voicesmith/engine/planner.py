@@ -245,7 +245,11 @@ class _Builder:
             seconds = min(2.0, max(0.3, 0.08 * max(1, span[1] - span[0])))
             self.add_tone(Tone(seconds, *span), style)
         elif text.strip():
-            self.add_word(self.styled(PlannedWord(text, *span), style), style)
+            phonemes = None
+            if text == "A" and span[1] - span[0] > 1 and self.espeak_voice.startswith("en"):
+                # A spelled letter (from "USA", say-as characters): espeak-ng would read the article.
+                phonemes = ("ˈ", "e", "ɪ")
+            self.add_word(self.styled(PlannedWord(text, *span, phonemes=phonemes), style), style)
 
     @staticmethod
     def styled(word: PlannedWord, style: TextStyle) -> PlannedWord:

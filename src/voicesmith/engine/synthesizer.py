@@ -248,9 +248,12 @@ class Synthesizer:
             params = rendering.params(plan.params)
             scales = self._duration_scales(words, phonemized.word_ranges, spans, len(ids), rendering.rate)
             prior = model.encode(ids, params, seed, duration_scales=scales)
-            budget_scales = self._max_duration_scales(words, phonemized.word_ranges, spans, prior, hop, rate)
-            if budget_scales is not None:
-                prior = model.encode(ids, params, seed, duration_scales=scales * budget_scales)
+            for _ in range(3):  # Ceil() rounds every id up: a few passes bring a region within its budget
+                budget_scales = self._max_duration_scales(words, phonemized.word_ranges, spans, prior, hop, rate)
+                if budget_scales is None:
+                    break
+                scales = scales * budget_scales
+                prior = model.encode(ids, params, seed, duration_scales=scales)
             cumulative = np.concatenate([[0], np.cumsum(prior.frames_per_id)]) * hop
             timings = [
                 PhonemeTiming(p, start + int(cumulative[a]), int(cumulative[b] - cumulative[a]))
@@ -291,23 +294,23 @@ class Synthesizer:
 
     @staticmethod
     def _max_duration_scales(words, word_ranges, spans, prior: Prior, hop: int, rate: int) -> np.ndarray | None:
-        """``amazon:max-duration``: shorten the words of a region that runs over its budget."""
-        regions: dict[int, tuple[int, list[tuple[int, int]]]] = {}
+        """``amazon:max-duration``: shorten a region (its words and the pauses between them) that runs
+        over its budget; None when every region fits."""
+        regions: dict[int, list[int]] = {}
         for word, (a, b) in zip(words, word_ranges, strict=True):
             if word.max_duration is None or b <= a:
                 continue
             budget, region = word.max_duration
-            regions.setdefault(region, (budget, []))[1].append((spans[a][0], spans[b - 1][1]))
-        if not regions:
-            return None
+            entry = regions.setdefault(region, [budget, spans[a][0], spans[b - 1][1]])
+            entry[1], entry[2] = min(entry[1], spans[a][0]), max(entry[2], spans[b - 1][1])
         scales = np.ones(len(prior.frames_per_id), dtype=np.float32)
-        for budget, ranges in regions.values():
-            frames = sum(int(prior.frames_per_id[a:b].sum()) for a, b in ranges)
-            spoken_ms = frames * hop * 1000 / rate
+        changed = False
+        for budget, first, last in regions.values():
+            spoken_ms = int(prior.frames_per_id[first:last].sum()) * hop * 1000 / rate
             if spoken_ms > budget > 0:
-                for a, b in ranges:
-                    scales[a:b] *= budget / spoken_ms
-        return scales
+                changed = True
+                scales[first:last] *= budget / spoken_ms
+        return scales if changed else None
 
     @staticmethod
     def _visemes(timings: list[PhonemeTiming], rate: int) -> list[SpeechMark]:

@@ -60,7 +60,9 @@ def say_as(
 
     ``interpret_as``: characters, spell-out, cardinal, number, ordinal, digits, fraction, unit, date, time,
     address, expletive, telephone. ``format`` is the date order for "date" (mdy dmy ymd md dm ym my d m y
-    yyyymmdd; default mdy). "expletive" gives one Token with text "" and kind "bleep" over the whole content.
+    yyyymmdd; default mdy); other types ignore it, and ``detail`` is accepted and ignored (Polly has none).
+    "expletive" gives one Token with text "" and kind "bleep" over the whole content. Content that does not
+    fit the type ("abc" as cardinal) is read as ordinary text, as Polly does.
     Raises :class:`~voicesmith.errors.InvalidSsmlError` for an unknown interpret-as or date format.
     """
     rules = get_language_rules(language)

@@ -71,6 +71,7 @@ DOTTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "govt.": (("government",), True),
     "intl.": (("international",), True),
     "univ.": (("university",), True),
+    "est.": (("established",), False),
     "e.g.": (("for", "example"), False),
     "i.e.": (("that", "is"), False),
     "a.k.a.": (("also", "known", "as"), False),
@@ -79,16 +80,30 @@ DOTTED: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 """Abbreviation (lower case, with its periods) -> (spoken words, whether it can end a sentence)."""
 
+WEEKDAYS = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "tues": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "thur": "Thursday",
+    "thurs": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+}
+"""Capitalised and with a period ("Mon."); "Sun." is left alone (the Sun)."""
+
 UNDOTTED = {"vs": ("versus",), "etc": ("et", "cetera")}
 
 NUMBER_ABBREVIATIONS = {"no.": "number", "nos.": "numbers", "p.": "page", "ch.": "chapter", "nr.": "number"}
 """Read as the word only when a number follows ("No. 5"); "I said no." stays a word."""
 
 INITIALISMS = frozenset(
-    """AC AI AOL API ATM BBC BMW CD CEO CFO CIA CPU CSS CTO DC DIY DJ DNA DVD EA ETA EU EV FAQ FBI GPS GPU HP
-    HR HTML HTTP HTTPS IBM ICU ID IMF IOU IP IQ IRS IT LA LCD MC MIT MVP NBA NFL NHS NYC OS PC PDF PR RIP SUV
-    SQL TV UAE UCLA UFO UI UK UN UPS URL US USA USB USPS USSR UX VIP VPN XML""".split()
-) - {"IT"}
+    """AC AI AOL API ATM BBC BMW CD CEO CFO CIA CPU CSS CTO DC DIY DJ DNA DVD EA ETA EU EV FAQ FBI FYI GPS GPU
+    HP HR HTML HTTP HTTPS IBM ICU ID IMF IMHO IOU IP IQ IRS ISP LA LCD MC MIT MVP NBA NFL NHS NYC OMG OS PC
+    PDF PR RIP SUV SQL TBA TBD TV UAE UCLA UFO UI UK UN UPS URL US USA USB USPS USSR UX VIP VPN XML""".split()
+)
+"""Spelled even though they have a vowel. "IT" is left out: in shouted text it is mostly the word "it"."""
 
 SENTENCE_STARTERS = frozenset(
     """A After Also An And As At Before But During Even For From He Her Here His How However I If In It Its
@@ -114,6 +129,8 @@ _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000
 _OPENERS = "\"'“‘«„‹([{"
 _CLOSERS = "\"'”’»‹›)]}"
 _VOWELS = set("AEIOUY")
+_NEXT_WORD = re.compile(r"\s*[" + re.escape(_OPENERS) + r"]*(\S{0,64})")
+_LOOK_BACK = 64
 
 
 def roman_value(word: str) -> int | None:
@@ -160,10 +177,10 @@ def spell_acronym(word: str) -> list[str] | None:
 def prev_word(text: str, pos: int) -> tuple[str, int]:
     """The whitespace-delimited word before ``pos`` without quotes/brackets, and where it starts."""
     end = pos
-    while end > 0 and text[end - 1].isspace():
+    while end > max(0, pos - _LOOK_BACK) and text[end - 1].isspace():
         end -= 1
     start = end
-    while start > 0 and not text[start - 1].isspace():
+    while start > max(0, end - _LOOK_BACK) and not text[start - 1].isspace():
         start -= 1
     word = text[start:end]
     stripped = word.lstrip(_OPENERS)
@@ -172,14 +189,14 @@ def prev_word(text: str, pos: int) -> tuple[str, int]:
 
 def next_word(text: str, pos: int) -> str:
     """The whitespace-delimited word from ``pos`` on, without leading quotes/brackets."""
-    match = re.compile(r"\s*[" + re.escape(_OPENERS) + r"]*(\S*)").match(text, pos)
+    match = _NEXT_WORD.match(text, pos)
     return match[1] if match else ""
 
 
 def at_sentence_start(text: str, pos: int, _depth: int = 0) -> bool:
     """Whether the word at ``pos`` starts a sentence (start of text or after a sentence-ending mark)."""
     index = pos
-    while index > 0 and (text[index - 1].isspace() or text[index - 1] in _OPENERS):
+    while index > max(0, pos - _LOOK_BACK) and (text[index - 1].isspace() or text[index - 1] in _OPENERS):
         index -= 1
     if index == 0:
         return True

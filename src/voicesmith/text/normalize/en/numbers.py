@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from fractions import Fraction
+from functools import lru_cache
 
 from num2words import num2words
 
@@ -33,11 +34,18 @@ SCALES = {
     "b": "billion",
     "B": "billion",
     "bn": "billion",
+    "mn": "million",
     "thousand": "thousand",
     "million": "million",
     "billion": "billion",
     "trillion": "trillion",
 }
+
+
+@lru_cache(maxsize=4096)
+def _spell(value: int, to: str) -> str:
+    """num2words is the slow part of reading numbers; texts repeat the same few numbers."""
+    return num2words(value, lang="en", to=to)
 
 
 def _words(spelled: str, british: bool) -> list[str]:
@@ -51,23 +59,23 @@ def cardinal(value: int, british: bool = False) -> list[str]:
         return ["minus", *cardinal(-value, british)]
     if len(str(value)) > MAX_CARDINAL_DIGITS:
         return digits(str(value))
-    return _words(num2words(value, lang="en"), british)
+    return _words(_spell(value, "cardinal"), british)
 
 
 def ordinal(value: int, british: bool = False) -> list[str]:
     if len(str(abs(value))) > MAX_CARDINAL_DIGITS:
         return [*digits(str(value)), "th"]
-    return _words(num2words(value, lang="en", to="ordinal"), british)
+    return _words(_spell(value, "ordinal"), british)
 
 
 def year(value: int, british: bool = False) -> list[str]:
     """Year reading: 1995 "nineteen ninety five", 2005 "two thousand five", 1900 "nineteen hundred"."""
-    return _words(num2words(value, lang="en", to="year"), british)
+    return _words(_spell(value, "year"), british)
 
 
 def digits(text: str) -> list[str]:
     """Each decimal digit of ``text`` as a word; other characters are skipped."""
-    return [num2words(int(char), lang="en") for char in text if char.isdecimal()]
+    return [_spell(int(char), "cardinal") for char in text if char.isdecimal()]
 
 
 def number_string(int_part: str, frac_part: str | None = None, british: bool = False) -> list[str]:
@@ -75,8 +83,10 @@ def number_string(int_part: str, frac_part: str | None = None, british: bool = F
     plain = int_part.replace(",", "")
     if not plain:
         words = ["zero"] if frac_part is None else []
-    elif len(plain) > 1 and plain.startswith("0") and "," not in int_part:
-        words = digits(plain)  # 007, 0800: an identifier, read digit by digit
+    elif (len(plain) > 1 and plain.startswith("0") and "," not in int_part) or len(
+        plain
+    ) > MAX_CARDINAL_DIGITS:
+        words = digits(plain)  # 007, 0800: an identifier, read digit by digit; or too long to name
     else:
         words = cardinal(int(plain), british)
     if frac_part:
@@ -139,7 +149,7 @@ def currency(
     plain = int_part.replace(",", "") or "0"
     if scale:
         return [*number_string(int_part, frac_part, british), SCALES[scale], major_many]
-    if frac_part and (len(frac_part) > 2 or minor_one is None):
+    if (frac_part and (len(frac_part) > 2 or minor_one is None)) or len(plain) > MAX_CARDINAL_DIGITS:
         return [*number_string(int_part, frac_part, british), major_many]
     whole = int(plain)
     minor = int(frac_part.ljust(2, "0")) if frac_part else 0

@@ -16,6 +16,7 @@ from .._core import Piece
 from . import abbreviations as abbr
 from . import dates, numbers, units, urls
 from .scanner import EnglishScanner
+from .urls import separator_pause
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def _cardinal(text, start, end, content, fmt, british):
 
 def _ordinal(text, start, end, content, fmt, british):
     match = re.fullmatch(r"(\d{1,3}(?:,\d{3})+|\d+)(?:st|nd|rd|th)?", content, re.IGNORECASE)
-    if not match:
+    if not match or len(match[1]) > numbers.MAX_CARDINAL_DIGITS:
         return None
     return _whole(numbers.ordinal(int(match[1].replace(",", "")), british), start, end)
 
@@ -119,7 +120,7 @@ def _digits(text, start, end, content, fmt, british):
 
 
 def _fraction(text, start, end, content, fmt, british):
-    match = re.fullmatch(r"(?:(\d+)[ +])?(\d+)/(\d+)", content)
+    match = re.fullmatch(r"(?:(\d{1,9})[ +])?(\d{1,9})/(\d{1,9})", content)
     if not match or not int(match[3]):
         return None
     numerator, denominator = int(match[2]), int(match[3])
@@ -189,7 +190,7 @@ def _date_parts(content: str, fmt: str) -> tuple[int | None, int | None, str | N
 
 
 def _time(text, start, end, content, fmt, british):
-    duration = re.fullmatch(r"(?:(\d+)h\s*)?(?:(\d+)')?\s*(?:(\d+)(?:\"|''|”))?", content)
+    duration = re.fullmatch(r"(?:(\d{1,9})h\s*)?(?:(\d{1,9})')?\s*(?:(\d{1,9})(?:\"|''|”))?", content)
     if duration and any(duration.groups()):
         words: list[str] = []
         for value, unit in zip(duration.groups(), ("hour", "minute", "second"), strict=True):
@@ -251,7 +252,7 @@ def _telephone(text, start, end, content, fmt, british):
     for group in re.finditer(r"\+?\d+", content):
         s, e = start + group.start(), start + group.end()
         if pieces:
-            pieces.append(Piece(",", pieces[-1].end, s, "punct"))
+            pieces.append(separator_pause(text, pieces[-1].end, s))
         words = (["plus"] if group[0].startswith("+") else []) + numbers.digits(group[0])
         pieces += _whole(words, s, e)
     return pieces

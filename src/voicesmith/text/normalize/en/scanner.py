@@ -9,7 +9,6 @@ span of the source it came from. Characters nobody reads aloud (quotes, brackets
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from .._core import Piece
 from . import abbreviations as abbr
@@ -29,11 +28,14 @@ _CURRENCY = re.compile(
     r"(?P<sign>[-−])?(?P<sym>[$€£¥₹₩])\s?(?P<int>\d{1,3}(?:,\d{3})+(?!\d)|\d+)?(?:\.(?P<frac>\d+))?"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm|[kKmMbB])(?![\w]))?"
 )
+_GLUED_SCALE = re.compile(r"(M|B|bn|mn)(?![\w])")
+_BY = re.compile(r"[ \u00a0]?x[ \u00a0]?(?=\d)")
+_RATIO = re.compile(r"(\d{1,3}):(\d{1,3})(?![\d:])")
 _RANGE_DASH = re.compile(r"(?:[ \u00a0]?[–—][ \u00a0]?|-)(?=[-−]?[$€£¥]?\.?\d)")
 _ELLIPSIS = re.compile(r"\.\.\.+|…|\. \. \.")
 _TERMINAL = re.compile(r"[.!?]+")
 _CLOSERS = "\"'”’»›)]}"
-_DROPPED = set("\"'“”‘’«»‹›„‚()[]{}<>*_^|\\`/")
+_PUNCT_OR_END = re.compile(r"\s*(?:$|[.,;:!?)\]\"'”’])")
 _SYMBOLS = {
     "&": "and",
     "@": "at",
@@ -134,8 +136,17 @@ class EnglishScanner:
             or dates.match_time(text, pos, british, self._ends_sentence)
             or dates.match_day_first(text, pos, british, abbr.prev_word(text, pos)[0].lower() == "the")
             or self._dotted_number(pos)
+            or self._ratio(pos)
             or self._number(pos)
         )
+
+    def _ratio(self, pos: int) -> _Result:
+        """ "16:9" -> sixteen to nine (clock times were tried first)."""
+        match = _RATIO.match(self.text, pos)
+        if not match:
+            return None
+        words = [*numbers.number_string(match[1]), "to", *numbers.number_string(match[2])]
+        return [Piece(w, pos, match.end()) for w in words], match.end()
 
     def _dotted_number(self, pos: int) -> _Result:
         """Versions and addresses: "1.2.3" -> one point two point three; "10.0.0.1" -> ten dot zero ..."""
@@ -158,15 +169,20 @@ class EnglishScanner:
         start, end = pos, match.end()
         sign_words = {"-": ["minus"], "−": ["minus"], "+": ["plus"]}.get(sign or "", [])
         plain = not sign and not frac and "," not in int_part
-        rest = text[end:]
+        rest = text[end : end + 32]  # enough for every suffix; keeps long texts linear
 
         special = self._number_forms(int_part, plain, end, rest)
         if special is not None:
             words, end = special
             return [Piece(w, start, end) for w in [*sign_words, *words]], end
 
-        value = int(int_part.replace(",", "")) if int_part else 0
-        unit = units.match_unit(text, end)
+        value = int(int_part) if int_part.isdecimal() and len(int_part) == 4 else 0
+        unit = units.match_unit(text, end, start)
+        scale = _GLUED_SCALE.match(text, end) if unit is None else None
+        if scale:  # "1.5M users", "2bn"
+            words = [*sign_words, *numbers.number_string(int_part, frac, british), numbers.SCALES[scale[1]]]
+            end = scale.end()
+            return [Piece(w, start, end) for w in words] + self._range_to(end), self._range_end(end)
         if plain and len(int_part) == 4 and unit is None and self._is_year(start, end, value):
             words = numbers.year(value, british)
         else:
@@ -182,8 +198,12 @@ class EnglishScanner:
                 pieces += [Piece(w, unit_start, unit_end) for w in name.split()]
             end = unit_end
         else:
-            suffix = re.match(r"[ \u00a0]?([$€£¥₹₩])(?![\d])", text[end:])
-            if suffix:
+            suffix = re.match(r"[ \u00a0]?([$€£¥₹₩])(?![\d])", text[end : end + 4])
+            if suffix and frac is None:
+                name = numbers.CURRENCIES[suffix[1]][0 if units.is_singular(int_part, frac) else 1]
+                pieces.append(Piece(name, end + suffix.start(1), end + suffix.end()))
+                end += suffix.end()
+            elif suffix:
                 words = numbers.currency(suffix[1], int_part, frac, None, british)
                 end += suffix.end()
                 pieces = [Piece(w, start, end) for w in [*sign_words, *words]]
@@ -197,8 +217,11 @@ class EnglishScanner:
         value = int(int_part.replace(",", ""))
         if plain and re.match(r"(?i:st|nd|rd|th)(?![A-Za-z])", rest):
             return numbers.ordinal(value, british), end + 2
+        plural_s = re.match(r"['’]?s(?![A-Za-z])", rest) if plain else None
+        if plural_s and value in (100, 1000, 1000000, 1000000000):  # "100s of people" -> hundreds
+            return [numbers.plural(numbers.cardinal(value)[-1])], end + plural_s.end()
         if plain and len(int_part) in (2, 4):
-            decade = re.match(r"['’]?s(?![A-Za-z])", rest)
+            decade = plural_s
             words = numbers.decade(value, british) if decade else None
             if words:
                 return words, end + decade.end()
@@ -229,16 +252,24 @@ class EnglishScanner:
             r"\d{4}[ \u00a0]?(?:[-–—/]|to|and|or|through)[ \u00a0]?$", text[max(0, start - 14) : start]
         ):
             return True
-        if re.match(r"[ \u00a0]?[-–—][ \u00a0]?\d{2,4}(?!\d)", text[end:]):
+        if re.match(r"[ \u00a0]?[-–—][ \u00a0]?\d{2,4}(?!\d)", text[end : end + 8]):
             return True
-        return bool(re.match(r"\s*(?:$|[.,;:!?)\]\"'”’])", text[end:]))
+        return bool(_PUNCT_OR_END.match(text, end))
 
     def _range_to(self, end: int) -> list[Piece]:
+        """ "to" for the dash of a range ("10-12"), "by" for the x of a dimension ("1920x1080")."""
+        by = _BY.match(self.text, end)
+        if by:
+            x = by.start() + len(by[0]) - len(by[0].lstrip())
+            return [Piece("by", x, x + 1)]
         match = _RANGE_DASH.match(self.text, end)
-        return [Piece("to", match.start(), match.end())] if match else []
+        if not match:
+            return []
+        dash = match.start() + len(match[0]) - len(match[0].lstrip())
+        return [Piece("to", dash, dash + 1)]
 
     def _range_end(self, end: int) -> int:
-        match = _RANGE_DASH.match(self.text, end)
+        match = _BY.match(self.text, end) or _RANGE_DASH.match(self.text, end)
         return match.end() if match else end
 
     def _currency(self, pos: int) -> _Result:
@@ -282,7 +313,7 @@ class EnglishScanner:
         word, end = match[0], match.end()
         low = word.lower()
         bare = low[:-1]
-        if low in abbr.NUMBER_ABBREVIATIONS and re.match(r"\s*#?\d", text[end:]):
+        if low in abbr.NUMBER_ABBREVIATIONS and re.match(r"\s{0,3}#?\d", text[end : end + 5]):
             return [Piece(abbr.NUMBER_ABBREVIATIONS[low], pos, end)], end
         if word[0].isupper() and bare in abbr.TITLE_OR_ADDRESS:
             title, address = abbr.TITLE_OR_ADDRESS[bare]
@@ -291,6 +322,8 @@ class EnglishScanner:
             return [Piece(title, pos, end)], end
         if word[0].isupper() and bare in abbr.TITLES:
             return [Piece(abbr.TITLES[bare], pos, end)], end
+        if word[0].isupper() and bare in abbr.WEEKDAYS:
+            return self._with_period([abbr.WEEKDAYS[bare]], pos, end, True)
         if word[0].isupper() and bare in abbr.ADDRESS:
             return self._with_period([abbr.ADDRESS[bare]], pos, end, True)
         if low in abbr.DOTTED:
@@ -324,6 +357,8 @@ class EnglishScanner:
                 kind, value = roman
                 words = numbers.cardinal(value) if kind == "cardinal" else ["the", *numbers.ordinal(value)]
                 return [Piece(w, pos, end) for w in words], end
+        if word.isupper() and len(word) <= 3 and "&" in text[max(0, pos - 1) : end + 1]:
+            return [Piece(letter, pos, end) for letter in word], end  # AT&T, R&D, P&G
         letters = abbr.spell_acronym(word)
         if letters is not None:
             return [Piece(letter, pos, end) for letter in letters], end
@@ -364,6 +399,4 @@ class EnglishScanner:
         vulgar = numbers.vulgar_fraction(char)
         if vulgar:
             return [Piece(w, pos, pos + 1) for w in numbers.fraction(*vulgar, self.british)], pos + 1
-        if char in _DROPPED or unicodedata.category(char)[0] in "SCZP":
-            return [], pos + 1
-        return [], pos + 1
+        return [], pos + 1  # quotes, brackets, emoji and other symbols are not spoken

@@ -80,6 +80,8 @@ UNITS: dict[str, _U] = {
     "hrs": ("hour", "hours"),
     "min": ("minute", "minutes"),
     "mins": ("minute", "minutes"),
+    "yr": ("year", "years"),
+    "yrs": ("year", "years"),
     # temperature, angle, ratio
     "°C": ("degree Celsius", "degrees Celsius"),
     "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
@@ -104,19 +106,26 @@ _UNIT_RE = re.compile(
 )
 
 
-def match_unit(text: str, pos: int) -> tuple[str, str, int, int] | None:
-    """A unit right after a number ending at ``pos``: (singular, plural, unit start, unit end) or None."""
+_AFTER_FEET = re.compile(r"(?:ft|feet|foot|')\.?\s*$")
+_PHRASE_END = re.compile(r"\s*(?:$|[,;:)\]!?]|\.(?:\s|$))")
+
+
+def match_unit(text: str, pos: int, number_start: int | None = None) -> tuple[str, str, int, int] | None:
+    """A unit right after a number ending at ``pos``: (singular, plural, unit start, unit end) or None.
+
+    ``number_start`` lets "6 ft 2 in" read the second "in" as inches."""
     match = _UNIT_RE.match(text, pos)
     if match is None:
         return None
     unit = _ALIASES.get(match["unit"], match["unit"])
     start, end = match.start("unit"), match.end("unit")
-    rest = text[end:]
     if unit == "in":
-        if rest.startswith("."):
+        if text.startswith(".", end):
             end += 1  # "12 in." is inches and the period belongs to the abbreviation
-        elif match["space"] and not re.match(r"\s*(?:$|[,;:)\]!?]|\.(?:\s|$))", rest):
-            return None
+        elif match["space"] and not _PHRASE_END.match(text, end):
+            before = text[max(0, (number_start or pos) - 8) : number_start or pos]
+            if not _AFTER_FEET.search(before):
+                return None
     singular, plural = UNITS[unit]
     return singular, plural, start, end
 

@@ -101,6 +101,16 @@ def match_url(text: str, pos: int) -> tuple[list[Piece], int] | None:
     return spell_address(text, pos, end), end
 
 
+def separator_pause(text: str, start: int, end: int) -> Piece:
+    """A "," between digit groups, spanning the separator without its whitespace ("-", ")"), or the
+    whitespace itself where that is all there is."""
+    core = text[start:end].strip()
+    if core:
+        start = text.index(core, start)
+        end = start + len(core)
+    return Piece(",", start, end, "punct")
+
+
 def match_phone(text: str, pos: int) -> tuple[list[Piece], int] | None:
     """Digit groups read digit by digit, a "," between groups (spanning the separator) for the pause."""
     if pos and (text[pos - 1].isalnum() or text[pos - 1] in "+-"):
@@ -112,7 +122,7 @@ def match_phone(text: str, pos: int) -> tuple[list[Piece], int] | None:
     for group in re.finditer(r"\+?\d+", match[0]):
         s, e = pos + group.start(), pos + group.end()
         if pieces:
-            pieces.append(Piece(",", pieces[-1].end, s, "punct"))
+            pieces.append(separator_pause(text, pieces[-1].end, s))
         words = (["plus"] if group[0].startswith("+") else []) + numbers.digits(group[0])
         pieces += [Piece(word, s, e) for word in words]
     return pieces, match.end()
