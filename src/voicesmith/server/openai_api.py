@@ -12,8 +12,6 @@ Opus), aac, flac, wav, pcm (24 kHz signed 16-bit little-endian, no header), all 
 from __future__ import annotations
 
 import base64
-import functools
-import importlib.util
 import json
 import logging
 import re
@@ -133,11 +131,6 @@ def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
         raise _param_error(f"speed {body.speed} is out of range 0.25-4.0", "speed")
     voice = resolve_voice(services, body.voice)
     emotion = emotion_from_instructions(body.instructions)
-    if emotion is not None and not _emotions_available():
-        _LOGGER.warning(
-            "instructions ask for %s, but this installation has no emotion labels; ignored", emotion
-        )
-        emotion = None
     request = SynthesisRequest(
         text=body.input,
         voice=voice,
@@ -145,11 +138,6 @@ def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
         emotion=emotion,
     )
     return PreparedSpeech(request, fmt, OUTPUT_RATE, (), len(body.input))
-
-
-@functools.cache
-def _emotions_available() -> bool:
-    return importlib.util.find_spec("voicesmith.emotion.labels") is not None
 
 
 def _sse(kind: str, **data: Any) -> bytes:
