@@ -131,3 +131,63 @@ class ServiceFailureError(VoicesmithError):
 
 class AudioDecodeError(VoicesmithError):
     """Audio data that cannot be read in the format it claims (or any format, when none is named)."""
+
+
+class ConflictError(VoicesmithError):
+    """The resource is in a state that does not allow the request (a voice still training, say)."""
+
+    polly_type = "ConflictException"
+    status = 409
+
+
+class ResourceNotFoundError(VoicesmithError):
+    """No custom voice (or other resource) with that id."""
+
+    polly_type = "ResourceNotFoundException"
+    status = 404
+
+
+class AccessDeniedError(VoicesmithError):
+    """Missing, malformed or wrong credentials (a bad SigV4 signature, an unknown API key)."""
+
+    polly_type = "AccessDeniedException"
+    status = 403
+
+
+class InvalidNextTokenError(VoicesmithError):
+    polly_type = "InvalidNextTokenException"
+
+
+class InvalidS3BucketError(VoicesmithError):
+    polly_type = "InvalidS3BucketException"
+
+
+class InvalidS3KeyError(VoicesmithError):
+    polly_type = "InvalidS3KeyException"
+
+
+class InvalidSnsTopicArnError(VoicesmithError):
+    polly_type = "InvalidSnsTopicArnException"
+
+
+class InvalidTaskIdError(VoicesmithError):
+    polly_type = "InvalidTaskIdException"
+
+
+class SynthesisTaskNotFoundError(VoicesmithError):
+    """No synthesis task with that id (Polly answers it with 400, not 404)."""
+
+    polly_type = "SynthesisTaskNotFoundException"
+
+
+class RequestTooLargeError(VoicesmithError):
+    """The HTTP request body is larger than the server accepts."""
+
+    status = 413
+
+
+class VoiceTrainingUnavailableError(VoicesmithError):
+    """This installation has no voice-training pipeline to run custom-voice jobs."""
+
+    polly_type = "ServiceFailureException"
+    status = 500

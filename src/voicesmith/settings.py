@@ -37,6 +37,46 @@ class Settings(BaseSettings):
     """Most latent frames decoded at once (one frame is one hop, ~11.6 ms for joe): bounds the memory
     of long sentences. The first window of a stream is always short, for early first audio."""
 
+    # -- server (``voicesmith serve``) -------------------------------------------------------------------
+
+    host: str = "127.0.0.1"
+    """Interface the server listens on; loopback by default (open, since no keys are needed there)."""
+
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    db_url: str | None = None
+    """SQLAlchemy URL of the task/lexicon/voice-job database; None: ``sqlite:///<data_dir>/voicesmith.db``.
+    Use ``postgresql+psycopg://...`` when several nodes share the work."""
+
+    storage_url: str | None = None
+    """fsspec URL under which task output is written (``<bucket>/<prefix><TaskId>.<ext>``); None:
+    ``file://<data_dir>/output``; ``s3://`` writes to real buckets of an S3-compatible store."""
+
+    s3_endpoint_url: str | None = None
+    """Endpoint of an S3-compatible store (MinIO, Ceph, ...) for ``s3://`` storage; None: AWS."""
+
+    aws_credentials: dict[str, str] = Field(default_factory=dict)
+    """Access key id -> secret key. When set, Polly routes require valid SigV4 signatures
+    (``VOICESMITH_AWS_CREDENTIALS='{"AKID": "secret"}'``)."""
+
+    openai_api_keys: list[str] = Field(default_factory=list)
+    """When set, OpenAI routes require ``Authorization: Bearer <one of these>``."""
+
+    task_workers: int = Field(default=1, ge=0, le=64)
+    """Worker threads that run synthesis tasks and voice jobs in each server process (0: none)."""
+
+    task_lease_seconds: float = Field(default=30.0, gt=0)
+    """A claimed task is renewed every third of this; one whose lease ran out (its process died) is
+    claimed again by any worker."""
+
+    task_poll_seconds: float = Field(default=1.0, gt=0)
+
+    max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    """Largest request body accepted by the synthesis and lexicon routes."""
+
+    max_upload_bytes: int = Field(default=500_000_000, ge=1024)
+    """Largest request body accepted when creating a custom voice (recordings)."""
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -49,3 +89,11 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'voicesmith.db'}"
+
+    @property
+    def output_url(self) -> str:
+        return self.storage_url or (self.data_dir / "output").as_uri()

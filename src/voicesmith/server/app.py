@@ -1,0 +1,186 @@
+"""The HTTP service: ``create_app(settings)`` builds one FastAPI app with its own state.
+
+Nothing is made at import time. The app holds a :class:`~voicesmith.server.services.Services` (the
+synthesizer, the database, the output storage, the synthesis thread pool and the task workers) on
+``app.state``; routes get it by dependency injection. The task workers start and stop with the app.
+
+Run it with ``voicesmith serve`` (uvicorn), or
+``uvicorn --factory voicesmith.server.app:create_app_from_env``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from voicesmith import __version__
+from voicesmith.engine.synthesizer import Synthesizer
+from voicesmith.errors import RequestTooLargeError
+from voicesmith.server import openai_api, polly, polly_tasks, sagemaker, voices
+from voicesmith.server.deps import ServicesDep
+from voicesmith.server.errors import (
+    REQUEST_ID_HEADER,
+    install_error_handlers,
+    is_openai_path,
+    openai_error,
+    polly_error,
+    unexpected_error_response,
+)
+from voicesmith.server.services import Services, SynthesisPool
+from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
+from voicesmith.settings import Settings
+from voicesmith.tasks.runner import TaskRunner
+from voicesmith.tasks.storage import OutputStorage
+from voicesmith.tasks.store import Store
+
+_LOGGER = logging.getLogger(__name__)
+
+UPLOAD_PATHS = ("/v1/voices",)
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (``x-amzn-RequestId`` on every answer) and caps request bodies:
+    by Content-Length before the app runs, and by counting for bodies sent without one."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = rid
+        path = scope["path"]
+        limit = (
+            self.max_upload_bytes if path in UPLOAD_PATHS and scope["method"] == "POST" else self.max_bytes
+        )
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(scope, receive, send, int(length), limit)
+            return
+        received = 0
+        over_limit = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, over_limit
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over_limit = True
+                    raise RequestTooLargeError(f"the request body is over {limit} bytes")
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            if over_limit:  # whatever the app made of the interrupted body, the answer is 413
+                if message["type"] == "http.response.start":
+                    await self._too_large(scope, receive, send, received, limit)
+                return
+            if message["type"] == "http.response.start":
+                nonlocal started
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.lower().encode(), rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, send_with_id)
+        except Exception as error:
+            if started:
+                raise  # mid-stream: all that can be done is to cut the connection
+            # Answered here, in the API's shape, rather than by Starlette's outermost error handler.
+            response = await unexpected_error_response(Request(scope), error)
+            await response(scope, receive, send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send, size: int, limit: int) -> None:
+        message = f"the request body is {size} bytes or more; this server accepts at most {limit}"
+        if is_openai_path(scope["path"]):
+            response = openai_error(message, 413)
+        else:
+            response = polly_error("ValidationException", message, 413, scope["state"]["request_id"])
+        await response(scope, receive, send)
+
+
+def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    synthesizer = synthesizer or Synthesizer(settings)
+    concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
+    return Services(
+        settings=settings,
+        synthesizer=synthesizer,
+        store=Store(settings.database_url),
+        storage=OutputStorage(settings.output_url, settings.s3_endpoint_url),
+        pool=SynthesisPool(concurrency),
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    voice_job_runner: VoiceJobRunner | None = None,
+    synthesizer: Synthesizer | None = None,
+) -> FastAPI:
+    """The voicesmith HTTP service.
+
+    Args:
+        settings: where state lives and the server's limits and keys (default: from the environment).
+        voice_job_runner: makes a custom voice from a job's data (default: fails every job, saying that
+            voice training is not available in this installation).
+        synthesizer: share an already loaded synthesizer (tests); default: a new one on ``settings``.
+    """
+    settings = settings or Settings()
+    services = build_services(settings, synthesizer)
+    if settings.task_workers:
+        services.runner = TaskRunner(
+            services.store,
+            lambda row: polly_tasks.run_task(services, row),
+            make_voice_job_handler(services, voice_job_runner or unavailable_voice_job_runner),
+            workers=settings.task_workers,
+            lease_seconds=settings.task_lease_seconds,
+            poll_seconds=settings.task_poll_seconds,
+            on_task_finished=lambda task_id: polly_tasks.notify(services, task_id),
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services.runner is not None:
+            services.runner.start()
+        _LOGGER.info("voicesmith %s serving; data in %s", __version__, settings.data_dir)
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(title="voicesmith", version=__version__, lifespan=lifespan)
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    for module in (polly, polly_tasks, voices, openai_api, sagemaker):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(services: ServicesDep) -> dict:
+        return {"status": "ok", "voices": len(services.synthesizer.voices()), "version": __version__}
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn (``--factory``, ``voicesmith serve --workers N``): settings from the env."""
+    return create_app(Settings())

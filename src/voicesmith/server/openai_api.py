@@ -1,0 +1,190 @@
+"""OpenAI's speech API: ``POST /v1/audio/speech``, plus ``GET /v1/audio/voices`` and ``GET /v1/models``.
+
+The stock ``openai`` SDK works with ``base_url="http://host:port/v1"``. Voices: any catalog voice id,
+or one of OpenAI's voice names, which all map to the bundled voice ``joe`` until more voices are
+installed (:data:`OPENAI_VOICES`); ``{"id": "<voice>"}`` is accepted too. Formats: mp3, opus (Ogg
+Opus), aac, flac, wav, pcm (24 kHz signed 16-bit little-endian, no header), all at 24 kHz.
+``instructions`` that name an emotion ("speak angrily") set the request's emotion
+(:func:`emotion_from_instructions`).
+``stream_format="sse"`` sends ``speech.audio.delta`` events (base64 audio) and a ``speech.audio.done``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.errors import ValidationError, VoiceNotFoundError
+from voicesmith.server.deps import ServicesDep, openai_auth
+from voicesmith.server.services import Services
+from voicesmith.server.speech import PreparedSpeech, encoded_audio
+
+_LOGGER = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(openai_auth)])
+
+MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+MAX_INPUT_CHARACTERS = 4096
+OUTPUT_RATE = 24000
+DEFAULT_VOICE = "joe"
+#: OpenAI's voice names -> our voice ids. All name the bundled voice until more are installed; a catalog
+#: voice with the same id as an OpenAI name wins over this table.
+OPENAI_VOICES: dict[str, str] = {
+    name: DEFAULT_VOICE
+    for name in (
+        "alloy",
+        "ash",
+        "ballad",
+        "coral",
+        "echo",
+        "fable",
+        "onyx",
+        "nova",
+        "sage",
+        "shimmer",
+        "verse",
+    )
+}
+#: OpenAI's response_format -> our format name.
+FORMATS = {"mp3": "mp3", "opus": "ogg_opus", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"}
+#: Keywords in ``instructions`` -> emotion label the engine renders (first match wins, in this order).
+_EMOTION_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("angry", ("angry", "angrily", "anger", "furious", "mad", "irritated", "annoyed", "shout")),
+    ("sad", ("sad", "sorrow", "melanchol", "gloom", "mournful", "depressed", "unhappy", "tearful")),
+    ("surprise", ("surprise", "astonish", "amazed", "shocked", "incredulous")),
+    ("happy", ("happy", "happily", "cheerful", "joy", "glad", "upbeat", "excited", "enthusiastic")),
+    ("neutral", ("neutral", "calm", "flat", "monotone")),
+)
+_WORD = re.compile(r"[a-z]+")
+
+
+def emotion_from_instructions(instructions: str | None) -> str | None:
+    """The emotion an instruction names ("Speak angrily!" -> "angry"), or None when it names none."""
+    if not instructions:
+        return None
+    words = _WORD.findall(instructions.lower())
+    for label, keys in _EMOTION_WORDS:
+        if any(word.startswith(key) for word in words for key in keys):
+            return label
+    return None
+
+
+class VoiceRef(BaseModel):
+    id: str
+
+
+class SpeechBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    input: str
+    voice: str | VoiceRef = DEFAULT_VOICE
+    response_format: str = "mp3"
+    speed: float = Field(default=1.0)
+    instructions: str | None = None
+    stream_format: Literal["audio", "sse"] = "audio"
+
+
+def resolve_voice(services: Services, voice: str | VoiceRef) -> str:
+    name = voice.id if isinstance(voice, VoiceRef) else voice
+    try:
+        return services.voice(name).id
+    except (VoiceNotFoundError, ValidationError):
+        mapped = OPENAI_VOICES.get(name.lower())
+        if mapped is None:
+            known = sorted(set(OPENAI_VOICES) | {v.id for v in services.synthesizer.voices()})
+            raise _param_error(
+                f"voice {name!r} is not available; use one of: {', '.join(known)}", "voice"
+            ) from None
+        return mapped
+
+
+def _param_error(message: str, param: str) -> ValidationError:
+    error = ValidationError(message)
+    error.param = param  # type: ignore[attr-defined]
+    return error
+
+
+def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
+    if body.model not in MODELS:
+        raise _param_error(f"model {body.model!r} is not available; use one of: {', '.join(MODELS)}", "model")
+    if not body.input.strip():
+        raise _param_error("input is empty: give the text to speak", "input")
+    if len(body.input) > MAX_INPUT_CHARACTERS:
+        raise _param_error(
+            f"input is {len(body.input)} characters; the maximum is {MAX_INPUT_CHARACTERS}", "input"
+        )
+    fmt = FORMATS.get(body.response_format)
+    if fmt is None:
+        raise _param_error(
+            f"response_format {body.response_format!r} is not one of: {', '.join(FORMATS)}", "response_format"
+        )
+    if not 0.25 <= body.speed <= 4.0:
+        raise _param_error(f"speed {body.speed} is out of range 0.25-4.0", "speed")
+    voice = resolve_voice(services, body.voice)
+    emotion = emotion_from_instructions(body.instructions)
+    request = SynthesisRequest(
+        text=body.input,
+        voice=voice,
+        rate=max(body.speed, 0.2),
+        emotion=emotion,
+    )
+    return PreparedSpeech(request, fmt, OUTPUT_RATE, (), len(body.input))
+
+
+def _sse(kind: str, **data: Any) -> bytes:
+    return f"data: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+
+@router.post("/audio/speech", summary="Create speech (OpenAI)")
+async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingResponse:
+    speech = await services.pool.run(_prepare, services, body)
+    blocks = encoded_audio(services.synthesizer, speech)
+    first = await services.pool.run(next, blocks)  # errors before the answer starts
+    if body.stream_format == "sse":
+
+        async def events():
+            yield _sse("speech.audio.delta", audio=base64.b64encode(first).decode())
+            async for block in services.pool.iterate(blocks):
+                if block:
+                    yield _sse("speech.audio.delta", audio=base64.b64encode(block).decode())
+            usage = {"input_tokens": len(body.input), "output_tokens": 0, "total_tokens": len(body.input)}
+            yield _sse("speech.audio.done", usage=usage)
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def audio():
+        yield first
+        async for block in services.pool.iterate(blocks):
+            yield block
+
+    return StreamingResponse(audio(), media_type=speech.content_type)
+
+
+@router.get("/audio/voices", summary="Voices (voicesmith extension)")
+def list_voices(services: ServicesDep) -> dict:
+    voices = [
+        {"id": v.id, "name": v.name, "language": v.language, "gender": v.gender}
+        for v in services.synthesizer.voices()
+    ]
+    return {"voices": voices, "aliases": dict(OPENAI_VOICES)}
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Annotated[str, Field()] = "model"
+    created: int = 0
+    owned_by: str = "voicesmith"
+
+
+@router.get("/models", summary="List models (OpenAI)")
+def list_models() -> dict:
+    return {"object": "list", "data": [ModelCard(id=name).model_dump() for name in MODELS]}

@@ -1,0 +1,238 @@
+"""Amazon Polly's REST API (rest-json, 2016-06-10): speech, voices and lexicons.
+
+Routes and field names follow botocore's service model, so ``boto3.client("polly",
+endpoint_url=...)`` works unchanged. Synthesis tasks are in :mod:`voicesmith.server.polly_tasks`,
+custom voices in :mod:`voicesmith.server.voices`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from voicesmith.engine.catalog import VoiceInfo
+from voicesmith.errors import LanguageNotSupportedError, LexiconNotFoundError
+from voicesmith.server.deps import ServicesDep, polly_auth
+from voicesmith.server.services import Services
+from voicesmith.server.speech import (
+    ENGINES,
+    SPEECH_LIMITS,
+    SUPPORTED_ENGINES,
+    PollySpeechFields,
+    PreparedSpeech,
+    encoded_audio,
+    enum_error,
+    prepare,
+    speech_marks_lines,
+)
+from voicesmith.tasks.store import LexiconRow, decode_token, encode_token, utcnow
+from voicesmith.text.lexicon import check_lexicon_capacity, check_lexicon_name, parse_lexicon
+
+_LOGGER = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["polly"], dependencies=[Depends(polly_auth)])
+
+PAGE_SIZE = 100
+ACCOUNT = "000000000000"
+REGION = "local"
+CHARACTERS_HEADER = "x-amzn-RequestCharacters"
+
+#: Polly's LanguageName for the language codes our voices are likely to have.
+LANGUAGE_NAMES = {
+    "en-US": "US English",
+    "en-GB": "British English",
+    "en-AU": "Australian English",
+    "en-IN": "Indian English",
+    "de-DE": "German",
+    "es-ES": "Castilian Spanish",
+    "es-US": "US Spanish",
+    "es-MX": "Mexican Spanish",
+    "fr-FR": "French",
+    "fr-CA": "Canadian French",
+    "it-IT": "Italian",
+    "pt-BR": "Brazilian Portuguese",
+    "pt-PT": "Portuguese",
+    "nl-NL": "Dutch",
+    "pl-PL": "Polish",
+    "ru-RU": "Russian",
+    "hi-IN": "Hindi",
+}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def voice_json(info: VoiceInfo) -> dict[str, Any]:
+    """A catalog voice as DescribeVoices lists it."""
+    return {
+        "Gender": info.gender,
+        "Id": info.id,
+        "LanguageCode": info.language,
+        "LanguageName": language_name(info.language),
+        "Name": info.name,
+        "SupportedEngines": list(SUPPORTED_ENGINES),
+        "AdditionalLanguageCodes": [],
+    }
+
+
+def epoch(moment: Any) -> float:
+    """A stored timestamp as rest-json sends it (epoch seconds); SQLite gives back naive UTC."""
+    from datetime import UTC
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+async def speech_response(services: Services, speech: PreparedSpeech) -> Response:
+    """Audio streamed as it is made (or the speech marks), with Polly's headers."""
+    headers = {CHARACTERS_HEADER: str(speech.billed_characters)}
+    synthesizer = services.synthesizer
+    if speech.output_format == "json":
+        body = await services.pool.run(speech_marks_lines, synthesizer, speech)
+        return Response(body, media_type=speech.content_type, headers=headers)
+    blocks = encoded_audio(synthesizer, speech)
+    first = await services.pool.run(next, blocks)  # plans the request: errors become proper answers
+
+    async def stream():
+        yield first
+        async for block in services.pool.iterate(blocks):
+            yield block
+
+    return StreamingResponse(stream(), media_type=speech.content_type, headers=headers)
+
+
+def check_voice(services: Services, fields: PollySpeechFields) -> VoiceInfo:
+    """The request's voice, which must be able to speak now and speak its LanguageCode, if one is given."""
+    info = services.voice(fields.VoiceId)
+    if fields.LanguageCode is not None and fields.LanguageCode != info.language:
+        raise LanguageNotSupportedError(
+            f"voice {info.id!r} speaks {info.language}, not {fields.LanguageCode}: "
+            "drop LanguageCode or pick a voice of that language (DescribeVoices lists them)"
+        )
+    return info
+
+
+def prepare_speech(services: Services, fields: PollySpeechFields, limits=SPEECH_LIMITS) -> PreparedSpeech:
+    speech_lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
+    prepared = prepare(fields, limits, speech_lexicons)
+    check_voice(services, fields)
+    return prepared
+
+
+@router.post("/speech", summary="SynthesizeSpeech", response_class=Response)
+async def synthesize_speech(fields: PollySpeechFields, services: ServicesDep) -> Response:
+    speech = await services.pool.run(prepare_speech, services, fields)
+    return await speech_response(services, speech)
+
+
+class VoicesPage(BaseModel):
+    Voices: list[dict[str, Any]]
+    NextToken: str | None = None
+
+
+@router.get("/voices", summary="DescribeVoices", response_model=VoicesPage, response_model_exclude_none=True)
+def describe_voices(
+    services: ServicesDep,
+    engine: Annotated[str | None, Query(alias="Engine")] = None,
+    language: Annotated[str | None, Query(alias="LanguageCode")] = None,
+    include_additional: Annotated[bool, Query(alias="IncludeAdditionalLanguageCodes")] = False,
+    token: Annotated[str | None, Query(alias="NextToken")] = None,
+) -> VoicesPage:
+    if engine is not None and engine not in ENGINES:
+        raise enum_error(engine, "engine", ENGINES)
+    offset = decode_token(token)
+    voices = services.synthesizer.voices()
+    if engine is not None and engine not in SUPPORTED_ENGINES:
+        voices = []
+    if language is not None:
+        voices = [v for v in voices if v.language == language]
+    page = voices[offset : offset + PAGE_SIZE]
+    more = offset + PAGE_SIZE < len(voices)
+    return VoicesPage(
+        Voices=[voice_json(v) for v in page], NextToken=encode_token(offset + PAGE_SIZE) if more else None
+    )
+
+
+# -- lexicons ------------------------------------------------------------------------------------------------
+
+LexiconName = Annotated[str, Path(alias="LexiconName")]
+
+
+class PutLexiconBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    Content: str
+
+
+def lexicon_attributes(row: LexiconRow) -> dict[str, Any]:
+    return {
+        "Alphabet": row.alphabet,
+        "LanguageCode": row.language,
+        "LastModified": epoch(row.modified),
+        "LexiconArn": f"arn:aws:polly:{REGION}:{ACCOUNT}:lexicon/{row.name}",
+        "LexemesCount": row.lexemes,
+        "Size": row.size,
+    }
+
+
+@router.put("/lexicons/{LexiconName}", summary="PutLexicon")
+def put_lexicon(name: LexiconName, body: PutLexiconBody, services: ServicesDep) -> dict:
+    lexicon = parse_lexicon(name, body.Content)
+    check_lexicon_capacity(services.store.lexicon_names(), name)
+    attributes = lexicon.attributes()
+    services.store.put_lexicon(
+        LexiconRow(
+            name=name,
+            content=body.Content,
+            alphabet=str(attributes["Alphabet"]),
+            language=str(attributes["LanguageCode"]),
+            lexemes=int(attributes["LexemesCount"]),  # type: ignore[call-overload]
+            size=int(attributes["Size"]),  # type: ignore[call-overload]
+            modified=utcnow(),
+        )
+    )
+    _LOGGER.info("stored lexicon %s (%d lexemes)", name, lexicon.lexeme_count)
+    return {}
+
+
+def _stored(services: Services, name: str) -> LexiconRow:
+    row = services.store.get_lexicon(check_lexicon_name(name))
+    if row is None:
+        raise LexiconNotFoundError(f"lexicon {name!r} does not exist (ListLexicons shows the stored ones)")
+    return row
+
+
+@router.get("/lexicons/{LexiconName}", summary="GetLexicon")
+def get_lexicon(name: LexiconName, services: ServicesDep) -> dict:
+    row = _stored(services, name)
+    return {
+        "Lexicon": {"Content": row.content, "Name": row.name},
+        "LexiconAttributes": lexicon_attributes(row),
+    }
+
+
+@router.delete("/lexicons/{LexiconName}", summary="DeleteLexicon")
+def delete_lexicon(name: LexiconName, services: ServicesDep) -> dict:
+    _stored(services, name)
+    services.store.delete_lexicon(name)
+    return {}
+
+
+@router.get("/lexicons", summary="ListLexicons")
+def list_lexicons(
+    services: ServicesDep, token: Annotated[str | None, Query(alias="NextToken")] = None
+) -> dict:
+    offset = decode_token(token)
+    rows = services.store.list_lexicons(offset, PAGE_SIZE + 1)
+    result: dict[str, Any] = {
+        "Lexicons": [{"Name": row.name, "Attributes": lexicon_attributes(row)} for row in rows[:PAGE_SIZE]]
+    }
+    if len(rows) > PAGE_SIZE:
+        result["NextToken"] = encode_token(offset + PAGE_SIZE)
+    return result

@@ -1,0 +1,192 @@
+"""Polly's asynchronous synthesis tasks: StartSpeechSynthesisTask, GetSpeechSynthesisTask,
+ListSpeechSynthesisTasks, and the work a task runner does for each task.
+
+A task is checked in full when it is submitted (the same checks as SynthesizeSpeech, with the task
+limits), stored, and run by the worker pool. Its output goes to ``<storage>/<bucket>/<prefix><TaskId>.<ext>``
+(speech marks: ``.marks``, JSON lines). ``SnsTopicArn`` may be an http(s) URL: the finished task's JSON is
+POSTed there (a failed delivery is logged, never fatal); a real SNS ARN is accepted and recorded, but
+nothing is published, since no SNS is reachable from here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.request
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from voicesmith.audio.formats import get_format
+from voicesmith.errors import (
+    InvalidSnsTopicArnError,
+    InvalidTaskIdError,
+    SynthesisTaskNotFoundError,
+    ValidationError,
+)
+from voicesmith.server.deps import ServicesDep, polly_auth
+from voicesmith.server.polly import check_voice, epoch
+from voicesmith.server.services import Services
+from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, enum_error, output_bytes, prepare
+from voicesmith.tasks.store import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    SCHEDULED,
+    TaskRow,
+    decode_token,
+    encode_token,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["polly"], dependencies=[Depends(polly_auth)])
+
+TASK_STATUSES = (SCHEDULED, IN_PROGRESS, COMPLETED, FAILED)
+_TASK_ID = re.compile(r"[a-zA-Z0-9_-]{1,100}")
+_SNS_ARN = re.compile(
+    r"arn:aws(-(cn|iso(-b)?|us-gov|eusc))?:sns:[a-z0-9_-]{1,50}:\d{12}:[a-zA-Z0-9_-]{1,251}([a-zA-Z0-9_-]{0,5}|\.fifo)"
+)
+_WEBHOOK = re.compile(r"https?://[^\s]{1,2000}")
+WEBHOOK_TIMEOUT = 10.0
+
+
+class StartTaskFields(PollySpeechFields):
+    OutputS3BucketName: str
+    OutputS3KeyPrefix: str = ""
+    SnsTopicArn: str | None = None
+
+
+def output_extension(output_format: str) -> str:
+    return ".marks" if output_format == "json" else get_format(output_format).extension
+
+
+def check_sns_topic(topic: str | None) -> str | None:
+    if topic is None or _SNS_ARN.fullmatch(topic) or _WEBHOOK.fullmatch(topic):
+        return topic
+    raise InvalidSnsTopicArnError(
+        f"SnsTopicArn {topic[:80]!r} is neither an SNS topic ARN nor an http(s) webhook URL"
+    )
+
+
+def task_json(row: TaskRow) -> dict[str, Any]:
+    request = row.request
+    task: dict[str, Any] = {
+        "Engine": request.get("Engine") or "neural",
+        "TaskId": row.id,
+        "TaskStatus": row.status,
+        "OutputUri": row.output_uri,
+        "CreationTime": epoch(row.created),
+        "RequestCharacters": row.request_characters,
+        "LexiconNames": request.get("LexiconNames", []),
+        "OutputFormat": request["OutputFormat"],
+        "SpeechMarkTypes": request.get("SpeechMarkTypes", []),
+        "TextType": request.get("TextType", "text"),
+        "VoiceId": request["VoiceId"],
+    }
+    for field, value in (
+        ("TaskStatusReason", row.status_reason),
+        ("SnsTopicArn", request.get("SnsTopicArn")),
+        ("SampleRate", request.get("SampleRate")),
+        ("LanguageCode", request.get("LanguageCode")),
+    ):
+        if value is not None:
+            task[field] = value
+    return task
+
+
+def _start(services: Services, fields: StartTaskFields) -> TaskRow:
+    lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
+    speech = prepare(fields, TASK_LIMITS, lexicons)
+    check_voice(services, fields)
+    check_sns_topic(fields.SnsTopicArn)
+    task_id = str(uuid.uuid4())
+    key = services.storage.key(
+        fields.OutputS3BucketName, fields.OutputS3KeyPrefix, task_id + output_extension(fields.OutputFormat)
+    )
+    request = fields.model_dump(exclude_none=True)
+    request["OutputKey"] = key
+    if speech.sample_rate is not None and fields.SampleRate is None:
+        request["SampleRate"] = str(speech.sample_rate)
+    row = TaskRow(
+        id=task_id,
+        status=SCHEDULED,
+        request=request,
+        output_uri=services.storage.uri(key),
+        request_characters=speech.billed_characters,
+        created=None,
+    )
+    services.store.add(row)
+    if services.runner is not None:
+        services.runner.wake()
+    _LOGGER.info("task %s scheduled (%d characters) -> %s", task_id, speech.billed_characters, row.output_uri)
+    return row
+
+
+@router.post("/synthesisTasks", summary="StartSpeechSynthesisTask")
+async def start_task(fields: StartTaskFields, services: ServicesDep) -> dict:
+    row = await services.pool.run(_start, services, fields)
+    return {"SynthesisTask": task_json(row)}
+
+
+@router.get("/synthesisTasks/{TaskId}", summary="GetSpeechSynthesisTask")
+def get_task(task_id: Annotated[str, Path(alias="TaskId")], services: ServicesDep) -> dict:
+    if not _TASK_ID.fullmatch(task_id):
+        raise InvalidTaskIdError(f"TaskId {task_id[:120]!r} is not a valid task id")
+    row = services.store.get_task(task_id)
+    if row is None:
+        raise SynthesisTaskNotFoundError(f"no synthesis task with id {task_id!r}")
+    return {"SynthesisTask": task_json(row)}
+
+
+@router.get("/synthesisTasks", summary="ListSpeechSynthesisTasks")
+def list_tasks(
+    services: ServicesDep,
+    max_results: Annotated[int, Query(alias="MaxResults")] = 100,
+    token: Annotated[str | None, Query(alias="NextToken")] = None,
+    status: Annotated[str | None, Query(alias="Status")] = None,
+) -> dict:
+    if not 1 <= max_results <= 100:
+        raise ValidationError(f"MaxResults {max_results} is out of range: use 1 to 100")
+    if status is not None and status not in TASK_STATUSES:
+        raise enum_error(status, "status", TASK_STATUSES)
+    offset = decode_token(token)
+    rows = services.store.list_tasks(status, offset, max_results + 1)
+    result: dict[str, Any] = {"SynthesisTasks": [task_json(row) for row in rows[:max_results]]}
+    if len(rows) > max_results:
+        result["NextToken"] = encode_token(offset + max_results)
+    return result
+
+
+# -- the work ----------------------------------------------------------------------------------------------
+
+
+def run_task(services: Services, row: TaskRow) -> None:
+    """Synthesize one task and write its output (called by the task runner, in a worker thread)."""
+    fields = StartTaskFields.model_validate(row.request)
+    lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
+    speech = prepare(fields, TASK_LIMITS, lexicons)
+    check_voice(services, fields)
+    services.storage.write(row.request["OutputKey"], output_bytes(services.synthesizer, speech))
+
+
+def notify(services: Services, task_id: str) -> None:
+    """POST the finished task to its webhook, if it has one (failures are logged only)."""
+    row = services.store.get_task(task_id)
+    topic = row.request.get("SnsTopicArn") if row is not None else None
+    if row is None or not topic:
+        return
+    if not _WEBHOOK.fullmatch(topic):
+        _LOGGER.info("task %s: SNS topic %s recorded; no SNS to publish to", task_id, topic)
+        return
+    body = json.dumps({"SynthesisTask": task_json(row)}).encode()
+    request = urllib.request.Request(
+        topic, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as answer:  # noqa: S310 - http(s) only
+            _LOGGER.info("task %s: webhook %s answered %s", task_id, topic, answer.status)
+    except OSError as error:
+        _LOGGER.warning("task %s: webhook %s failed: %s", task_id, topic, error)

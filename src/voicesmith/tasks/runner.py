@@ -1,0 +1,170 @@
+"""The in-process worker pool that runs synthesis tasks and custom-voice jobs from the store.
+
+Workers poll the store (and wake at once when a job is submitted here), claim one job at a time,
+renew the claim's lease while the job runs, and record the outcome only while they still hold the
+claim. A job whose process died keeps its ``inProgress``/``training`` status until its lease runs out;
+then any worker (this process after a restart, or another node) claims and runs it again. Output is
+written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voicesmith.errors import VoicesmithError
+from voicesmith.tasks.store import (
+    ACTIVE,
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    TRAINING,
+    JobRow,
+    Store,
+    TaskRow,
+    VoiceJobRow,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+TaskHandler = Callable[[TaskRow], None]
+"""Runs one synthesis task to completion; raises to fail it (a VoicesmithError's message is the reason)."""
+VoiceJobHandler = Callable[[VoiceJobRow], None]
+"""Makes one custom voice and installs it in the catalog; raises to fail the job."""
+
+
+@dataclass(frozen=True)
+class _Kind:
+    model: type[JobRow]
+    running: str
+    done: str
+    handler: Callable[[JobRow], None]
+
+
+class JobLostError(RuntimeError):
+    """The worker's claim on a job was taken over (its lease ran out); its outcome is not recorded."""
+
+
+class TaskRunner:
+    """A pool of worker threads over a :class:`Store`."""
+
+    def __init__(
+        self,
+        store: Store,
+        task_handler: TaskHandler,
+        voice_job_handler: VoiceJobHandler,
+        *,
+        workers: int = 1,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+        on_task_finished: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.workers = workers
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self._on_task_finished = on_task_finished
+        self._kinds = (
+            _Kind(TaskRow, IN_PROGRESS, COMPLETED, task_handler),
+            _Kind(VoiceJobRow, TRAINING, ACTIVE, voice_job_handler),
+        )
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.name = f"runner-{uuid.uuid4().hex[:8]}"
+
+    def start(self) -> None:
+        self._stop.clear()
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._loop, name=f"{self.name}-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        _LOGGER.info("%s: %d workers started", self.name, self.workers)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask workers to stop after their current job and wait for them (a job still running after
+        ``timeout`` keeps its claim until the lease runs out, then runs again elsewhere)."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def wake(self) -> None:
+        """A job was submitted: look now instead of at the next poll."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # a broken database must not kill the worker thread
+                _LOGGER.exception("%s: polling the store failed", self.name)
+                worked = False
+            if not worked and not self._stop.is_set():
+                self._wake.wait(self.poll_seconds)
+                if not self._stop.is_set():  # stop()'s wake-up must reach every worker
+                    self._wake.clear()
+
+    def run_once(self) -> bool:
+        """Claim and run one job of any kind; False if none was waiting."""
+        for kind in self._kinds:
+            job = self.store.claim_next(kind.model, self.lease_seconds, kind.running)
+            if job is not None:
+                self._run(kind, job)
+                return True
+        return False
+
+    def _run(self, kind: _Kind, job: JobRow) -> None:
+        claim = job.claim
+        assert claim is not None
+        lost = threading.Event()
+        done = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._heartbeat,
+            args=(kind, job.id, claim, done, lost),
+            name=f"lease-{job.id}",
+            daemon=True,
+        )
+        heartbeat.start()
+        status, reason = kind.done, None
+        try:
+            _LOGGER.info(
+                "%s: running %s %s (attempt %d)", self.name, kind.model.__tablename__, job.id, job.attempts
+            )
+            kind.handler(job)
+        except VoicesmithError as error:
+            status, reason = FAILED, error.message
+        except Exception as error:
+            _LOGGER.exception("%s %s failed", kind.model.__tablename__, job.id)
+            status, reason = FAILED, f"internal error: {type(error).__name__}: {error}"
+        finally:
+            done.set()
+            heartbeat.join()
+        if lost.is_set() or not self.store.finish(kind.model, job.id, claim, status, reason):
+            _LOGGER.warning(
+                "%s %s: claim lost while running; outcome not recorded", kind.model.__tablename__, job.id
+            )
+            return
+        _LOGGER.info(
+            "%s %s: %s%s", kind.model.__tablename__, job.id, status, f" ({reason})" if reason else ""
+        )
+        if kind.model is TaskRow and self._on_task_finished is not None:
+            try:
+                self._on_task_finished(job.id)
+            except Exception:  # a notification failure never changes the task's outcome
+                _LOGGER.exception("task %s: completion callback failed", job.id)
+
+    def _heartbeat(
+        self, kind: _Kind, job_id: str, claim: str, done: threading.Event, lost: threading.Event
+    ) -> None:
+        while not done.wait(self.lease_seconds / 3):
+            try:
+                if not self.store.renew(kind.model, job_id, claim, self.lease_seconds):
+                    lost.set()
+                    return
+            except Exception:
+                _LOGGER.exception("renewing the lease of %s failed", job_id)

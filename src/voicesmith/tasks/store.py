@@ -1,0 +1,264 @@
+"""Durable state of the server: lexicons, speech synthesis tasks and custom-voice jobs (SQLAlchemy 2).
+
+SQLite (a file under the data dir) by default; any SQLAlchemy URL (PostgreSQL for several nodes) works.
+Tasks and voice jobs are claimed with one conditional ``UPDATE`` (status + lease + claim token), so two
+workers, in one process or on two nodes, never run the same job at once, and a job whose worker died
+(its lease ran out) is claimed again. Only the holder of the current claim token may finish a job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, event, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from voicesmith.errors import InvalidNextTokenError
+
+_LOGGER = logging.getLogger(__name__)
+
+# Task states, as Polly spells them.
+SCHEDULED, IN_PROGRESS, COMPLETED, FAILED = "scheduled", "inProgress", "completed", "failed"
+# Custom-voice states.
+PENDING, TRAINING, ACTIVE = "pending", "training", "active"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class LexiconRow(_Base):
+    __tablename__ = "lexicons"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    alphabet: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(35))
+    lexemes: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    modified: Mapped[datetime]
+
+
+class _Job:
+    """Columns shared by the two kinds of background job."""
+
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created: Mapped[datetime]
+    updated: Mapped[datetime]
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    claim: Mapped[str | None] = mapped_column(String(36), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaskRow(_Job, _Base):
+    """A StartSpeechSynthesisTask request and what became of it."""
+
+    __tablename__ = "synthesis_tasks"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The task's Polly fields (VoiceId, OutputFormat, Text, ...), as accepted."""
+    output_uri: Mapped[str] = mapped_column(Text)
+    request_characters: Mapped[int] = mapped_column(Integer)
+
+
+class VoiceJobRow(_Job, _Base):
+    """A custom voice being made (or made, or failed)."""
+
+    __tablename__ = "voice_jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(35))
+    gender: Mapped[str | None] = mapped_column(String(16), default=None)
+    dataset: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """Where the recordings are: {"location": path or URL} or {"folder": uploaded files}."""
+
+
+JobRow = TaskRow | VoiceJobRow
+
+
+def encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_token(token: str | None) -> int:
+    """The offset a NextToken stands for; raises InvalidNextTokenError for anything we did not hand out."""
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        raise InvalidNextTokenError(f"NextToken {token[:40]!r} is not one this server handed out") from error
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidNextTokenError(f"NextToken {token[:40]!r} is not one this server handed out")
+    return offset
+
+
+class Store:
+    """All database access of the server. Thread-safe: every call uses its own session."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, **_engine_options(url))
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        _Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- lexicons ------------------------------------------------------------------------------------------
+
+    def put_lexicon(self, row: LexiconRow) -> None:
+        with self.session() as session:
+            session.merge(row)
+
+    def get_lexicon(self, name: str) -> LexiconRow | None:
+        with self.session() as session:
+            return session.get(LexiconRow, name)
+
+    def delete_lexicon(self, name: str) -> bool:
+        with self.session() as session:
+            return session.execute(delete(LexiconRow).where(LexiconRow.name == name)).rowcount > 0
+
+    def lexicon_names(self) -> list[str]:
+        with self.session() as session:
+            return list(session.scalars(select(LexiconRow.name)))
+
+    def list_lexicons(self, offset: int, limit: int) -> list[LexiconRow]:
+        with self.session() as session:
+            query = select(LexiconRow).order_by(LexiconRow.name).offset(offset).limit(limit)
+            return list(session.scalars(query))
+
+    # -- tasks and voice jobs ------------------------------------------------------------------------------
+
+    def add(self, row: JobRow) -> JobRow:
+        now = utcnow()
+        row.created = row.created or now
+        row.updated = now
+        with self.session() as session:
+            session.add(row)
+        return row
+
+    def get_task(self, task_id: str) -> TaskRow | None:
+        with self.session() as session:
+            return session.get(TaskRow, task_id)
+
+    def list_tasks(self, status: str | None, offset: int, limit: int) -> list[TaskRow]:
+        with self.session() as session:
+            query = select(TaskRow).order_by(TaskRow.created.desc(), TaskRow.id)
+            if status:
+                query = query.where(TaskRow.status == status)
+            return list(session.scalars(query.offset(offset).limit(limit)))
+
+    def get_voice_job(self, voice_id: str) -> VoiceJobRow | None:
+        with self.session() as session:
+            return session.get(VoiceJobRow, voice_id)
+
+    def delete_voice_job(self, voice_id: str) -> bool:
+        with self.session() as session:
+            return session.execute(delete(VoiceJobRow).where(VoiceJobRow.id == voice_id)).rowcount > 0
+
+    def claim_next(self, model: type[JobRow], lease_seconds: float, running: str) -> JobRow | None:
+        """Take one waiting job (or one whose worker's lease ran out) and mark it ``running``.
+
+        The claim is a conditional UPDATE on the row as it was read: if another worker got there first
+        the update matches no row and the next candidate is tried.
+        """
+        waiting = SCHEDULED if model is TaskRow else PENDING
+        now = utcnow()
+        with self.session() as session:
+            candidates = list(
+                session.execute(
+                    select(model.id, model.status, model.claim)
+                    .where(
+                        (model.status == waiting) | ((model.status == running) & (model.lease_until < now))
+                    )
+                    .order_by(model.created)
+                    .limit(8)
+                )
+            )
+        for job_id, status, old_claim in candidates:
+            claim = str(uuid.uuid4())
+            with self.session() as session:
+                claimed = session.execute(
+                    update(model)
+                    .where(model.id == job_id, model.status == status)
+                    .where(model.claim.is_(None) if old_claim is None else model.claim == old_claim)
+                    .values(
+                        status=running,
+                        claim=claim,
+                        lease_until=now + timedelta(seconds=lease_seconds),
+                        attempts=model.attempts + 1,
+                        updated=now,
+                    )
+                ).rowcount
+            if claimed:
+                if status == running:
+                    _LOGGER.warning(
+                        "%s %s: its worker's lease ran out; running it again", model.__tablename__, job_id
+                    )
+                with self.session() as session:
+                    return session.get(model, job_id)
+        return None
+
+    def renew(self, model: type[JobRow], job_id: str, claim: str, lease_seconds: float) -> bool:
+        """Extend a claim's lease; False if the claim was lost (the job was taken over or deleted)."""
+        with self.session() as session:
+            return (
+                session.execute(
+                    update(model)
+                    .where(model.id == job_id, model.claim == claim)
+                    .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+                ).rowcount
+                > 0
+            )
+
+    def finish(self, model: type[JobRow], job_id: str, claim: str, status: str, reason: str | None) -> bool:
+        """Record a job's outcome, only if ``claim`` still holds it; False otherwise."""
+        with self.session() as session:
+            return (
+                session.execute(
+                    update(model)
+                    .where(model.id == job_id, model.claim == claim)
+                    .values(
+                        status=status, status_reason=reason, lease_until=None, claim=None, updated=utcnow()
+                    )
+                ).rowcount
+                > 0
+            )
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # One connection per thread; waits for writers instead of failing at once.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,106 @@
+"""Helpers for the server tests: run a real server, make stock clients."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from voicesmith.settings import Settings
+
+ACCESS_KEY = "AKIDVOICESMITHTEST"
+SECRET_KEY = "test-secret-key"
+OPENAI_KEY = "sk-voicesmith-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    url: str
+    settings: Settings
+    app: object
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+
+def make_settings(root: Path, shared_cache: Path, **overrides: object) -> Settings:
+    root.mkdir(parents=True, exist_ok=True)
+    cache = root / "cache"
+    if not cache.exists():
+        cache.symlink_to(shared_cache, target_is_directory=True)
+    options = {
+        "task_lease_seconds": 3.0,
+        "task_poll_seconds": 0.2,
+        "max_concurrent_synthesis": 2,
+        **overrides,
+    }
+    return Settings(data_dir=root, **options)
+
+
+def serve(settings: Settings, **app_options: object) -> Iterator[RunningServer]:
+    """Run ``create_app(settings)`` under uvicorn in a thread until the generator is closed."""
+    import uvicorn
+
+    from voicesmith.server.app import create_app
+
+    app = create_app(settings, **app_options)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield RunningServer(f"http://127.0.0.1:{port}", settings, app)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+serving = contextmanager(serve)
+"""``with serving(settings) as running:`` - a server for one test."""
+
+
+def polly_client(url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "polly",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def openai_client(url: str, api_key: str = OPENAI_KEY):
+    import openai
+
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=api_key, max_retries=0)
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy; that value, or AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
