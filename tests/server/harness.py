@@ -1,12 +1,12 @@
 """Helpers for the server tests: run a real server, make stock clients."""
 
-
 from __future__ import annotations
 
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,12 @@ def make_settings(root: Path, shared_cache: Path, **overrides: object) -> Settin
     cache = root / "cache"
     if not cache.exists():
         cache.symlink_to(shared_cache, target_is_directory=True)
-    options = {"task_lease_seconds": 3.0, "task_poll_seconds": 0.2, "max_concurrent_synthesis": 2, **overrides}
+    options = {
+        "task_lease_seconds": 3.0,
+        "task_poll_seconds": 0.2,
+        "max_concurrent_synthesis": 2,
+        **overrides,
+    }
     return Settings(data_dir=root, **options)
 
 
@@ -64,6 +69,10 @@ def serve(settings: Settings, **app_options: object) -> Iterator[RunningServer]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+serving = contextmanager(serve)
+"""``with serving(settings) as running:`` - a server for one test."""
 
 
 def polly_client(url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):

@@ -27,7 +27,8 @@ def test_signed_requests_pass(locked):
     assert len(audio) > 8000
     polly.put_lexicon(
         Name="abc",
-        Content='<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" '
+        Content='<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" '
+        'alphabet="ipa" '
         'xml:lang="en-US"><lexeme><grapheme>abc</grapheme><alias>alphabet</alias></lexeme></lexicon>',
     )
     assert polly.get_lexicon(Name="abc")["Lexicon"]["Name"] == "abc"
@@ -40,9 +41,8 @@ def test_signed_requests_pass(locked):
 )
 def test_bad_credentials_are_access_denied(locked, access_key, secret_key):
     polly = polly_client(locked.url, access_key, secret_key)
-    with pytest.raises(polly.exceptions.ClientError) as caught:
+    with pytest.raises(polly.exceptions.AccessDeniedException) as caught:
         polly.synthesize_speech(Text="Nope.", VoiceId="joe", OutputFormat="mp3")
-    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
@@ -54,9 +54,8 @@ def test_tampered_body_is_access_denied(locked):
         request.body = request.body.replace(b"Original", b"Tampered")
 
     polly.meta.events.register_last("before-send.polly.SynthesizeSpeech", swap_body)
-    with pytest.raises(polly.exceptions.ClientError) as caught:
+    with pytest.raises(polly.exceptions.AccessDeniedException):
         polly.synthesize_speech(Text="Original text.", VoiceId="joe", OutputFormat="mp3")
-    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_unsigned_requests_are_denied(locked):

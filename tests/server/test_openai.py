@@ -28,7 +28,9 @@ TEXT = "The quick brown fox jumps over the lazy dog."
     ],
 )
 def test_every_response_format_at_24khz(oai, response_format, fmt, content_type):
-    answer = oai.audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format=response_format)
+    answer = oai.audio.speech.create(
+        model="tts-1", voice="alloy", input=TEXT, response_format=response_format
+    )
     assert answer.response.headers["content-type"] == content_type
     audio, rate = decode(answer.content, fmt, 24000)
     assert rate == 24000
@@ -41,7 +43,9 @@ def test_streaming_response_and_speed(oai):
     ) as answer:
         blocks = list(answer.iter_bytes())
     normal = b"".join(blocks)
-    fast = oai.audio.speech.create(model="tts-1-hd", voice={"id": "joe"}, input=TEXT, response_format="pcm", speed=2.0)
+    fast = oai.audio.speech.create(
+        model="tts-1-hd", voice={"id": "joe"}, input=TEXT, response_format="pcm", speed=2.0
+    )
     assert 0.35 < len(fast.content) / len(normal) < 0.7
 
 
@@ -111,8 +115,15 @@ def test_instructions_name_emotions(instructions, emotion):
     assert emotion_from_instructions(instructions) == emotion
 
 
-def test_instructions_are_accepted(oai):
-    answer = oai.audio.speech.create(
-        model="gpt-4o-mini-tts", voice="alloy", input="Hello.", instructions="speak angrily", response_format="wav"
-    )
-    assert decode(answer.content, "wav")[1] == 24000
+def test_instructions_set_the_emotion(oai):
+    def speak(instructions):
+        extra = {"instructions": instructions} if instructions else {}
+        return oai.audio.speech.create(
+            model="gpt-4o-mini-tts", voice="alloy", input="I told you twice.", response_format="pcm", **extra
+        ).content
+
+    plain, angry, british = speak(None), speak("speak angrily"), speak("with a British accent")
+    assert british == plain  # names no emotion: nothing changes
+    assert angry != plain
+    louder = np.abs(np.frombuffer(angry, np.int16)).mean() > np.abs(np.frombuffer(plain, np.int16)).mean()
+    assert louder

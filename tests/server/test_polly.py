@@ -14,7 +14,8 @@ from voicesmith.audio.encode import decode
 
 TEXT = "Hello there. This is voicesmith speaking."
 W3C_LEXICON = """<?xml version="1.0" encoding="UTF-8"?>
-<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" xml:lang="en-US">
+<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon"
+         alphabet="ipa" xml:lang="en-US">
   <lexeme><grapheme>W3C</grapheme><alias>World Wide Web Consortium</alias></lexeme>
 </lexicon>"""
 
@@ -57,7 +58,9 @@ def test_describe_voices_lists_the_catalog(polly):
     assert joe["Gender"] == "Male" and joe["Name"] == "Joe"
     assert polly.describe_voices(Engine="standard")["Voices"] == []
     assert polly.describe_voices(LanguageCode="de-DE")["Voices"] == []
-    assert [v["Id"] for v in polly.describe_voices(Engine="neural", LanguageCode="en-US")["Voices"]] == ["joe"]
+    assert [v["Id"] for v in polly.describe_voices(Engine="neural", LanguageCode="en-US")["Voices"]] == [
+        "joe"
+    ]
 
 
 def test_ssml_is_billed_without_tags(polly):
@@ -69,7 +72,10 @@ def test_ssml_is_billed_without_tags(polly):
 
 def test_speech_marks_are_json_lines(polly):
     answer = polly.synthesize_speech(
-        Text="Hello big world. Bye now.", VoiceId="joe", OutputFormat="json", SpeechMarkTypes=["word", "sentence"]
+        Text="Hello big world. Bye now.",
+        VoiceId="joe",
+        OutputFormat="json",
+        SpeechMarkTypes=["word", "sentence"],
     )
     assert answer["ContentType"] == "application/x-json-stream"
     marks = [json.loads(line) for line in answer["AudioStream"].read().decode().splitlines()]
@@ -117,10 +123,13 @@ BAD_REQUESTS = [
     ({"LexiconNames": ["missing"]}, "LexiconNotFoundException"),
     ({"LexiconNames": ["a", "b", "c", "d", "e", "f"]}, "MaxLexiconsNumberExceededException"),
     ({"LexiconNames": ["bad-name"]}, "ValidationException"),
+    ({"LanguageCode": "de-DE"}, "LanguageNotSupportedException"),
 ]
 
 
-@pytest.mark.parametrize(("fields", "error"), BAD_REQUESTS, ids=[e + str(i) for i, (_, e) in enumerate(BAD_REQUESTS)])
+@pytest.mark.parametrize(
+    ("fields", "error"), BAD_REQUESTS, ids=[e + str(i) for i, (_, e) in enumerate(BAD_REQUESTS)]
+)
 def test_bad_requests_raise_polly_types(polly, fields, error):
     with pytest.raises(getattr(polly.exceptions, error)) as caught:
         speak(polly, **fields)
@@ -128,6 +137,18 @@ def test_bad_requests_raise_polly_types(polly, fields, error):
     assert response["Error"]["Code"] == error
     assert response["Error"]["Message"]
     assert response["ResponseMetadata"]["RequestId"]
+
+
+def test_internal_failures_are_service_failures(polly, server, monkeypatch):
+    def broken(request):
+        raise RuntimeError("the voice model is corrupt")
+        yield
+
+    monkeypatch.setattr(server.app.state.services.synthesizer, "stream", broken)
+    with pytest.raises(polly.exceptions.ServiceFailureException) as caught:
+        speak(polly)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert "RuntimeError" in caught.value.response["Error"]["Message"]
 
 
 def test_lexicon_crud_and_effect(polly):
@@ -155,7 +176,10 @@ def test_lexicon_crud_and_effect(polly):
     [
         ("<lexicon>", "InvalidLexiconException"),
         (W3C_LEXICON.replace('alphabet="ipa"', 'alphabet="klingon"'), "UnsupportedPlsAlphabetException"),
-        (W3C_LEXICON.replace("</lexicon>", "<!--" + "x" * 4000 + "--></lexicon>"), "LexiconSizeExceededException"),
+        (
+            W3C_LEXICON.replace("</lexicon>", "<!--" + "x" * 4000 + "--></lexicon>"),
+            "LexiconSizeExceededException",
+        ),
         (W3C_LEXICON.replace("World Wide Web Consortium", "w" * 101), "MaxLexemeLengthExceededException"),
     ],
 )
@@ -180,20 +204,37 @@ def test_several_clients_at_once_get_the_same_audio(polly):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["pcm", "mp3", "ogg_vorbis"])
-def test_audio_streams_before_synthesis_ends(server, fmt):
-    text = " ".join(f"This is sentence number {n} of a long text that takes a while to speak." for n in range(12))
-    body = {"Text": text, "VoiceId": "joe", "OutputFormat": fmt}
+@pytest.mark.parametrize(
+    ("path", "fmt"), [("speech", "pcm"), ("speech", "mp3"), ("speech", "ogg_vorbis"), ("audio", "wav")]
+)
+def test_audio_streams_before_synthesis_ends(server, monkeypatch, path, fmt):
+    """The client holds the first bytes before the server has made the last audio."""
+    synthesizer = server.app.state.services.synthesizer
+    real_stream = synthesizer.stream
+    synthesis_done: list[float] = []
+
+    def recorded_stream(request):
+        yield from real_stream(request)
+        synthesis_done.append(time.monotonic())
+
+    monkeypatch.setattr(synthesizer, "stream", recorded_stream)
+    text = " ".join(f"This is sentence number {n} of a text that takes a while to speak." for n in range(5))
+    if path == "speech":
+        url, body = f"{server.url}/v1/speech", {"Text": text, "VoiceId": "joe", "OutputFormat": fmt}
+    else:
+        url, body = (
+            f"{server.url}/v1/audio/speech",
+            {"model": "tts-1", "voice": "joe", "input": text, "response_format": fmt},
+        )
     arrivals = []
-    with httpx.stream("POST", f"{server.url}/v1/speech", json=body, timeout=120) as answer:
+    with httpx.stream("POST", url, json=body, timeout=120) as answer:
         assert answer.status_code == 200
         assert "content-length" not in answer.headers
         for block in answer.iter_raw():
             arrivals.append((time.monotonic(), len(block)))
-    end = time.monotonic()
-    assert len(arrivals) > 3
-    assert arrivals[0][0] < arrivals[-1][0] < end + 1e-3
-    assert sum(size for _, size in arrivals) > 50_000
+    assert len(synthesis_done) == 1
+    assert arrivals[0][0] < synthesis_done[0]
+    assert len(arrivals) > 2 and sum(size for _, size in arrivals) > 20_000
 
 
 def test_healthz_and_request_ids(server):
@@ -207,6 +248,16 @@ def test_healthz_and_request_ids(server):
 def test_request_body_is_capped(server):
     body = {"Text": "x" * (server.settings.max_request_bytes + 10), "VoiceId": "joe", "OutputFormat": "mp3"}
     answer = httpx.post(f"{server.url}/v1/speech", json=body)
+    assert answer.status_code == 413
+    assert answer.headers["x-amzn-ErrorType"] == "ValidationException"
+
+
+def test_chunked_request_body_is_capped(server):
+    def chunks():
+        for _ in range(server.settings.max_request_bytes // 10_000 + 2):
+            yield b"x" * 10_000
+
+    answer = httpx.put(f"{server.url}/v1/lexicons/big", content=chunks())
     assert answer.status_code == 413
     assert answer.headers["x-amzn-ErrorType"] == "ValidationException"
 

@@ -17,7 +17,7 @@ import pytest
 
 from voicesmith.audio.encode import decode
 
-from .harness import free_port, make_settings, polly_client, serve, wait_for
+from .harness import free_port, make_settings, polly_client, serving, wait_for
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -108,11 +108,15 @@ def test_task_that_cannot_run_fails_with_a_reason(tmp_path, shared_cache):
         '<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" '
         'xml:lang="en-US"><lexeme><grapheme>a</grapheme><alias>b</alias></lexeme></lexicon>'
     )
-    for running in serve(make_settings(tmp_path / "data", shared_cache, task_workers=0)):
+    with serving(make_settings(tmp_path / "data", shared_cache, task_workers=0)) as running:
         polly = polly_client(running.url)
         polly.put_lexicon(Name="gone", Content=lexicon)
         started = polly.start_speech_synthesis_task(
-            Text="Hi.", VoiceId="joe", OutputFormat="pcm", OutputS3BucketName="b-bucket", LexiconNames=["gone"]
+            Text="Hi.",
+            VoiceId="joe",
+            OutputFormat="pcm",
+            OutputS3BucketName="b-bucket",
+            LexiconNames=["gone"],
         )["SynthesisTask"]
         polly.delete_lexicon(Name="gone")
         services = running.app.state.services
@@ -125,7 +129,9 @@ def test_task_that_cannot_run_fails_with_a_reason(tmp_path, shared_cache):
 
 def test_task_pagination(polly):
     for n in range(3):
-        polly.start_speech_synthesis_task(Text=f"Page {n}.", VoiceId="joe", OutputFormat="pcm", OutputS3BucketName="pages")
+        polly.start_speech_synthesis_task(
+            Text=f"Page {n}.", VoiceId="joe", OutputFormat="pcm", OutputS3BucketName="pages"
+        )
     first = polly.list_speech_synthesis_tasks(MaxResults=2)
     assert len(first["SynthesisTasks"]) == 2 and first["NextToken"]
     second = polly.list_speech_synthesis_tasks(MaxResults=2, NextToken=first["NextToken"])
@@ -148,9 +154,17 @@ BAD_TASKS = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "error"), BAD_TASKS, ids=[e + str(i) for i, (_, e) in enumerate(BAD_TASKS)])
+@pytest.mark.parametrize(
+    ("fields", "error"), BAD_TASKS, ids=[e + str(i) for i, (_, e) in enumerate(BAD_TASKS)]
+)
 def test_bad_tasks_raise_polly_types(polly, fields, error):
-    request = {"Text": "Hi.", "VoiceId": "joe", "OutputFormat": "mp3", "OutputS3BucketName": "ok-bucket", **fields}
+    request = {
+        "Text": "Hi.",
+        "VoiceId": "joe",
+        "OutputFormat": "mp3",
+        "OutputS3BucketName": "ok-bucket",
+        **fields,
+    }
     with pytest.raises(getattr(polly.exceptions, error)):
         polly.start_speech_synthesis_task(**request)
 
@@ -169,7 +183,7 @@ def test_output_to_another_fsspec_store(tmp_path, shared_cache):
     import fsspec
 
     settings = make_settings(tmp_path / "data", shared_cache, storage_url="memory://voicesmith-test")
-    for running in serve(settings):
+    with serving(settings) as running:
         polly = polly_client(running.url)
         started = polly.start_speech_synthesis_task(
             Text="Stored elsewhere.", VoiceId="joe", OutputFormat="pcm", OutputS3BucketName="mem-bucket"
@@ -211,12 +225,22 @@ def test_task_running_when_the_server_dies_completes_once_after_restart(tmp_path
     process = _start_server_process(data_dir, port)
     try:
         polly = polly_client(url)
-        text = " ".join(f"Sentence {n} of a text long enough to be killed halfway through." for n in range(14))
+        text = " ".join(
+            f"Sentence {n} of a text long enough to be killed halfway through." for n in range(14)
+        )
         started = polly.start_speech_synthesis_task(
-            Text=text, VoiceId="joe", OutputFormat="pcm", OutputS3BucketName="restart", SnsTopicArn=webhook.url
+            Text=text,
+            VoiceId="joe",
+            OutputFormat="pcm",
+            OutputS3BucketName="restart",
+            SnsTopicArn=webhook.url,
         )["SynthesisTask"]
         task_id = started["TaskId"]
-        wait_for(lambda: polly.get_speech_synthesis_task(TaskId=task_id)["SynthesisTask"]["TaskStatus"] == "inProgress")
+        wait_for(
+            lambda: (
+                polly.get_speech_synthesis_task(TaskId=task_id)["SynthesisTask"]["TaskStatus"] == "inProgress"
+            )
+        )
         process.send_signal(signal.SIGKILL)
         process.wait(10)
     finally:
@@ -227,7 +251,10 @@ def test_task_running_when_the_server_dies_completes_once_after_restart(tmp_path
     process = _start_server_process(data_dir, port)
     try:
         polly = polly_client(url)
-        assert polly.get_speech_synthesis_task(TaskId=task_id)["SynthesisTask"]["TaskStatus"] in ("inProgress", "completed")
+        assert polly.get_speech_synthesis_task(TaskId=task_id)["SynthesisTask"]["TaskStatus"] in (
+            "inProgress",
+            "completed",
+        )
         task = wait_for(lambda: finished(polly, task_id), timeout=120)
         assert task["TaskStatus"] == "completed"
         wait_for(lambda: webhook.received)

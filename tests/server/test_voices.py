@@ -10,7 +10,7 @@ import pytest
 
 from voicesmith.server.voices import TRAINING_UNAVAILABLE, VoiceJob
 
-from .harness import make_settings, polly_client, serve, wait_for
+from .harness import make_settings, polly_client, serve, serving, wait_for
 
 
 class FakePipeline:
@@ -83,7 +83,9 @@ def test_voice_from_a_dataset_folder_becomes_active_and_speaks(studio, pipeline,
     voice = wait_for(lambda: voice_status(polly, "narrator"))
     assert voice["Status"] == "active" and voice["Gender"] == "Female" and voice["Origin"] == "customer"
     assert pipeline.jobs[-1].dataset == {"location": str(tmp_path)}
-    audio = polly.synthesize_speech(Text="A new voice.", VoiceId="narrator", OutputFormat="pcm")["AudioStream"]
+    audio = polly.synthesize_speech(Text="A new voice.", VoiceId="narrator", OutputFormat="pcm")[
+        "AudioStream"
+    ]
     assert len(audio.read()) > 8000
     assert "narrator" in [v["Id"] for v in polly.describe_voices()["Voices"]]
     with pytest.raises(polly.exceptions.ConflictException):
@@ -102,7 +104,8 @@ def httpx_create(url: str, **fields):
     if answer.status_code != 200:
         polly = polly_client(url)
         raise getattr(polly.exceptions, answer.headers["x-amzn-ErrorType"])(
-            {"Error": {"Code": answer.headers["x-amzn-ErrorType"], "Message": answer.json()["message"]}}, "CreateVoice"
+            {"Error": {"Code": answer.headers["x-amzn-ErrorType"], "Message": answer.json()["message"]}},
+            "CreateVoice",
         )
     return answer.json()
 
@@ -165,8 +168,15 @@ def test_bad_create_requests(studio, fields):
     assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "ValidationException"
 
 
+def test_create_voice_needs_a_json_or_multipart_body(studio):
+    answer = httpx.post(
+        f"{studio.url}/v1/voices", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "ValidationException"
+
+
 def test_default_runner_fails_honestly(tmp_path, shared_cache):
-    for running in serve(make_settings(tmp_path / "data", shared_cache)):
+    with serving(make_settings(tmp_path / "data", shared_cache)) as running:
         polly = polly_client(running.url)
         voice_id = httpx_create(running.url, VoiceId="hopeful")["Voice"]["Id"]
         voice = wait_for(lambda: voice_status(polly, voice_id))

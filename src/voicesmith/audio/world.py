@@ -3,8 +3,9 @@
 WORLD splits speech into F0 (pitch per frame), a smooth spectral envelope (the vocal tract) and band
 aperiodicity (how noisy each band is). Pitch, vocal tract length, whisper and breathiness are edits on
 those three, followed by one resynthesis; :class:`voicesmith.audio.effects.Transform` runs them all on
-one analysis. F0 comes from DIO refined by StoneMask (Harvest is ~30x slower for little gain on clean
-synthetic speech).
+one analysis. F0 comes from Praat's autocorrelation tracker (parselmouth), then StoneMask: on the
+bundled voice (F0 ~85 Hz, weak fundamental) both DIO and Harvest lock on the second harmonic (~155 Hz),
+and a resynthesis at that F0 speaks an octave too high; Praat, pYIN and the cepstrum agree on ~85 Hz.
 """
 
 from __future__ import annotations
@@ -60,9 +61,8 @@ def analyzable(audio: np.ndarray, sample_rate: int) -> bool:
 def analyze(audio: np.ndarray, sample_rate: int, aperiodicity: bool = True) -> WorldFeatures:
     """WORLD analysis of mono audio. Without ``aperiodicity`` (its costliest part), ``ap`` is all ones."""
     x = np.ascontiguousarray(audio, dtype=np.float64)
-    f0, times = pyworld.dio(
-        x, sample_rate, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS
-    )
+    times = np.arange(int(len(x) / sample_rate * 1000 / FRAME_PERIOD_MS) + 1) * (FRAME_PERIOD_MS / 1000)
+    f0 = track_f0(x, sample_rate, times)
     f0 = pyworld.stonemask(x, f0, times, sample_rate)
     fft_size = pyworld.get_cheaptrick_fft_size(sample_rate, ENVELOPE_F0_FLOOR_HZ)
     sp = pyworld.cheaptrick(x, f0, times, sample_rate, f0_floor=ENVELOPE_F0_FLOOR_HZ, fft_size=fft_size)
@@ -71,6 +71,27 @@ def analyze(audio: np.ndarray, sample_rate: int, aperiodicity: bool = True) -> W
     else:
         ap = np.ones_like(sp)
     return WorldFeatures(f0=f0, sp=sp, ap=ap, sample_rate=sample_rate, length=audio.size)
+
+
+def track_f0(x: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
+    """F0 in Hz at ``times`` (0 where unvoiced), from Praat's autocorrelation pitch tracker."""
+    import parselmouth
+
+    pitch = parselmouth.Sound(x, sample_rate).to_pitch_ac(
+        time_step=FRAME_PERIOD_MS / 1000, pitch_floor=F0_FLOOR_HZ, pitch_ceiling=F0_CEIL_HZ
+    )
+    values = pitch.selected_array["frequency"]
+    frame_times = pitch.xs()
+    f0 = np.zeros(len(times))
+    if not len(values):
+        return f0
+    nearest = np.clip(np.searchsorted(frame_times, times), 0, len(frame_times) - 1)
+    previous = np.clip(nearest - 1, 0, len(frame_times) - 1)
+    closer = np.where(np.abs(frame_times[previous] - times) < np.abs(frame_times[nearest] - times), previous, nearest)
+    voiced = values[closer] > 0
+    inside = (times >= frame_times[0] - FRAME_PERIOD_MS / 1000) & (times <= frame_times[-1] + FRAME_PERIOD_MS / 1000)
+    f0[voiced & inside] = np.interp(times[voiced & inside], frame_times[values > 0], values[values > 0])
+    return f0
 
 
 def synthesize(features: WorldFeatures) -> np.ndarray:

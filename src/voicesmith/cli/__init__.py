@@ -21,6 +21,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("voicesmith.cli.serve:serve", "Serve the Amazon Polly and OpenAI speech APIs over HTTP."),
     "voices": ("voicesmith.cli.voices:voices", "List, show, add and remove voices."),
     "dataset": ("voicesmith.cli.dataset:dataset", "Check and prepare recordings for a custom voice."),
+    "emotion": ("voicesmith.cli.emotion:emotion", "Show the emotion the analyser hears in each sentence."),
 }
 
 

@@ -13,12 +13,24 @@ _LOGGER = logging.getLogger(__name__)
 @click.command()
 @click.option("--host", help="Interface to listen on (default: VOICESMITH_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: VOICESMITH_PORT or 8000).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Server processes; they share the database and the task queue.")
-@click.option("--task-workers", type=click.IntRange(0, 64),
-              help="Task/voice-job worker threads per process (default: VOICESMITH_TASK_WORKERS or 1).")
-@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
-              show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes; they share the database and the task queue.",
+)
+@click.option(
+    "--task-workers",
+    type=click.IntRange(0, 64),
+    help="Task/voice-job worker threads per process (default: VOICESMITH_TASK_WORKERS or 1).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
 def serve(host: str | None, port: int | None, workers: int, task_workers: int | None, log_level: str) -> None:
     """Serve the Amazon Polly and OpenAI speech APIs.
 
@@ -37,11 +49,19 @@ def serve(host: str | None, port: int | None, workers: int, task_workers: int | 
     settings = Settings()
     host = host or settings.host
     port = port or settings.port
-    if host not in ("127.0.0.1", "localhost", "::1") and not (settings.aws_credentials or settings.openai_api_keys):
+    if host not in ("127.0.0.1", "localhost", "::1") and not (
+        settings.aws_credentials or settings.openai_api_keys
+    ):
         _LOGGER.warning("listening on %s with no keys configured: anyone who can reach it may use it", host)
     if workers > 1:
-        uvicorn.run("voicesmith.server.app:create_app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level)
+        uvicorn.run(
+            "voicesmith.server.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+        )
         return
     from voicesmith.server.app import create_app
 

@@ -10,9 +10,13 @@ Voices trained with emotions (one speaker per emotion) use that speaker instead 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from voicesmith.audio.effects import Transform
+
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,8 @@ class EmotionRule:
     range_scale: float
     """F0 excursions around the median multiplied by this."""
     rate: float
-    """Speaking-rate factor (1.1: 10 % faster)."""
+    """Speaking-rate factor on the voice's durations (1.2: 20 % shorter durations before rounding; each
+    phoneme id's duration is rounded up to whole frames, so the measured rate change is about half)."""
     gain_db: float
     tilt_db_per_octave: float
     """Positive: more high-frequency energy (tense, pressed voice)."""
@@ -34,9 +39,9 @@ class EmotionRule:
 
 RULES: dict[str, EmotionRule] = {
     # hot anger: high activation and power, negative evaluation
-    "angry": EmotionRule(semitones=3.0, range_scale=1.5, rate=1.12, gain_db=5.0, tilt_db_per_octave=2.5, drc=True),
+    "angry": EmotionRule(semitones=3.0, range_scale=1.5, rate=1.2, gain_db=4.0, tilt_db_per_octave=2.5, drc=True),
     # joy: positive evaluation, raised activation
-    "happy": EmotionRule(semitones=2.0, range_scale=1.35, rate=1.06, gain_db=2.0, tilt_db_per_octave=1.0),
+    "happy": EmotionRule(semitones=2.0, range_scale=1.35, rate=1.1, gain_db=2.0, tilt_db_per_octave=1.0),
     # sadness: low activation and power
     "sad": EmotionRule(semitones=-2.0, range_scale=0.6, rate=0.85, gain_db=-4.0, tilt_db_per_octave=-2.0, soft=0.25),
     # surprise: high activation, wide range
@@ -68,7 +73,9 @@ def emotion_prosody(label: str, intensity: float = 1.0) -> EmotionProsody:
     return EmotionProsody(rule.rate**i, transform)
 
 
-def route_utterance_emotions(utterances, request_emotion: str | None, intensity: float) -> list[tuple[str | None, float]]:
+def route_utterance_emotions(
+    utterances, request_emotion: str | None, intensity: float, source: bytes = b""
+) -> list[tuple[str | None, float]]:
     """The emotion and intensity of each planned utterance.
 
     SSML emotion tags win where they apply; then the request's emotion; ``auto`` analyses each
@@ -83,7 +90,7 @@ def route_utterance_emotions(utterances, request_emotion: str | None, intensity:
         explicit = str(resolve_emotion(request_emotion))
     per_sentence: dict[int, tuple[str, float]] = {}
     if request_emotion == "auto":
-        per_sentence = _auto(utterances, intensity)
+        per_sentence = _auto(utterances, source)
     out: list[tuple[str | None, float]] = []
     for utterance in utterances:
         if utterance.emotion is not None:
@@ -98,12 +105,17 @@ def route_utterance_emotions(utterances, request_emotion: str | None, intensity:
     return out
 
 
-def _auto(utterances, intensity: float) -> dict[int, tuple[str, float]]:
+def _auto(utterances, source: bytes) -> dict[int, tuple[str, float]]:
+    """Analyse each sentence as written (the source text, not the normalised words)."""
     from voicesmith.emotion.analyze import route_emotions
 
-    texts: dict[int, list[str]] = {}
+    texts: dict[int, str] = {}
     for utterance in utterances:
-        texts.setdefault(utterance.sentence, []).extend(w.text + w.punctuation for w in utterance.words)
+        start, end = utterance.sentence_span
+        written = source[start:end].decode("utf-8", errors="replace") if source else ""
+        written = " ".join(_TAG.sub(" ", written).split())  # SSML tags inside a sentence
+        if utterance.sentence not in texts:
+            texts[utterance.sentence] = written or " ".join(w.text + w.punctuation for w in utterance.words)
     order = sorted(texts)
-    routed = route_emotions([" ".join(texts[s]) for s in order])
+    routed = route_emotions([texts[s] for s in order], explicit=None)
     return {s: (str(label), float(strength)) for s, (label, strength) in zip(order, routed, strict=True)}

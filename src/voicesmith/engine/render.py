@@ -52,7 +52,7 @@ def _ssml_transform(utterance) -> Transform:
 
 def rendering_for(utterances, request, styles: dict[str, int] | None = None) -> list[UtteranceRendering]:
     """One rendering per utterance, emotions routed over the whole text."""
-    emotions = route_utterance_emotions(utterances, request.emotion, request.intensity)
+    emotions = route_utterance_emotions(utterances, request.emotion, request.intensity, request.text.encode())
     out = []
     for utterance, (label, intensity) in zip(utterances, emotions, strict=True):
         transform = _ssml_transform(utterance)

@@ -4,7 +4,8 @@ Nothing is made at import time. The app holds a :class:`~voicesmith.server.servi
 synthesizer, the database, the output storage, the synthesis thread pool and the task workers) on
 ``app.state``; routes get it by dependency injection. The task workers start and stop with the app.
 
-Run it with ``voicesmith serve`` (uvicorn), or ``uvicorn --factory voicesmith.server.app:create_app_from_env``.
+Run it with ``voicesmith serve`` (uvicorn), or
+``uvicorn --factory voicesmith.server.app:create_app_from_env``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicesmith import __version__
@@ -29,6 +30,7 @@ from voicesmith.server.errors import (
     is_openai_path,
     openai_error,
     polly_error,
+    unexpected_error_response,
 )
 from voicesmith.server.services import Services, SynthesisPool
 from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
@@ -63,35 +65,52 @@ class RequestContextMiddleware:
         )
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            message = f"the request body is {int(length)} bytes; this server accepts at most {limit}"
-            response = (
-                openai_error(message, 413)
-                if is_openai_path(path)
-                else polly_error("ValidationException", message, 413, rid)
-            )
-            await response(scope, receive, send)
+            await self._too_large(scope, receive, send, int(length), limit)
             return
         received = 0
+        over_limit = False
+        started = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, over_limit
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise RequestTooLargeError(
-                        f"the request body is over {limit} bytes, the most this server accepts"
-                    )
+                    over_limit = True
+                    raise RequestTooLargeError(f"the request body is over {limit} bytes")
             return message
 
         async def send_with_id(message: Message) -> None:
+            if over_limit:  # whatever the app made of the interrupted body, the answer is 413
+                if message["type"] == "http.response.start":
+                    await self._too_large(scope, receive, send, received, limit)
+                return
             if message["type"] == "http.response.start":
+                nonlocal started
+                started = True
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.lower().encode(), rid.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, counting_receive, send_with_id)
+        try:
+            await self.app(scope, counting_receive, send_with_id)
+        except Exception as error:
+            if started:
+                raise  # mid-stream: all that can be done is to cut the connection
+            # Answered here, in the API's shape, rather than by Starlette's outermost error handler.
+            response = await unexpected_error_response(Request(scope), error)
+            await response(scope, receive, send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send, size: int, limit: int) -> None:
+        message = f"the request body is {size} bytes or more; this server accepts at most {limit}"
+        if is_openai_path(scope["path"]):
+            response = openai_error(message, 413)
+        else:
+            response = polly_error("ValidationException", message, 413, scope["state"]["request_id"])
+        await response(scope, receive, send)
 
 
 def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -> Services:
@@ -163,5 +182,5 @@ def create_app(
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for uvicorn (``--factory``, and ``voicesmith serve --workers N``): settings from the environment."""
+    """Factory for uvicorn (``--factory``, ``voicesmith serve --workers N``): settings from the env."""
     return create_app(Settings())

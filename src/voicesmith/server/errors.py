@@ -113,7 +113,7 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     return polly_error(error_type, message, error.status_code, request_id(request))
 
 
-async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
+async def unexpected_error_response(request: Request, error: Exception) -> JSONResponse:
     _LOGGER.exception("%s %s failed", request.method, request.url.path)
     message = f"internal error ({type(error).__name__}); the server log has the details"
     if is_openai_path(request.url.path):
@@ -125,4 +125,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(VoicesmithError, _on_voicesmith_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(Exception, unexpected_error_response)

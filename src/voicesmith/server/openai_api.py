@@ -4,15 +4,14 @@ The stock ``openai`` SDK works with ``base_url="http://host:port/v1"``. Voices: 
 or one of OpenAI's voice names, which all map to the bundled voice ``joe`` until more voices are
 installed (:data:`OPENAI_VOICES`); ``{"id": "<voice>"}`` is accepted too. Formats: mp3, opus (Ogg
 Opus), aac, flac, wav, pcm (24 kHz signed 16-bit little-endian, no header), all at 24 kHz.
-``instructions`` that name an emotion ("speak angrily") set the request's emotion (:func:`emotion_from_instructions`).
+``instructions`` that name an emotion ("speak angrily") set the request's emotion
+(:func:`emotion_from_instructions`).
 ``stream_format="sse"`` sends ``speech.audio.delta`` events (base64 audio) and a ``speech.audio.done``.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
-import importlib.util
 import json
 import logging
 import re
@@ -132,9 +131,6 @@ def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
         raise _param_error(f"speed {body.speed} is out of range 0.25-4.0", "speed")
     voice = resolve_voice(services, body.voice)
     emotion = emotion_from_instructions(body.instructions)
-    if emotion is not None and not _emotions_available():
-        _LOGGER.warning("instructions ask for %s, but this installation has no emotion labels; ignored", emotion)
-        emotion = None
     request = SynthesisRequest(
         text=body.input,
         voice=voice,
@@ -142,11 +138,6 @@ def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
         emotion=emotion,
     )
     return PreparedSpeech(request, fmt, OUTPUT_RATE, (), len(body.input))
-
-
-@functools.cache
-def _emotions_available() -> bool:
-    return importlib.util.find_spec("voicesmith.emotion.labels") is not None
 
 
 def _sse(kind: str, **data: Any) -> bytes:

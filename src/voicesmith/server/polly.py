@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from voicesmith.engine.catalog import VoiceInfo
-from voicesmith.errors import LexiconNotFoundError
+from voicesmith.errors import LanguageNotSupportedError, LexiconNotFoundError
 from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.services import Services
 from voicesmith.server.speech import (
@@ -107,10 +107,21 @@ async def speech_response(services: Services, speech: PreparedSpeech) -> Respons
     return StreamingResponse(stream(), media_type=speech.content_type, headers=headers)
 
 
+def check_voice(services: Services, fields: PollySpeechFields) -> VoiceInfo:
+    """The request's voice, which must be able to speak now and speak its LanguageCode, if one is given."""
+    info = services.voice(fields.VoiceId)
+    if fields.LanguageCode is not None and fields.LanguageCode != info.language:
+        raise LanguageNotSupportedError(
+            f"voice {info.id!r} speaks {info.language}, not {fields.LanguageCode}: "
+            "drop LanguageCode or pick a voice of that language (DescribeVoices lists them)"
+        )
+    return info
+
+
 def prepare_speech(services: Services, fields: PollySpeechFields, limits=SPEECH_LIMITS) -> PreparedSpeech:
     speech_lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
     prepared = prepare(fields, limits, speech_lexicons)
-    services.voice(fields.VoiceId)
+    check_voice(services, fields)
     return prepared
 
 

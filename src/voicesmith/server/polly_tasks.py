@@ -27,7 +27,7 @@ from voicesmith.errors import (
     ValidationError,
 )
 from voicesmith.server.deps import ServicesDep, polly_auth
-from voicesmith.server.polly import epoch
+from voicesmith.server.polly import check_voice, epoch
 from voicesmith.server.services import Services
 from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, enum_error, output_bytes, prepare
 from voicesmith.tasks.store import (
@@ -100,7 +100,7 @@ def task_json(row: TaskRow) -> dict[str, Any]:
 def _start(services: Services, fields: StartTaskFields) -> TaskRow:
     lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
     speech = prepare(fields, TASK_LIMITS, lexicons)
-    services.voice(fields.VoiceId)
+    check_voice(services, fields)
     check_sns_topic(fields.SnsTopicArn)
     task_id = str(uuid.uuid4())
     key = services.storage.key(
@@ -168,7 +168,7 @@ def run_task(services: Services, row: TaskRow) -> None:
     fields = StartTaskFields.model_validate(row.request)
     lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
     speech = prepare(fields, TASK_LIMITS, lexicons)
-    services.voice(fields.VoiceId)
+    check_voice(services, fields)
     services.storage.write(row.request["OutputKey"], output_bytes(services.synthesizer, speech))
 
 

@@ -98,7 +98,8 @@ def check_engine(engine: str | None) -> str:
         raise enum_error(engine, "engine", ENGINES)
     if engine not in SUPPORTED_ENGINES:
         raise EngineNotSupportedError(
-            f"engine {engine!r} is not available: voicesmith voices are neural; set Engine to 'neural' or omit it"
+            f"engine {engine!r} is not available: voicesmith voices are neural; "
+            "set Engine to 'neural' or omit it"
         )
     return engine
 

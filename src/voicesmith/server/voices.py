@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from voicesmith.engine.catalog import validate_voice_id
@@ -127,7 +128,8 @@ def _dataset_from_json(fields: CreateVoiceFields, folder: FsPath) -> dict[str, A
             FsPath(location).is_absolute() and FsPath(location).exists()
         ):
             raise ValidationError(
-                f"DatasetLocation {location!r} is neither an existing absolute path on the server nor an s3:// URL"
+                f"DatasetLocation {location!r} is neither an existing absolute path on the server "
+                "nor an s3:// URL"
             )
         return {"location": location}
     recordings = (fields.VoiceCreationData or {}).get("Recordings")
@@ -159,15 +161,22 @@ def _dataset_from_json(fields: CreateVoiceFields, folder: FsPath) -> dict[str, A
     return {"folder": str(folder), "recordings": names, "urls": urls}
 
 
-async def _dataset_from_form(request: Request, folder: FsPath) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _read_form(request: Request) -> tuple[dict[str, Any], list[UploadFile], UploadFile | str]:
     form = await request.form(max_files=10_000, max_fields=100)
-    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    fields = {key: value for key, value in form.items() if isinstance(value, str) and key != "transcript"}
     recordings = [item for item in form.getlist("recordings") if isinstance(item, UploadFile)]
     transcript = form.get("transcript")
     if not recordings:
         raise ValidationError("multipart upload needs at least one 'recordings' file")
     if transcript is None:
         raise ValidationError("multipart upload needs a 'transcript' (file or text field)")
+    return fields, recordings, transcript
+
+
+def _save_uploads(
+    folder: FsPath, recordings: list[UploadFile], transcript: UploadFile | str
+) -> dict[str, Any]:
+    """Copy the uploads into the job's folder under safe names (blocking: run it in a thread)."""
     (folder / "recordings").mkdir(parents=True, exist_ok=True)
     names = []
     for index, upload in enumerate(recordings):
@@ -177,12 +186,12 @@ async def _dataset_from_form(request: Request, folder: FsPath) -> tuple[dict[str
         names.append(name)
     if isinstance(transcript, UploadFile):
         transcript_name = _safe_file_name(transcript.filename, "transcript.txt")
-        (folder / transcript_name).write_bytes(await transcript.read())
+        with (folder / transcript_name).open("wb") as handle:
+            shutil.copyfileobj(transcript.file, handle)
     else:
         transcript_name = "transcript.txt"
-        (folder / transcript_name).write_text(str(transcript), encoding="utf-8")
-    fields.pop("transcript", None)
-    return fields, {"folder": str(folder), "recordings": names, "transcript": transcript_name}
+        (folder / transcript_name).write_text(transcript, encoding="utf-8")
+    return {"folder": str(folder), "recordings": names, "transcript": transcript_name}
 
 
 def voice_job_json(row: VoiceJobRow) -> dict[str, Any]:
@@ -206,24 +215,42 @@ def voice_job_json(row: VoiceJobRow) -> dict[str, Any]:
 
 @router.post("/voices", summary="CreateVoice")
 async def create_voice(request: Request, services: ServicesDep) -> dict:
-    settings = services.settings
-    staging = settings.data_dir / "voice_jobs" / f".upload-{uuid.uuid4().hex}"
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raw, recordings, transcript = await _read_form(request)
+        raw["TermsAccepted"] = str(raw.get("TermsAccepted", "")).lower() in ("true", "1", "yes")
+        fields = _parse_fields(raw)
+
+        def dataset(staging: FsPath) -> dict[str, Any]:
+            return _save_uploads(staging, recordings, transcript)
+    else:
+        try:
+            fields = _parse_fields(await request.json())
+        except ValueError as error:  # not JSON at all
+            raise ValidationError(f"the body is not JSON ({error}); send CreateVoice's fields") from None
+
+        def dataset(staging: FsPath) -> dict[str, Any]:
+            return _dataset_from_json(fields, staging)
+
+    row = await run_in_threadpool(_register, services, fields, dataset)
+    if services.runner is not None:
+        services.runner.wake()
+    return voice_job_json(row)
+
+
+def _register(
+    services: Services, fields: CreateVoiceFields, dataset: Callable[[FsPath], dict[str, Any]]
+) -> VoiceJobRow:
+    """Check the request, move its data into the job's folder and store the job (blocking)."""
+    voice_id = _check(services, fields)
+    staging = services.settings.data_dir / "voice_jobs" / f".upload-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raw, dataset = await _dataset_from_form(request, staging)
-            raw["TermsAccepted"] = str(raw.get("TermsAccepted", "")).lower() in ("true", "1", "yes")
-            fields = _parse_fields(raw)
-            voice_id = await services.pool.run(_check, services, fields)
-        else:
-            fields = _parse_fields(await request.json())
-            voice_id = await services.pool.run(_check, services, fields)
-            dataset = _dataset_from_json(fields, staging)
-        folder = job_folder(settings, voice_id)
+        data = dataset(staging)
+        folder = job_folder(services.settings, voice_id)
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
-        if "folder" in dataset:
-            dataset["folder"] = str(folder)
+        if "folder" in data:
+            data["folder"] = str(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     row = VoiceJobRow(
@@ -231,15 +258,13 @@ async def create_voice(request: Request, services: ServicesDep) -> dict:
         name=fields.Name,
         language=fields.LanguageCode,
         gender=fields.Gender,
-        dataset=dataset,
+        dataset=data,
         status=PENDING,
         created=None,
     )
     services.store.add(row)
-    if services.runner is not None:
-        services.runner.wake()
-    _LOGGER.info("voice job %s created (%s)", voice_id, ", ".join(sorted(dataset)))
-    return voice_job_json(row)
+    _LOGGER.info("voice job %s created (%s)", voice_id, ", ".join(sorted(data)))
+    return row
 
 
 def _parse_fields(raw: object) -> CreateVoiceFields:
@@ -299,7 +324,8 @@ def delete_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
 
 def make_voice_job_handler(services: Services, runner: VoiceJobRunner) -> Callable[[VoiceJobRow], None]:
     """Adapt an injected runner to the task pool: it gets a plain :class:`VoiceJob`, and a runner that
-    returns without installing the voice fails the job rather than leave an 'active' voice that cannot speak."""
+    returns without installing the voice fails the job, rather than leave an 'active' voice that cannot
+    speak."""
 
     def handle(row: VoiceJobRow) -> None:
         job = VoiceJob(

@@ -104,9 +104,10 @@ class TaskRunner:
             except Exception:  # a broken database must not kill the worker thread
                 _LOGGER.exception("%s: polling the store failed", self.name)
                 worked = False
-            if not worked:
+            if not worked and not self._stop.is_set():
                 self._wake.wait(self.poll_seconds)
-                self._wake.clear()
+                if not self._stop.is_set():  # stop()'s wake-up must reach every worker
+                    self._wake.clear()
 
     def run_once(self) -> bool:
         """Claim and run one job of any kind; False if none was waiting."""

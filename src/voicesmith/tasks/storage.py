@@ -42,7 +42,7 @@ def check_prefix(prefix: str) -> str:
     parts = prefix.split("/")
     if prefix.startswith("/") or any(part in (".", "..") for part in parts) or "//" in prefix:
         raise InvalidS3KeyError(
-            f"OutputS3KeyPrefix {prefix[:80]!r} may not start with '/', hold empty segments or '.'/'..' segments"
+            f"OutputS3KeyPrefix {prefix[:80]!r} may not start with '/', nor hold empty, '.' or '..' segments"
         )
     return prefix
 
