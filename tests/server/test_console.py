@@ -211,25 +211,32 @@ def test_ssml_input_shows_its_text_and_words(page, server):
 
 
 @pytest.mark.slow
-def test_emotion_travels_as_ssml_and_the_outcome_is_shown(page):
+def test_emotion_travels_as_ssml_and_words_stay_aligned(page, server):
     page.select_option("#emotion", "happy")
     page.fill("#intensity", "1.5")
     page.dispatch_event("#intensity", "input")
-    page.fill("#text", "What a lovely day.")
     with page.expect_request(speech_request("mp3")) as sent:
-        page.click("#speak")
+        speak(page, "What a lovely day, naïve friend.")
     body = json.loads(sent.value.post_data)
     assert body["TextType"] == "ssml"
     assert body["Text"] == (
         '<speak><mstts:express-as style="happy" styledegree="1.50">'
-        "What a lovely day.</mstts:express-as></speak>"
+        "What a lovely day, naïve friend.</mstts:express-as></speak>"
     )
-    # Whatever the server says, the page says it: audio, or the error.
-    wait_until(
-        page,
-        "() => document.getElementById('audio').duration > 0"
-        " || !document.getElementById('compose-error').hidden",
-    )
+    assert [w["text"] for w in words(page)] == word_values(server, body["Text"], "ssml")
+
+
+@pytest.mark.slow
+def test_auto_emotion_is_asked_for_in_the_request(page):
+    """ "auto" cannot be said in SSML: it goes as voicesmith's Emotion/EmotionIntensity fields."""
+    page.select_option("#emotion", "auto")
+    page.fill("#intensity", "0.7")
+    page.dispatch_event("#intensity", "input")
+    with page.expect_request(speech_request("mp3")) as sent:
+        speak(page, "I am so glad you came.")
+    body = json.loads(sent.value.post_data)
+    assert body["TextType"] == "text" and body["Text"] == "I am so glad you came."
+    assert (body["Emotion"], body["EmotionIntensity"]) == ("auto", 0.7)
 
 
 @pytest.mark.slow
@@ -241,6 +248,7 @@ def test_bad_ssml_shows_the_api_error(page):
     assert page.inner_text("#compose-error .alert-type") == "InvalidSsmlException"
     assert "not well-formed" in page.inner_text("#compose-error .alert-message")
     assert page.get_attribute("#compose-error", "role") == "alert"
+    assert page.get_attribute("#text", "aria-invalid") == "true"
     assert page.is_enabled("#speak")
     page.click("#compose-error .alert-close")
     assert page.is_hidden("#compose-error")

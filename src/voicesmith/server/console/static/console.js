@@ -204,6 +204,8 @@ async function speak() {
   } catch (error) {
     setBusy(false, "");
     showError("compose-error", error);
+    // Errors about the text itself mark the text box invalid until it is edited.
+    if (/Ssml|TextLength|Lexicon|Marks/.test(error.type || "")) el.text.setAttribute("aria-invalid", "true");
   }
 }
 
@@ -372,7 +374,10 @@ el.text.addEventListener("keydown", (event) => {
     el.form.requestSubmit();
   }
 });
-el.text.addEventListener("input", updateCount);
+el.text.addEventListener("input", () => {
+  updateCount();
+  el.text.removeAttribute("aria-invalid");
+});
 for (const radio of document.querySelectorAll('input[name="text-type"]')) {
   radio.addEventListener("change", updateTextType);
 }
