@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .harness import ACCESS_KEY, SECRET_KEY, make_settings, serve
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -72,6 +74,7 @@ def test_page_and_assets_are_served_with_a_strict_policy(server):
     assert '<script type="module" src="/console/console.js">' in page
     assert "http://" not in page and "https://" not in page  # nothing from outside this server
     assets = {"console.js": "text/javascript", "speech.js": "text/javascript", "console.css": "text/css"}
+    assets["sigv4.js"] = "text/javascript"
     for name, media in assets.items():
         status, headers, body = fetch(f"{server.url}/console/{name}")
         assert status == 200, name
@@ -85,7 +88,7 @@ def test_unknown_console_file_is_a_polly_error(server):
     assert json.loads(body)["__type"] == "UnknownOperationException"
     status, _, body = fetch(f"{server.url}/console/index.htm")
     assert status == 404
-    assert "serves: console.css, console.js, speech.js" in json.loads(body)["message"]
+    assert "serves: console.css, console.js, sigv4.js, speech.js" in json.loads(body)["message"]
 
 
 # -- in the browser ----------------------------------------------------------------------------------
@@ -104,14 +107,29 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
-@pytest.fixture()
-def page(browser, server):
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory, shared_cache):
+    """A server whose Polly routes want SigV4 signatures."""
+    settings = make_settings(
+        tmp_path_factory.mktemp("keyed"), shared_cache, aws_credentials={ACCESS_KEY: SECRET_KEY}
+    )
+    yield from serve(settings)
+
+
+def open_console(browser, url: str, *, ready: bool = True):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server.url}/")
-    wait_until(page, "() => document.body.classList.contains('ready')")
+    page.goto(f"{url}/")
+    if ready:
+        wait_until(page, "() => document.body.classList.contains('ready')")
+    return context, page, errors
+
+
+@pytest.fixture()
+def page(browser, server):
+    context, page, errors = open_console(browser, server.url)
     yield page
     context.close()
     assert not errors, f"the page raised: {errors}"
@@ -299,3 +317,74 @@ def test_keyboard_only_speaking(page):
     page.keyboard.press("Control+Enter")
     wait_until(page, "() => document.getElementById('audio').duration > 0")
     assert [w["text"] for w in words(page)] == ["Keys", "only"]
+
+
+# -- signed requests ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_signature_matches_botocore(page, server):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = json.dumps({"Text": "Crème brûlée ✓", "VoiceId": "joe"}, ensure_ascii=False)
+    signed = page.evaluate(
+        """async (body) => {
+            const sigv4 = await import("/console/sigv4.js");
+            const query = sigv4.canonicalQuery({NextToken: "a b/ü+=*", MaxResults: 10});
+            const headers = await sigv4.signatureHeaders({
+                method: "POST", host: "example.test:8000", path: "/v1/speech", query, body,
+                accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret/key+1",
+                region: "eu-west-3", now: new Date(Date.UTC(2026, 10, 26, 12, 0, 0)),
+            });
+            return {query, headers};
+        }""",
+        body,
+    )
+    assert signed["query"] == "MaxResults=10&NextToken=a%20b%2F%C3%BC%2B%3D%2A"
+    request = AWSRequest(
+        method="POST",
+        url=f"http://example.test:8000/v1/speech?{signed['query']}",
+        headers={
+            "host": "example.test:8000",
+            "x-amz-date": "20261126T120000Z",
+            "x-amz-content-sha256": signed["headers"]["X-Amz-Content-Sha256"],
+        },
+        data=body.encode(),
+    )
+    request.context["timestamp"] = "20261126T120000Z"
+    signer = SigV4Auth(Credentials("AKIDEXAMPLE", "secret/key+1"), "polly", "eu-west-3")
+    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    assert signed["headers"]["Authorization"] == (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261126/eu-west-3/polly/aws4_request, "
+        f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={expected}"
+    )
+
+
+@pytest.mark.slow
+def test_keyed_server_needs_keys_then_works(browser, keyed_server):
+    context, page, errors = open_console(browser, keyed_server.url, ready=False)
+    try:
+        wait_until(page, "() => !document.getElementById('compose-error').hidden")
+        assert page.inner_text("#compose-error .alert-type") == "AccessDeniedException"
+        assert "Access keys" in page.inner_text("#compose-error .alert-message")
+        assert page.evaluate("() => document.getElementById('keys').open")
+        page.fill("#access-key", ACCESS_KEY)
+        page.fill("#secret-key", "not-the-secret")
+        page.click("#keys-form button[type=submit]")
+        wait_until(page, "() => !document.getElementById('compose-error').hidden")
+        assert "signature does not match" in page.inner_text("#compose-error .alert-message")
+        page.fill("#access-key", ACCESS_KEY)
+        page.fill("#secret-key", SECRET_KEY)
+        page.click("#keys-form button[type=submit]")
+        wait_until(page, "() => document.body.classList.contains('ready')")
+        assert page.inner_text("#keys-label") == f"Signing as {ACCESS_KEY}"
+        speak(page, "Signed and spoken.")
+        assert [w["text"] for w in words(page)] == ["Signed", "and", "spoken"]
+        page.click("#start-task")
+        wait_until(page, "() => document.querySelector('#tasks-body tr[data-task-id]') !== null")
+        assert page.is_hidden("#tasks-error")
+    finally:
+        context.close()
+    assert not errors, f"the page raised: {errors}"

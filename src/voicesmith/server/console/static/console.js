@@ -9,9 +9,11 @@ import {
   wordAt,
   wordRanges,
 } from "./speech.js";
+import { canonicalQuery, signatureHeaders } from "./sigv4.js";
 
 const SPEECH_BILLED_LIMIT = 3000;
 const TASK_POLL_MS = 1500;
+const KEYS_STORAGE = "voicesmith.console.keys";
 const SSML_EXAMPLE =
   '<speak>\n  <p>Welcome to <emphasis>voicesmith</emphasis>.</p>\n' +
   '  <p><amazon:emotion name="excited" intensity="high">This part sounds excited!</amazon:emotion></p>\n' +
@@ -42,9 +44,22 @@ const el = {
   refreshTasks: $("refresh-tasks"),
   taskStatus: $("task-status"),
   tasksBody: $("tasks-body"),
+  keys: $("keys"),
+  keysForm: $("keys-form"),
+  keysLabel: $("keys-label"),
+  accessKey: $("access-key"),
+  secretKey: $("secret-key"),
 };
 
-const state = { audioUrl: null, words: [], spans: [], current: -1, frame: 0, pollTimer: 0 };
+const state = { audioUrl: null, words: [], spans: [], current: -1, frame: 0, pollTimer: 0, keys: storedKeys() };
+
+function storedKeys() {
+  try {
+    return JSON.parse(sessionStorage.getItem(KEYS_STORAGE));
+  } catch {
+    return null;
+  }
+}
 
 // -- errors ------------------------------------------------------------------------------------------
 
@@ -65,22 +80,73 @@ for (const box of document.querySelectorAll(".alert")) {
   });
 }
 
-/** fetch() that turns an error answer, or no answer at all, into an Error with a type and message. */
-async function call(path, options = {}) {
+/**
+ * fetch() for this server: signs /v1 requests when access keys are set, and turns an error answer
+ * (or no answer at all) into an Error with the server's type and message.
+ */
+async function call(path, { method = "GET", query = {}, body, headers = {} } = {}) {
+  const queryString = canonicalQuery(query);
+  const sent = { ...headers };
+  if (state.keys && path.startsWith("/v1/")) {
+    const { accessKeyId, secretAccessKey } = state.keys;
+    const host = location.host;
+    Object.assign(
+      sent,
+      await signatureHeaders({ method, host, path, query: queryString, body, accessKeyId, secretAccessKey }),
+    );
+  }
   let response;
   try {
-    response = await fetch(path, options);
+    response = await fetch(queryString ? `${path}?${queryString}` : path, { method, headers: sent, body });
   } catch (cause) {
     const error = new Error(`could not reach the voicesmith server (${cause.message}); is it running?`);
     error.type = "NetworkError";
     throw error;
   }
-  if (!response.ok) throw await apiError(response);
+  if (!response.ok) {
+    const error = await apiError(response);
+    if (error.type === "AccessDeniedException") {
+      error.message += state.keys
+        ? ". Check the keys under “Access keys” (top right)."
+        : ". This server wants signed requests: enter an access key under “Access keys” (top right).";
+      el.keys.open = true;
+    }
+    throw error;
+  }
   return response;
 }
 
 const postJson = (path, body) =>
   call(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
+function showKeys() {
+  el.keysLabel.textContent = state.keys ? `Signing as ${state.keys.accessKeyId}` : "Access keys";
+  el.accessKey.value = state.keys?.accessKeyId || "";
+  el.secretKey.value = "";
+}
+
+function setKeys(keys) {
+  state.keys = keys;
+  if (keys) sessionStorage.setItem(KEYS_STORAGE, JSON.stringify(keys));
+  else sessionStorage.removeItem(KEYS_STORAGE);
+  showKeys();
+  el.keys.open = false;
+  clearError("compose-error");
+  clearError("tasks-error");
+  loadAll();
+}
+
+el.keysForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const accessKeyId = el.accessKey.value.trim();
+  const secretAccessKey = el.secretKey.value;
+  if (!accessKeyId || !secretAccessKey) {
+    (accessKeyId ? el.secretKey : el.accessKey).focus();
+    return;
+  }
+  setKeys({ accessKeyId, secretAccessKey });
+});
+$("keys-forget").addEventListener("click", () => setKeys(null));
 
 // -- form --------------------------------------------------------------------------------------------
 
@@ -130,8 +196,7 @@ async function loadVoices() {
   const voices = [];
   let token = null;
   do {
-    const query = token ? `?NextToken=${encodeURIComponent(token)}` : "";
-    const page = await (await call(`/v1/voices${query}`)).json();
+    const page = await (await call("/v1/voices", { query: { NextToken: token } })).json();
     voices.push(...page.Voices);
     token = page.NextToken;
   } while (token);
@@ -317,7 +382,7 @@ function taskRow(task) {
 async function refreshTasks() {
   clearTimeout(state.pollTimer);
   try {
-    const answer = await (await call("/v1/synthesisTasks?MaxResults=100")).json();
+    const answer = await (await call("/v1/synthesisTasks", { query: { MaxResults: 100 } })).json();
     const tasks = answer.SynthesisTasks.sort((a, b) => b.CreationTime - a.CreationTime);
     if (tasks.length) {
       el.tasksBody.replaceChildren(...tasks.map(taskRow));
@@ -395,12 +460,17 @@ el.format.addEventListener("change", updateRates);
 el.startTask.addEventListener("click", startTask);
 el.refreshTasks.addEventListener("click", refreshTasks);
 
+function loadAll() {
+  loadVoices()
+    .then(() => document.body.classList.add("ready"))
+    .catch((error) => showError("compose-error", error));
+  refreshTasks();
+}
+
 updateTextType();
 updateCount();
 updateRates();
 updateStyle();
+showKeys();
 loadHealth();
-loadVoices()
-  .then(() => document.body.classList.add("ready"))
-  .catch((error) => showError("compose-error", error));
-refreshTasks();
+loadAll();
