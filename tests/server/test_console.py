@@ -310,6 +310,17 @@ def test_task_error_is_shown(page):
 
 
 @pytest.mark.slow
+def test_every_control_has_a_label(page):
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, audio, button')]
+                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                              && !e.textContent.trim())
+                 .map(e => e.id || e.outerHTML)"""
+    )
+    assert unlabelled == []
+
+
+@pytest.mark.slow
 def test_keyboard_only_speaking(page):
     page.focus("#text")
     page.keyboard.press("Control+a")
