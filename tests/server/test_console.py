@@ -74,7 +74,7 @@ def test_page_and_assets_are_served_with_a_strict_policy(server):
     assert '<script type="module" src="/console/console.js">' in page
     assert "http://" not in page and "https://" not in page  # nothing from outside this server
     assets = {"console.js": "text/javascript", "speech.js": "text/javascript", "console.css": "text/css"}
-    assets["sigv4.js"] = "text/javascript"
+    assets |= {"sigv4.js": "text/javascript", "panels.css": "text/css"}
     for name, media in assets.items():
         status, headers, body = fetch(f"{server.url}/console/{name}")
         assert status == 200, name
@@ -88,7 +88,7 @@ def test_unknown_console_file_is_a_polly_error(server):
     assert json.loads(body)["__type"] == "UnknownOperationException"
     status, _, body = fetch(f"{server.url}/console/index.htm")
     assert status == 404
-    assert "serves: console.css, console.js, sigv4.js, speech.js" in json.loads(body)["message"]
+    assert "serves: console.css, console.js, panels.css, sigv4.js, speech.js" in json.loads(body)["message"]
 
 
 # -- in the browser ----------------------------------------------------------------------------------

@@ -1,17 +1,20 @@
 """The web console: one static page at ``/`` that drives the service's own public routes.
 
-The page (HTML, CSS and three ES modules under ``static/``) is package data served from here; it needs no
-build step and fetches nothing from anywhere but this server. It talks to the Polly routes the way any
-client does: DescribeVoices for the voice list, SynthesizeSpeech for audio and word speech marks,
-Start/ListSpeechSynthesisTasks for long text. Emotion and speaking speed travel inside the text as SSML
-(``<mstts:express-as style=.. styledegree=..>``, ``<prosody rate=..>``), so they work on the unchanged
-Polly request and the speech marks stay aligned with what was typed.
+The page (HTML, two style sheets and three ES modules under ``static/``) is package data served
+from here; it needs no build step and fetches nothing from anywhere but this server. It talks to
+the Polly routes the way any client does: DescribeVoices for the voice list, SynthesizeSpeech for
+audio and word speech marks, Start/ListSpeechSynthesisTasks for long text. Emotion and speaking
+speed travel inside the text as SSML (``<mstts:express-as style=.. styledegree=..>``,
+``<prosody rate=..>``), so they work on the unchanged Polly request and the speech marks stay
+aligned with what was typed. Only ``auto`` cannot be said in SSML: it is sent as the request
+fields ``Emotion``/``EmotionIntensity``, which the Polly route must accept for it to take effect.
 
-On a server with access keys, the page signs its requests with SigV4 in the browser (WebCrypto) with
-keys the user enters; they stay in the tab's sessionStorage.
+On a server with access keys, the page signs its requests with SigV4 in the browser (WebCrypto)
+with keys the user enters; they stay in the tab's sessionStorage.
 
-Routes: ``GET /`` (the page) and ``GET /console/<file>`` (its assets, a fixed list). Both carry a strict
-Content-Security-Policy: scripts, styles and requests from this origin only, audio from ``blob:`` URLs.
+Routes: ``GET /`` (the page) and ``GET /console/<file>`` (its assets, a fixed list). Both carry a
+strict Content-Security-Policy: scripts, styles and requests from this origin only, audio from
+``blob:`` URLs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ STATIC = files(__name__) / "static"
 ASSETS: dict[str, str] = {
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "panels.css": "text/css; charset=utf-8",
     "sigv4.js": "text/javascript; charset=utf-8",
     "speech.js": "text/javascript; charset=utf-8",
 }
