@@ -72,3 +72,8 @@ def test_auto_analyses_each_sentence(synthesizer):
     text = "Thank you, that is wonderful news! This is absolutely unacceptable, I am furious."
     result = synthesizer.synthesize(SynthesisRequest(text=text, emotion="auto"))
     assert result.emotions[0] == "happy" and result.emotions[-1] == "angry"
+
+
+def test_ssml_auto_tag_analyses_its_sentences(synthesizer):
+    ssml = '<speak><amazon:emotion name="auto">This is absolutely unacceptable, I am furious.</amazon:emotion></speak>'
+    assert synthesizer.synthesize(SynthesisRequest(text=ssml, text_type="ssml")).emotions == ["angry"]

@@ -276,3 +276,15 @@ def test_sagemaker_ping_and_invocations(server):
     assert rate == 24000 and len(audio) > 0.3 * rate
     bad = httpx.post(f"{server.url}/invocations", content=b"not json")
     assert bad.status_code == 400 and bad.json()["__type"] == "ValidationException"
+
+
+def test_emotion_extension_fields_over_raw_http(server):
+    """Raw HTTP clients may add Emotion/EmotionIntensity (boto3 cannot: it validates its parameters)."""
+    body = {"Text": "Where is my refund?", "VoiceId": "joe", "OutputFormat": "pcm", "SampleRate": "16000"}
+    plain = httpx.post(f"{server.url}/v1/speech", json=body, timeout=60)
+    angry = httpx.post(f"{server.url}/v1/speech", json={**body, "Emotion": "angry", "EmotionIntensity": 1.5},
+                       timeout=60)
+    assert plain.status_code == angry.status_code == 200
+    assert len(angry.content) < len(plain.content)  # angry speaks faster
+    bad = httpx.post(f"{server.url}/v1/speech", json={**body, "Emotion": "grumpy"}, timeout=60)
+    assert bad.status_code == 400 and bad.json()["__type"].endswith("ValidationException")

@@ -88,13 +88,17 @@ def route_utterance_emotions(
     explicit = None
     if request_emotion and request_emotion != "auto":
         explicit = str(resolve_emotion(request_emotion))
+    tagged = [str(resolve_emotion(u.emotion.label)) if u.emotion is not None else None for u in utterances]
     per_sentence: dict[int, tuple[str, float]] = {}
-    if request_emotion == "auto":
+    if request_emotion == "auto" or "auto" in tagged:
         per_sentence = _auto(utterances, source)
     out: list[tuple[str | None, float]] = []
-    for utterance in utterances:
-        if utterance.emotion is not None:
-            out.append((str(resolve_emotion(utterance.emotion.label)), utterance.emotion.intensity))
+    for utterance, label in zip(utterances, tagged, strict=True):
+        if label == "auto" and utterance.sentence in per_sentence:  # <amazon:emotion name="auto">
+            routed, strength = per_sentence[utterance.sentence]
+            out.append((routed, strength * utterance.emotion.intensity))
+        elif label is not None:
+            out.append((label, utterance.emotion.intensity))
         elif explicit is not None:
             out.append((explicit, intensity))
         elif utterance.sentence in per_sentence:

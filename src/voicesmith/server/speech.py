@@ -62,6 +62,10 @@ class PollySpeechFields(BaseModel):
     LexiconNames: list[str] = Field(default_factory=list)
     SampleRate: str | None = None
     SpeechMarkTypes: list[str] = Field(default_factory=list)
+    # voicesmith extensions (raw HTTP clients; boto3 validates its own parameters, so it cannot send
+    # them: with boto3 use SSML <amazon:emotion>): an emotion for the whole text, and its strength.
+    Emotion: str | None = None
+    EmotionIntensity: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,8 @@ def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object
         # Without a SampleRate, Polly's default for the format (pcm: 16000) - clients rely on it.
         rate = resolve_rate(fmt, fields.SampleRate if fields.SampleRate is not None else fmt.default_rate)
     request = SynthesisRequest(
-        text=fields.Text, voice=fields.VoiceId, text_type=fields.TextType, lexicons=tuple(lexicons)
+        text=fields.Text, voice=fields.VoiceId, text_type=fields.TextType, lexicons=tuple(lexicons),
+        emotion=fields.Emotion, intensity=fields.EmotionIntensity,
     )
     return PreparedSpeech(request, fields.OutputFormat, rate, marks, billed)
 
