@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import onnxruntime
+import pytest
 import torch
 
 from voicesmith.training.config import TINY_MODEL, build_generator
@@ -47,9 +48,13 @@ def test_export_matches_torch_and_keeps_piper_interface(tmp_path):
     assert [o.name for o in session.get_outputs()] == ["output"]
     onnx_audio = session.run(None, _feeds())[0]
     with torch.no_grad():
-        torch_audio = model.infer(
-            torch.from_numpy(IDS), torch.tensor([IDS.shape[1]]), noise_scale=0.0, noise_scale_w=0.0
-        )[0].numpy()
+        torch_audio = (
+            model.infer(
+                torch.from_numpy(IDS), torch.tensor([IDS.shape[1]]), noise_scale=0.0, noise_scale_w=0.0
+            )[0]
+            .unsqueeze(1)
+            .numpy()
+        )
     assert onnx_audio.shape == torch_audio.shape
     np.testing.assert_allclose(onnx_audio, torch_audio, atol=1e-4)
     written = json.loads((tmp_path / "v.onnx.json").read_text())
@@ -58,6 +63,7 @@ def test_export_matches_torch_and_keeps_piper_interface(tmp_path):
     assert any(name.endswith("weight_g") for name, _ in model.dec.named_parameters())
 
 
+@pytest.mark.slow
 def test_style_vector_input_reproduces_speaker_ids_and_interpolates(tmp_path):
     _, model = _model(num_speakers=3)
     by_id = _session(export_generator_onnx(model, tmp_path / "id.onnx", {}))

@@ -38,6 +38,7 @@ def test_tiny_voice_is_small_and_speaks_through_piper(tmp_path):
     assert all(chunk.sample_rate == 22050 and chunk.audio_float_array.size > 0 for chunk in chunks)
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     a = _run(build_tiny_voice(tmp_path / "a", seed=1))
     b = _run(build_tiny_voice(tmp_path / "b", seed=1))

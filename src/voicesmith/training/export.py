@@ -4,7 +4,7 @@ The ONNX graph has piper's interface, so ``piper.PiperVoice`` and voicesmith's e
 
 - inputs ``input`` int64 [batch, phonemes], ``input_lengths`` int64 [batch], ``scales`` float [3]
   (noise, length, noise_w), and ``sid`` int64 [batch] for multi-speaker voices;
-- output ``output`` float [batch, 1, time].
+- output ``output`` float [batch, 1, 1, time] (piper's layout; readers squeeze it).
 
 ``style_vector_input=True`` exports a multi-speaker model with ``g`` float [1, gin_channels] in place of
 ``sid``: the caller passes the speaker/style embedding itself, so styles can be mixed at run time
@@ -41,7 +41,7 @@ class _Identity(nn.Module):
 
 
 def _infer_forward(model_g: nn.Module):
-    """piper's export forward: scales = (noise, length, noise_w); returns audio [batch, 1, time]."""
+    """piper's export forward: scales = (noise, length, noise_w); returns audio [batch, 1, 1, time]."""
 
     def forward(
         text: torch.Tensor,
@@ -56,7 +56,7 @@ def _infer_forward(model_g: nn.Module):
             length_scale=scales[1],
             noise_scale_w=scales[2],
             sid=sid,
-        )[0]
+        )[0].unsqueeze(1)
 
     return forward
 
