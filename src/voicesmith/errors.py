@@ -112,3 +112,7 @@ class ServiceFailureError(VoicesmithError):
 
     polly_type = "ServiceFailureException"
     status = 500
+
+
+class TrainingError(VoicesmithError):
+    """A training run cannot start or go on: bad prepared dataset, base voice or run folder."""

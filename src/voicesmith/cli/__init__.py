@@ -19,6 +19,8 @@ from voicesmith.errors import VoicesmithError
 _COMMANDS: dict[str, tuple[str, str]] = {
     "say": ("voicesmith.cli.say:say", "Speak text or SSML to an audio file or stdout."),
     "voices": ("voicesmith.cli.voices:voices", "List, show, add and remove voices."),
+    "train": ("voicesmith.cli.train:train", "Fine-tune a voice on a prepared dataset."),
+    "export": ("voicesmith.cli.export:export", "Export a trained run as a voice folder."),
 }
 
 

@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 import torch
 from piper.train.vits.models import MultiPeriodDiscriminator, SynthesizerTrn
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils import weight_norm
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,44 @@ def build_generator(config: ModelConfig) -> SynthesizerTrn:
     )
 
 
-def build_discriminator() -> torch.nn.Module:
-    """piper's multi-period discriminator (training only; never exported)."""
-    return MultiPeriodDiscriminator(use_spectral_norm=False)
+class _SmallPeriodDiscriminator(nn.Module):
+    """A period discriminator with a few narrow layers (tests and smoke runs; it cannot judge real audio)."""
+
+    def __init__(self, period: int, channels: int = 8) -> None:
+        super().__init__()
+        self.period = period
+        self.convs = nn.ModuleList(
+            [
+                weight_norm(nn.Conv2d(1, channels, (5, 1), (3, 1), padding=(2, 0))),
+                weight_norm(nn.Conv2d(channels, channels, (5, 1), (3, 1), padding=(2, 0))),
+            ]
+        )
+        self.conv_post = weight_norm(nn.Conv2d(channels, 1, (3, 1), 1, padding=(1, 0)))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        batch, channels, length = x.shape
+        if length % self.period:
+            pad = self.period - length % self.period
+            x = F.pad(x, (0, pad), "reflect")
+            length += pad
+        x = x.view(batch, channels, length // self.period, self.period)
+        fmap = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)
+            fmap.append(x)
+        x = self.conv_post(x)
+        fmap.append(x)
+        return torch.flatten(x, 1, -1), fmap
+
+
+def build_discriminator(kind: Literal["mpd", "small"] = "mpd") -> nn.Module:
+    """piper's multi-period discriminator (training only; never exported); ``small`` for tests."""
+    discriminator = MultiPeriodDiscriminator(use_spectral_norm=False) if kind == "mpd" else None
+    if discriminator is None:
+        discriminator = nn.Module()
+        discriminator.discriminators = nn.ModuleList([_SmallPeriodDiscriminator(p) for p in (2, 3)])
+        discriminator.forward = MultiPeriodDiscriminator.forward.__get__(discriminator)  # same outputs
+    return discriminator
 
 
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
@@ -161,6 +199,8 @@ class TrainConfig:
     checkpoint_every: int = 500
     validate_every: int = 500
     seed: int = 1234
+    discriminator: Literal["mpd", "small"] = "mpd"
+    """``small`` is for tests and smoke runs only."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

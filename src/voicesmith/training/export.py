@@ -18,6 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from voicesmith.errors import InvalidVoiceError
 from voicesmith.training.config import ModelConfig
 
 _LOGGER = logging.getLogger(__name__)
@@ -176,3 +180,119 @@ def piper_voice_config(
         "language": {"code": code, "family": family, "region": region.upper()},
         "dataset": dataset,
     }
+
+
+@dataclass
+class ExportedVoice:
+    folder: Path
+    model_path: Path
+    config_path: Path
+    voice_json: dict[str, Any]
+    check_seconds: float
+    """Length of the test sentence synthesised from the exported files (proves they load and speak)."""
+
+
+CHECK_SENTENCE = "The quick brown fox jumps over the lazy dog."
+
+
+def _add_alignment_output(path: Path) -> None:
+    import onnx
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    model = onnx.load(str(path))
+    add_alignment_output(model)
+    onnx.save(model, str(path))
+
+
+def _check_voice(model_path: Path, speaker_id: int | None, sentence: str) -> float:
+    from piper import PiperVoice
+    from piper.config import SynthesisConfig
+
+    voice = PiperVoice.load(model_path)
+    chunks = list(
+        voice.synthesize(sentence, syn_config=SynthesisConfig(speaker_id=speaker_id), include_alignments=True)
+    )
+    samples = sum(chunk.audio_float_array.size for chunk in chunks)
+    if samples == 0:
+        raise InvalidVoiceError(f"{model_path} produced no audio for the test sentence")
+    return samples / voice.config.sample_rate
+
+
+def export_run(
+    run_dir: str | Path,
+    *,
+    voice_id: str,
+    output: str | Path | None = None,
+    checkpoint: str = "best",
+    name: str | None = None,
+    gender: str | None = None,
+    register: Callable[[Path], Any] | None = None,
+) -> ExportedVoice:
+    """Turn a training run into an installable voice folder and check that it speaks.
+
+    The folder (``output``, default ``RUN/export/<voice_id>``) holds::
+
+        <voice_id>.onnx        Piper ONNX with piper's alignment output patched in (phoneme durations)
+        <voice_id>.onnx.json   Piper config (phoneme map, espeak voice, speakers)
+        voice.json             id, name, language, gender, sample_rate, speakers, styles, origin, created
+
+    ``checkpoint``: ``best`` (falls back to ``last``), ``last`` or a path. ``register`` (for example the
+    catalog's ``register_voice``) is called with the folder once it is complete and checked.
+    """
+    from voicesmith.training import warmstart
+    from voicesmith.training.train import read_run
+
+    run_dir = Path(run_dir)
+    run = read_run(run_dir)
+    checkpoints = run_dir / "checkpoints"
+    if checkpoint in ("best", "last"):
+        path = checkpoints / f"{checkpoint}.ckpt"
+        if not path.is_file():
+            path = checkpoints / "last.ckpt"
+    else:
+        path = Path(checkpoint)
+    if not path.is_file():
+        raise InvalidVoiceError(
+            f"no checkpoint at {path}: train first (voicesmith train) or pass --checkpoint"
+        )
+    start = warmstart.from_checkpoint(path)
+    model_g = warmstart.generator_from(start)
+    info = run.get("dataset_info", {})
+    speakers = dict(info.get("speakers") or {}) if start.model.num_speakers > 1 else {}
+    language = info.get("language") or info.get("espeak_voice", "en-us").replace("-", "_")
+    config = piper_voice_config(
+        start.model,
+        phoneme_id_map=info["phoneme_id_map"],
+        espeak_voice=info["espeak_voice"],
+        phoneme_type=info.get("phoneme_type", "espeak"),
+        speaker_id_map=speakers,
+        language_code=language,
+        dataset=voice_id,
+    )
+    folder = Path(output) if output else run_dir / "export" / voice_id
+    folder.mkdir(parents=True, exist_ok=True)
+    model_path = export_generator_onnx(model_g, folder / f"{voice_id}.onnx", config)
+    _add_alignment_output(model_path)
+    seconds = _check_voice(model_path, 0 if speakers else None, CHECK_SENTENCE)
+    voice_json = {
+        "id": voice_id,
+        "name": name or voice_id,
+        "language": language.replace("_", "-"),
+        "gender": gender,
+        "sample_rate": start.model.sample_rate,
+        "speakers": sorted(speakers, key=speakers.get),
+        "styles": list(info.get("emotions") or []),
+        "origin": {
+            "kind": "trained",
+            "base": run.get("base"),
+            "run": str(run_dir.resolve()),
+            "checkpoint": path.name,
+            "steps": run.get("step"),
+        },
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (folder / "voice.json").write_text(json.dumps(voice_json, ensure_ascii=False, indent=2), encoding="utf-8")
+    _LOGGER.info("Exported %s to %s (test sentence %.2f s)", voice_id, folder, seconds)
+    if register is not None:
+        register(folder)
+    return ExportedVoice(folder, model_path, Path(str(model_path) + ".json"), voice_json, seconds)

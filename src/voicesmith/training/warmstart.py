@@ -297,3 +297,42 @@ def generator_from(start: WarmStart) -> torch.nn.Module:
     if result.unexpected_keys:
         raise InvalidVoiceError(f"base weights do not fit the network: {result.unexpected_keys[:5]}")
     return model_g
+
+
+def adapt_speakers(start: WarmStart, num_speakers: int, gin_channels: int = 512) -> WarmStart:
+    """Extend a base voice to ``num_speakers`` speakers (no-op when it already has that many or more).
+
+    A single-speaker base gains a speaker embedding ``emb_g`` (random) and speaker-conditioning layers
+    (``dec.cond``, ``dp.cond``, the flows' and posterior encoder's ``cond_layer``). The conditioning
+    layers start at zero, so at step 0 every speaker sounds exactly like the base voice and the
+    speakers drift apart only as training teaches them to.
+    """
+    if num_speakers <= start.model.num_speakers:
+        return start
+    if start.model.num_speakers > 1:
+        raise InvalidVoiceError(
+            f"the base voice has {start.model.num_speakers} speakers and the dataset {num_speakers}: "
+            "a multi-speaker base can only be fine-tuned with at most as many speakers"
+        )
+    model = start.model.with_speakers(num_speakers, gin_channels)
+    target = build_generator(model).state_dict()
+    state = dict(target)
+    missing = set(start.missing)
+    for key, value in start.generator.items():
+        if key in state and state[key].shape == value.shape:
+            state[key] = value
+    for key in state:
+        if key not in start.generator:
+            missing.add(key)
+            if ".cond" in key and not key.startswith("enc_q."):
+                # weight_norm layers: g = 0 gives a zero weight that still learns; plain convs: zeros
+                if key.endswith(("weight_g", "bias")) or (key.endswith("weight") and key + "_g" not in state):
+                    state[key] = torch.zeros_like(state[key])
+    _LOGGER.info("Extended the base voice to %d speakers (gin_channels=%d)", num_speakers, model.gin_channels)
+    return WarmStart(
+        model=model,
+        generator=state,
+        discriminator=start.discriminator,
+        piper_config=start.piper_config,
+        missing=tuple(sorted(missing)),
+    )
