@@ -70,7 +70,8 @@ def train(
 
     logging.getLogger("voicesmith").setLevel(logging.INFO)
     if logging.getLogger().level > logging.INFO:
-        logging.getLogger("lightning").setLevel(logging.WARNING)
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if resume and output is None:
         raise TrainingError("--resume needs --output RUN_DIR (the run to continue)")
     run_dir = output or default_run_dir(Settings().data_dir / "runs", voice_id)

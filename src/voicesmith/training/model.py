@@ -54,6 +54,17 @@ def lr_multiplier(step: int, config: TrainConfig, *, start: int = 0) -> float:
     return 1.0
 
 
+def _numpy_state_to_plain(state: tuple) -> list:
+    """numpy's RNG state without ndarrays, so checkpoints load with ``torch.load(weights_only=True)``."""
+    name, keys, pos, has_gauss, cached = state
+    return [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(cached)]
+
+
+def _numpy_state_from_plain(state: list) -> tuple:
+    name, keys, pos, has_gauss, cached = state
+    return name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached
+
+
 class VitsTrainingModule(L.LightningModule):
     """Generator ``model_g`` (piper ``SynthesizerTrn``) and discriminator ``model_d`` with their losses."""
 
@@ -214,7 +225,7 @@ class VitsTrainingModule(L.LightningModule):
             "released": self._released,
             "rng": {
                 "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state(),
+                "numpy": _numpy_state_to_plain(np.random.get_state()),
                 "python": random.getstate(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             },
@@ -226,7 +237,7 @@ class VitsTrainingModule(L.LightningModule):
         rng = state.get("rng")
         if rng:
             torch.set_rng_state(rng["torch"])
-            np.random.set_state(rng["numpy"])
+            np.random.set_state(_numpy_state_from_plain(rng["numpy"]))
             random.setstate(rng["python"])
             if rng.get("cuda") is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(rng["cuda"])

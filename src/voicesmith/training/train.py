@@ -116,7 +116,8 @@ class _Progress(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         step = module.step
-        if not trainer.is_global_zero or (step % self.every and step != self.total and step != 1):
+        first = step == self.first_step + 1
+        if not trainer.is_global_zero or (step % self.every and step != self.total and not first):
             return
         elapsed = time.monotonic() - (self.started or time.monotonic())
         per_step = elapsed / max(step - self.first_step, 1)
