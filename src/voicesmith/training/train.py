@@ -45,6 +45,8 @@ class RunResult:
     last_checkpoint: Path
     best_checkpoint: Path | None
     seconds: float
+    metrics: dict[str, float]
+    """Last logged values (train_mel, train_kl, ..., val_mel)."""
 
 
 def default_run_dir(runs_dir: Path, voice_id: str) -> Path:
@@ -234,7 +236,10 @@ def run_training(
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
     seconds = time.monotonic() - started
     best = checkpoints / "best.ckpt"
+    metrics = {
+        k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1
+    }
     if trainer.is_global_zero:
-        run.update(status="finished", step=module.step, seconds=round(seconds, 1))
+        run.update(status="finished", step=module.step, seconds=round(seconds, 1), metrics=metrics)
         _write_run(run_dir, run)
-    return RunResult(run_dir, module.step, last, best if best.exists() else None, seconds)
+    return RunResult(run_dir, module.step, last, best if best.exists() else None, seconds, metrics)
