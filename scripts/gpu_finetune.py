@@ -35,14 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("voicesmith").setLevel(logging.INFO)
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
     import torch
 
     from voicesmith.training.config import TrainConfig
     from voicesmith.training.export import export_run
     from voicesmith.training.train import run_training
+
+    for name in ("lightning.pytorch", "lightning.fabric"):  # after the import: Lightning sets INFO on import
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     gpu = torch.cuda.is_available()
     if gpu:
