@@ -96,3 +96,17 @@ def test_an_onnx_that_is_not_a_vits_voice_is_refused(tmp_path):
         warmstart.load_base(tmp_path / "other.onnx")
     with pytest.raises(InvalidVoiceError, match="does not exist"):
         warmstart.load_base(tmp_path / "nothing.onnx")
+
+
+def test_piper_checkpoint_hyper_parameters_written_as_strings_are_read():
+    from voicesmith.training.config import ModelConfig
+
+    config = ModelConfig.from_dict(
+        {
+            "resblock_kernel_sizes": "(3, 5, 7)",
+            "resblock_dilation_sizes": "((1, 2), (2, 6), (3, 12))",
+            "upsample_rates": "[8, 8, 4]",
+            "batch_size": 32,
+        }
+    )
+    assert config.resblock_kernel_sizes == (3, 5, 7) and config.upsample_rates == (8, 8, 4)

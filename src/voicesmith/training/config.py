@@ -8,6 +8,7 @@ holds the optimisation settings of one run. Both are plain dataclasses that roun
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -69,6 +70,9 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
+        for key, value in values.items():  # piper's checkpoints may store tuples as strings
+            if isinstance(value, str) and value[:1] in "([":
+                values[key] = ast.literal_eval(value)
         for key in ("resblock_kernel_sizes", "upsample_rates", "upsample_kernel_sizes"):
             if key in values:
                 values[key] = tuple(values[key])

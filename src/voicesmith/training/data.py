@@ -186,7 +186,6 @@ class VoiceDataModule(L.LightningDataModule):
             UtteranceDataset(self.root, records, self.model, multispeaker),
             batch_size=self.batch_size,
             shuffle=shuffle,
-            drop_last=shuffle and len(records) >= self.batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=UtteranceCollate(is_multispeaker=multispeaker, segment_size=self.model.segment_size),

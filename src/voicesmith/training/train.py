@@ -137,7 +137,7 @@ class _Progress(L.Callback):
         )  # fmt: skip
 
 
-def _prepare_start(dataset: Path, base: str | None, info: DatasetInfo) -> warmstart.WarmStart:
+def _prepare_start(base: str | None, info: DatasetInfo) -> warmstart.WarmStart:
     start = warmstart.load_base(base)
     start = warmstart.adapt_speakers(start, info.num_speakers)
     if start.piper_config and start.piper_config.get("phoneme_id_map") not in (None, info.phoneme_id_map):
@@ -178,7 +178,7 @@ def run_training(
             raise TrainingError(
                 f"{run_dir} already holds a run: pass --resume to continue it or another --output"
             )
-        start = _prepare_start(dataset, base, info)
+        start = _prepare_start(base, info)
         model_config, fresh = start.model, list(start.missing)
         language = (start.piper_config or {}).get("language", {}).get("code")
         run = {
