@@ -1,4 +1,6 @@
-"""A tiny prepared dataset (the layout `voicesmith dataset prepare` writes), spoken by espeak-ng."""
+"""Fixtures for the trainer's tests: a tiny prepared dataset (the layout `voicesmith dataset prepare`
+writes, spoken by espeak-ng) and a tiny base voice. Test modules import the fixtures they use (this is
+not a conftest.py, which the dataset tests own in this folder)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+
+__all__ = ["prepared_dataset", "prepared_dataset_two_speakers", "tiny_base", "write_prepared_dataset"]
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
