@@ -67,6 +67,16 @@ def test_stage_one_trains_only_what_the_onnx_lacked_then_resume_and_export(
     chunks = list(PiperVoice.load(voice.model_path).synthesize("Testing one two.", include_alignments=True))
     assert chunks[0].phoneme_alignments  # alignment output patched in
 
+    from click.testing import CliRunner
+
+    from voicesmith.cli import main
+
+    cli = CliRunner().invoke(
+        main, ["export", str(run_dir), "--voice-id", "v1b", "--output", str(tmp_path / "cli")]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert (tmp_path / "cli" / "v1b.onnx").is_file() and (tmp_path / "cli" / "voice.json").is_file()
+
 
 def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(
     tmp_path, prepared_dataset, tiny_base
