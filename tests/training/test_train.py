@@ -48,8 +48,10 @@ def test_stage_one_trains_only_what_the_onnx_lacked_then_resume_and_export(
         after_stage1["enc_q.pre.weight"], warmstart.from_onnx(tiny_base).generator["enc_q.pre.weight"]
     )
 
-    resumed = run_training(prepared_dataset, voice_id="v1", run_dir=run_dir, resume=True,
+    resumed = run_training(prepared_dataset, voice_id="v1", run_dir=run_dir, resume=True, tensorboard=True,
                            config=_config(max_steps=4, frozen_steps=2))  # fmt: skip
+    assert list((run_dir / "logs").glob("events.out.tfevents.*"))
+    assert "train_mel" in resumed.metrics
     assert resumed.step == 4
     after_stage2 = _generator(resumed.last_checkpoint)
     assert not torch.equal(after_stage2["dec.conv_post.weight"], base["dec.conv_post.weight"])
