@@ -60,10 +60,10 @@ def parse(argv: list[str], env: dict[str, str]) -> dict[str, object]:
 def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    import torch
 
     from voicesmith.training.config import TrainConfig
     from voicesmith.training.export import export_run
+    from voicesmith.training.topology import default_precision
     from voicesmith.training.train import run_training
 
     values = parse(sys.argv[1:] if argv is None else argv, env)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     config = TrainConfig(
         max_steps=max_steps,
         batch_size=int(values.get("batch-size", 16)),
-        precision=str(values.get("precision", "bf16-mixed" if torch.cuda.is_available() else "32")),
+        precision=str(values.get("precision", default_precision())),
         learning_rate=float(values.get("learning-rate", 2e-5)),
         frozen_steps=int(values.get("frozen-steps", max(max_steps // 10, 1))),
         checkpoint_every=int(values.get("checkpoint-every", 500)),

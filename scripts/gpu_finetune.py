@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frozen-fraction", type=float, default=0.15)
     parser.add_argument("--base", default="joe", help="joe, a Piper .onnx voice or a .ckpt")
     parser.add_argument("--out", type=Path, default=None, help="run folder [default: runs/<voice-id>]")
-    parser.add_argument("--precision", default=None, help="[default: bf16-mixed on GPU, 32 on CPU]")
+    parser.add_argument("--precision", default=None, help="[default: bf16-mixed where the hardware has bf16]")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--small-discriminator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from voicesmith.training.config import TrainConfig
     from voicesmith.training.export import export_run
+    from voicesmith.training.topology import default_precision
     from voicesmith.training.train import run_training
 
     for name in ("lightning.pytorch", "lightning.fabric"):  # after the import: Lightning sets INFO on import
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         frozen_steps=max(int(args.steps * args.frozen_fraction), 1),
         warmup_steps=min(50, max(args.steps // 10, 1)),
         decay="cosine",
-        precision=args.precision or ("bf16-mixed" if gpu else "32"),
+        precision=args.precision or default_precision(),
         checkpoint_every=max(args.steps // 10, 1),
         validate_every=max(args.steps // 10, 1),
         num_workers=args.workers if gpu else 0,

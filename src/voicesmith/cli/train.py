@@ -62,10 +62,9 @@ def train(
     small_discriminator: bool,
 ) -> None:
     """Fine-tune a voice on DATASET (a folder written by `voicesmith dataset prepare`)."""
-    import torch
-
     from voicesmith.errors import TrainingError
     from voicesmith.training.config import TrainConfig
+    from voicesmith.training.topology import default_precision
     from voicesmith.training.train import default_run_dir, read_run, run_training
 
     logging.getLogger("voicesmith").setLevel(logging.INFO)
@@ -91,7 +90,7 @@ def train(
     values.update({k: v for k, v in overrides.items() if v is not None})
     if not resume:
         values.setdefault("max_steps", 2000)
-        values.setdefault("precision", "bf16-mixed" if torch.cuda.is_available() else "32")
+        values.setdefault("precision", default_precision())
         if "frozen_steps" not in values and (base == "joe" or base.endswith(".onnx")):
             values["frozen_steps"] = max(values["max_steps"] // 10, 1)
         if small_discriminator:

@@ -116,3 +116,17 @@ def trainer_kwargs(topology: Topology) -> dict[str, Any]:
         backend = "nccl" if topology.accelerator == "gpu" else "gloo"
         kwargs["strategy"] = DDPStrategy(find_unused_parameters=True, process_group_backend=backend)
     return kwargs
+
+
+def default_precision() -> str:
+    """bf16-mixed where the hardware runs bf16 natively, else full precision.
+
+    GPUs with bf16 (Ampere and later) and CPUs with AVX512-BF16 or AMX: bf16-mixed (measured here on
+    CPU, joe-size model, batch 4: about 2.6 s/step against 3.7-6.5 s/step in fp32). Elsewhere bf16 is
+    emulated and slower, so 32.
+    """
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32"
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    native = any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return "bf16-mixed" if native else "32"
