@@ -103,6 +103,35 @@ def test_two_speakers_from_a_single_speaker_base(tmp_path, prepared_dataset_two_
     assert voice.voice_json["speakers"] == ["low", "high"]
 
 
+@pytest.mark.slow
+def test_one_embedding_per_emotion_and_a_style_vector_export(tmp_path, prepared_dataset_emotions, tiny_base):
+    import numpy as np
+    import onnxruntime
+
+    run_dir = tmp_path / "run"
+    run_training(prepared_dataset_emotions, voice_id="emo", run_dir=run_dir, base=str(tiny_base),
+                 config=_config(max_steps=1, style_by="emotion"))  # fmt: skip
+    voice = export_run(run_dir, voice_id="emo", checkpoint="last", style_vectors=True)
+    config = json.loads(voice.config_path.read_text())
+    assert config["speaker_id_map"] == {"joe/happy": 0, "joe/neutral": 1}
+    assert voice.voice_json["styles"] == ["happy", "neutral"]
+    table = np.load(voice.folder / "emo.style.onnx.styles.npy")
+    assert table.shape[0] == 2
+    session = onnxruntime.InferenceSession(
+        str(voice.folder / "emo.style.onnx"), providers=["CPUExecutionProvider"]
+    )
+    half = (0.5 * table[0] + 0.5 * table[1])[None].astype(np.float32)
+    ids = np.array([[1, 0, 20, 0, 30, 0, 2]], dtype=np.int64)
+    feeds = {
+        "input": ids,
+        "input_lengths": np.array([7]),
+        "scales": np.array([0.667, 1.0, 0.8], np.float32),
+        "g": half,
+    }
+    outputs = session.run(None, feeds)
+    assert len(outputs) == 2 and outputs[0].size > 0  # audio + phoneme durations
+
+
 def _cli(*args, env=None):
     return [sys.executable, "-m", "voicesmith.cli", "train", *map(str, args)]
 

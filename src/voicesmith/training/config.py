@@ -203,6 +203,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     validate_every: int = 500
     seed: int = 1234
+    style_by: Literal["speaker", "emotion"] = "speaker"
+    """What one embedding row stands for: a speaker, or a (speaker, emotion) pair for emotional datasets
+    (then export with style vectors to mix emotions at run time)."""
     discriminator: Literal["mpd", "small"] = "mpd"
     """``small`` is for tests and smoke runs only."""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -119,9 +119,30 @@ class UtteranceDataset(Dataset):
             phoneme_ids=torch.LongTensor(record["phoneme_ids"]),
             spectrogram=spectrogram,
             audio_norm=audio_norm,
-            speaker_id=torch.LongTensor([int(record.get("speaker_id") or 0)]) if self.multispeaker else None,
+            speaker_id=torch.LongTensor([int(record.get("embedding_id", record.get("speaker_id")) or 0)])
+            if self.multispeaker
+            else None,
             text=record.get("text"),
         )
+
+
+def embedding_table(
+    info: DatasetInfo, records: list[dict[str, Any]], style_by: str = "speaker"
+) -> dict[str, int]:
+    """Names of the embedding rows: the dataset's speakers, or ``speaker/emotion`` pairs (sorted)."""
+    if style_by == "emotion":
+        names = sorted({f"{r.get('speaker') or 'default'}/{r.get('emotion') or 'neutral'}" for r in records})
+        return {name: index for index, name in enumerate(names)}
+    return dict(info.speakers) or {"default": 0}
+
+
+def _assign_embedding_ids(records: list[dict[str, Any]], table: dict[str, int], style_by: str) -> None:
+    for record in records:
+        if style_by == "emotion":
+            name = f"{record.get('speaker') or 'default'}/{record.get('emotion') or 'neutral'}"
+            record["embedding_id"] = table[name]
+        else:
+            record["embedding_id"] = int(record.get("speaker_id") or 0)
 
 
 def check_compatible(info: DatasetInfo, model: ModelConfig, records: list[dict[str, Any]]) -> None:
@@ -134,7 +155,7 @@ def check_compatible(info: DatasetInfo, model: ModelConfig, records: list[dict[s
     top = max((max(r["phoneme_ids"], default=0) for r in records), default=0)
     if top >= model.num_symbols:
         raise TrainingError(f"phoneme id {top} is outside the voice's {model.num_symbols} symbols")
-    top_speaker = max(int(r.get("speaker_id") or 0) for r in records)
+    top_speaker = max(int(r.get("embedding_id", r.get("speaker_id")) or 0) for r in records)
     if top_speaker >= max(model.num_speakers, 1):
         raise TrainingError(f"speaker id {top_speaker} but the network has {model.num_speakers} speaker(s)")
 
@@ -147,9 +168,17 @@ class VoiceDataModule(L.LightningDataModule):
     """
 
     def __init__(
-        self, root: str | Path, model: ModelConfig, *, batch_size: int, num_workers: int = 0, seed: int = 0
-    ):
+        self,
+        root: str | Path,
+        model: ModelConfig,
+        *,
+        batch_size: int,
+        num_workers: int = 0,
+        seed: int = 0,
+        style_by: str = "speaker",
+    ) -> None:
         super().__init__()
+        self.style_by = style_by
         self.root = Path(root)
         self.model = model
         self.batch_size = batch_size
@@ -163,6 +192,7 @@ class VoiceDataModule(L.LightningDataModule):
             return
         info = DatasetInfo.read(self.root)
         records = read_manifest(self.root)
+        _assign_embedding_ids(records, embedding_table(info, records, self.style_by), self.style_by)
         check_compatible(info, self.model, records)
         min_seconds = self.model.segment_size / self.model.sample_rate
         usable = [r for r in records if float(r.get("duration_s") or 1e9) > min_seconds]

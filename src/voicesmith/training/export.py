@@ -226,6 +226,7 @@ def export_run(
     checkpoint: str = "best",
     name: str | None = None,
     gender: str | None = None,
+    style_vectors: bool = False,
     register: Callable[[Path], Any] | None = None,
 ) -> ExportedVoice:
     """Turn a training run into an installable voice folder and check that it speaks.
@@ -235,6 +236,11 @@ def export_run(
         <voice_id>.onnx        Piper ONNX with piper's alignment output patched in (phoneme durations)
         <voice_id>.onnx.json   Piper config (phoneme map, espeak voice, speakers)
         voice.json             id, name, language, gender, sample_rate, speakers, styles, origin, created
+
+    With ``style_vectors`` (multi-speaker/emotion voices) the folder also holds ``<voice_id>.style.onnx``
+    (+ ``.onnx.json``), which takes the embedding vector ``g`` instead of ``sid``, and
+    ``<voice_id>.style.onnx.styles.npy``, the embedding table (rows in ``speaker_id_map`` order): mix
+    rows to blend speakers or emotions at any intensity.
 
     ``checkpoint``: ``best`` (falls back to ``last``), ``last`` or a path. ``register`` (for example the
     catalog's ``register_voice``) is called with the folder once it is complete and checked.
@@ -273,6 +279,13 @@ def export_run(
     folder.mkdir(parents=True, exist_ok=True)
     model_path = export_generator_onnx(model_g, folder / f"{voice_id}.onnx", config)
     _add_alignment_output(model_path)
+    if style_vectors:
+        if not speakers:
+            raise InvalidVoiceError("--style-vectors needs a voice with several speakers or emotions")
+        style_path = export_generator_onnx(
+            model_g, folder / f"{voice_id}.style.onnx", config, style_vector_input=True
+        )
+        _add_alignment_output(style_path)
     seconds = _check_voice(model_path, 0 if speakers else None, CHECK_SENTENCE)
     voice_json = {
         "id": voice_id,

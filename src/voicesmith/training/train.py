@@ -31,7 +31,7 @@ from voicesmith.errors import TrainingError
 from voicesmith.training import topology as topo
 from voicesmith.training import warmstart
 from voicesmith.training.config import ModelConfig, TrainConfig
-from voicesmith.training.data import DatasetInfo, VoiceDataModule
+from voicesmith.training.data import DatasetInfo, VoiceDataModule, embedding_table, read_manifest
 from voicesmith.training.model import VitsTrainingModule
 
 _LOGGER = logging.getLogger(__name__)
@@ -137,9 +137,9 @@ class _Progress(L.Callback):
         )  # fmt: skip
 
 
-def _prepare_start(base: str | None, info: DatasetInfo) -> warmstart.WarmStart:
+def _prepare_start(base: str | None, info: DatasetInfo, embeddings: int) -> warmstart.WarmStart:
     start = warmstart.load_base(base)
-    start = warmstart.adapt_speakers(start, info.num_speakers)
+    start = warmstart.adapt_speakers(start, embeddings)
     if start.piper_config and start.piper_config.get("phoneme_id_map") not in (None, info.phoneme_id_map):
         _LOGGER.warning("The dataset's phoneme_id_map differs from the base voice's: ids are used as written")
     return start
@@ -178,7 +178,8 @@ def run_training(
             raise TrainingError(
                 f"{run_dir} already holds a run: pass --resume to continue it or another --output"
             )
-        start = _prepare_start(base, info)
+        table = embedding_table(info, read_manifest(dataset), config.style_by)
+        start = _prepare_start(base, info, len(table) if len(table) > 1 else 1)
         model_config, fresh = start.model, list(start.missing)
         language = (start.piper_config or {}).get("language", {}).get("code")
         run = {
@@ -188,7 +189,7 @@ def run_training(
             "model": model_config.to_dict(),
             "train": config.to_dict(),
             "fresh": fresh,
-            "dataset_info": {**info.__dict__, "language": language},
+            "dataset_info": {**info.__dict__, "speakers": table, "language": language},
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "status": "training",
             "step": 0,
@@ -204,7 +205,12 @@ def run_training(
         if start.discriminator:
             module.model_d.load_state_dict(start.discriminator, strict=False)
     data = VoiceDataModule(
-        dataset, model_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed
+        dataset,
+        model_config,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        seed=config.seed,
+        style_by=config.style_by,
     )
     loggers: list[Any] = [CSVLogger(run_dir, name="logs", version="")]
     if tensorboard:
