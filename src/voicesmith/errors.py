@@ -191,3 +191,7 @@ class VoiceTrainingUnavailableError(VoicesmithError):
 
     polly_type = "ServiceFailureException"
     status = 500
+
+
+class TrainingError(VoicesmithError):
+    """A training run cannot start or go on: bad prepared dataset, base voice or run folder."""

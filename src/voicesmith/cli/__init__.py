@@ -22,6 +22,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "voices": ("voicesmith.cli.voices:voices", "List, show, add and remove voices."),
     "dataset": ("voicesmith.cli.dataset:dataset", "Check and prepare recordings for a custom voice."),
     "emotion": ("voicesmith.cli.emotion:emotion", "Show the emotion the analyser hears in each sentence."),
+    "train": ("voicesmith.cli.train:train", "Fine-tune a voice on a prepared dataset."),
+    "export": ("voicesmith.cli.export:export", "Export a trained run as a voice folder."),
 }
 
 

@@ -1,5 +1,6 @@
-"""``python -m voicesmith.cli``: the same as the ``voicesmith`` command."""
+"""``python -m voicesmith.cli``: the ``voicesmith`` command (torchrun launches it this way)."""
 
 from voicesmith.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

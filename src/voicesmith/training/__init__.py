@@ -1,1 +1,26 @@
-"""training package."""
+"""Training custom voices (extra ``[train]``: torch, Lightning, piper's VITS modules).
+
+Pipeline: ``voicesmith dataset prepare`` writes a prepared dataset -> ``voicesmith train`` fine-tunes
+a base voice on it (``train.run_training``) -> ``voicesmith export`` writes a voice folder
+(``export.export_run``) that the catalog installs.
+
+- ``config``      ``ModelConfig`` (network shape), ``TrainConfig`` (optimisation), builders
+- ``warmstart``   base voice -> weights: Piper ``.onnx`` (joe by default) or ``.ckpt``; speaker extension
+- ``align``       monotonic alignment search (numba) for piper's ``SynthesizerTrn.forward``
+- ``model``       the LightningModule: losses, two-stage fine-tune, stepped LR schedules
+- ``data``        the prepared-dataset reader and DataModule
+- ``topology``    local / torchrun / SLURM / SageMaker detection and launch recipes
+- ``train``       a run end to end: run folder, checkpoints, resume, progress
+- ``export``      generator -> Piper ONNX (+ style-vector variant); run -> voice folder
+- ``tiny_voice``  a tiny random voice for fast tests
+
+Fine-tuning from an ``.onnx`` voice: the ONNX lacks the posterior encoder and the discriminator, so
+stage 1 (``TrainConfig.frozen_steps``, default 10% of the run in the CLI) trains only those with the
+inference path at LR 0; stage 2 trains everything at a low LR (default 2e-5). A multi-speaker dataset
+on a single-speaker base adds a speaker embedding whose conditioning layers start at zero
+(``warmstart.adapt_speakers``): every speaker starts as the base voice. ``TrainConfig.style_by="emotion"``
+gives one embedding row per (speaker, emotion) pair; ``export_run(..., style_vectors=True)`` then also
+writes a model that takes the embedding vector itself, so emotions can be blended at any intensity.
+
+Torch is imported only here; inference code never imports this package.
+"""

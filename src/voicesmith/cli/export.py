@@ -1,0 +1,50 @@
+"""``voicesmith export``: turn a training run into a voice folder (ONNX + Piper config + voice.json)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--voice-id", required=True, help="Id of the exported voice (file names, voice.json).")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Voice folder [default: RUN/export/<voice-id>].",
+)
+@click.option("--checkpoint", default="best", show_default=True, help="best, last, or a .ckpt path.")
+@click.option("--name", default=None, help="Display name [default: the voice id].")
+@click.option("--gender", type=click.Choice(["female", "male", "neutral"]), default=None)
+@click.option(
+    "--style-vectors",
+    is_flag=True,
+    help="Also export a model taking a style vector (blend speakers or emotions at run time).",
+)
+def export(
+    run: Path,
+    voice_id: str,
+    output: Path | None,
+    checkpoint: str,
+    name: str | None,
+    gender: str | None,
+    style_vectors: bool,
+) -> None:
+    """Export the voice trained in RUN and check that it speaks."""
+    from voicesmith.training.export import export_run
+
+    logging.getLogger("voicesmith").setLevel(logging.INFO)
+    voice = export_run(
+        run,
+        voice_id=voice_id,
+        output=output,
+        checkpoint=checkpoint,
+        name=name,
+        gender=gender,
+        style_vectors=style_vectors,
+    )
+    click.echo(f"{voice.folder} (test sentence: {voice.check_seconds:.2f} s of audio)")

@@ -1,0 +1,114 @@
+"""``voicesmith train``: fine-tune a voice on a prepared dataset (launch recipes: training.topology)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from voicesmith.settings import Settings
+
+
+@click.command()
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--voice-id", required=True, help="Id of the voice being trained (names the run folder).")
+@click.option(
+    "--base", default="joe", show_default=True, help="joe, a Piper VOICE.onnx, or a CHECKPOINT.ckpt."
+)
+@click.option("--max-steps", type=int, default=None, help="Batches to train for [default: 2000].")
+@click.option("--batch-size", type=int, default=None, help="Utterances per batch per process [default: 8].")
+@click.option("--devices", type=int, default=1, show_default=True, help="Processes on this machine (DDP).")
+@click.option(
+    "--precision",
+    type=click.Choice(["32", "bf16-mixed", "16-mixed"]),
+    default=None,
+    help="[default: 32 on CPU, bf16-mixed on GPU]",
+)
+@click.option("--learning-rate", type=float, default=None, help="Stage-2 generator LR [default: 2e-5].")
+@click.option(
+    "--frozen-steps",
+    type=int,
+    default=None,
+    help="Stage 1 length (inference path frozen) [default: 10% of steps from an .onnx base, else 0].",
+)
+@click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints [default: 500].")
+@click.option("--validate-every", type=int, default=None, help="Steps between validations [default: 500].")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run folder [default: DATA_DIR/runs/<voice-id>-<timestamp>].",
+)
+@click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
+@click.option("--tensorboard", is_flag=True, help="Also write TensorBoard logs.")
+@click.option(
+    "--style-by",
+    type=click.Choice(["speaker", "emotion"]),
+    default=None,
+    help="One embedding per speaker, or per speaker and emotion (emotional datasets) [default: speaker].",
+)
+@click.option("--small-discriminator", is_flag=True, hidden=True, help="Tests and smoke runs only.")
+def train(
+    dataset: Path,
+    voice_id: str,
+    base: str,
+    max_steps: int | None,
+    batch_size: int | None,
+    devices: int,
+    precision: str | None,
+    learning_rate: float | None,
+    frozen_steps: int | None,
+    checkpoint_every: int | None,
+    validate_every: int | None,
+    output: Path | None,
+    resume: bool,
+    tensorboard: bool,
+    style_by: str | None,
+    small_discriminator: bool,
+) -> None:
+    """Fine-tune a voice on DATASET (a folder written by `voicesmith dataset prepare`)."""
+    from voicesmith.errors import TrainingError
+    from voicesmith.training.config import TrainConfig
+    from voicesmith.training.topology import default_precision
+    from voicesmith.training.train import default_run_dir, read_run, run_training
+
+    logging.getLogger("voicesmith").setLevel(logging.INFO)
+    if logging.getLogger().level > logging.INFO:
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    if resume and output is None:
+        raise TrainingError("--resume needs --output RUN_DIR (the run to continue)")
+    run_dir = output or default_run_dir(Settings().data_dir / "runs", voice_id)
+    # Processes Lightning spawns for --devices N re-run this command: make them pick the same folder.
+    os.environ.setdefault("VOICESMITH_RUN_STAMP", run_dir.name.removeprefix(f"{voice_id}-"))
+    values = TrainConfig.from_dict(read_run(run_dir)["train"]).to_dict() if resume else {}
+    overrides = {
+        "max_steps": max_steps,
+        "batch_size": batch_size,
+        "devices": devices,
+        "precision": precision,
+        "learning_rate": learning_rate,
+        "frozen_steps": frozen_steps,
+        "checkpoint_every": checkpoint_every,
+        "validate_every": validate_every,
+        "style_by": style_by,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if not resume:
+        values.setdefault("max_steps", 2000)
+        values.setdefault("precision", default_precision())
+        if "frozen_steps" not in values and (base == "joe" or base.endswith(".onnx")):
+            values["frozen_steps"] = max(values["max_steps"] // 10, 1)
+        if small_discriminator:
+            values["discriminator"] = "small"
+    config = TrainConfig.from_dict(values)
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"run folder: {run_dir}", err=True)
+    result = run_training(
+        dataset, voice_id=voice_id, run_dir=run_dir, config=config, base=base, resume=resume,
+        tensorboard=tensorboard,
+    )  # fmt: skip
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"trained {result.step} steps in {result.seconds:.0f} s; checkpoints in {result.run_dir}")

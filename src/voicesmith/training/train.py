@@ -1,0 +1,251 @@
+"""Run a training job: prepared dataset + base voice -> run folder with checkpoints.
+
+Run folder layout (``RUN``)::
+
+    RUN/run.json               voice id, dataset, base, model and train config, dataset facts, status, step
+    RUN/checkpoints/last.ckpt  written every ``checkpoint_every`` steps and at the end (atomic rename)
+    RUN/checkpoints/best.ckpt  lowest validation mel L1 so far
+    RUN/logs/                  metrics.csv (always), TensorBoard events (``tensorboard=True``)
+
+Only rank 0 writes ``run.json`` and checkpoints. ``resume=True`` continues from ``last.ckpt`` with the
+optimiser, scheduler, step counter and RNG states it holds. Launch recipes: see ``topology``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from voicesmith.errors import TrainingError
+from voicesmith.training import topology as topo
+from voicesmith.training import warmstart
+from voicesmith.training.config import ModelConfig, TrainConfig
+from voicesmith.training.data import DatasetInfo, VoiceDataModule, embedding_table, read_manifest
+from voicesmith.training.model import VitsTrainingModule
+
+_LOGGER = logging.getLogger(__name__)
+RUN_FILE = "run.json"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    seconds: float
+    metrics: dict[str, float]
+    """Last logged values (train_mel, train_kl, ..., val_mel)."""
+
+
+def default_run_dir(runs_dir: Path, voice_id: str) -> Path:
+    stamp = topo.launch_stamp() or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return runs_dir / f"{voice_id}-{stamp}"
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise TrainingError(f"{run_dir} is not a training run folder ({RUN_FILE} is missing)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _write_run(run_dir: Path, run: dict[str, Any]) -> None:
+    if rank_zero_only.rank != 0:
+        return
+    tmp = run_dir / (RUN_FILE + ".tmp")
+    tmp.write_text(json.dumps(run, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, run_dir / RUN_FILE)
+
+
+class _Checkpoints(L.Callback):
+    """``last.ckpt`` every N steps and at the end, ``best.ckpt`` on the lowest ``val_mel``; atomic."""
+
+    def __init__(self, directory: Path, every: int) -> None:
+        self.directory = directory
+        self.every = max(every, 1)
+        self.best = float("inf")
+
+    def _save(self, trainer: L.Trainer, name: str) -> None:
+        tmp = self.directory / f".{name}.tmp"
+        trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            os.replace(tmp, self.directory / name)
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
+        if module.step % self.every == 0:
+            self._save(trainer, "last.ckpt")
+
+    def on_validation_end(self, trainer: L.Trainer, module: Any) -> None:
+        value = trainer.callback_metrics.get("val_mel")
+        if trainer.sanity_checking or value is None or float(value) >= self.best:
+            return
+        self.best = float(value)
+        self._save(trainer, "best.ckpt")
+
+    def on_train_end(self, trainer: L.Trainer, module: Any) -> None:
+        self._save(trainer, "last.ckpt")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best = float(state_dict.get("best", self.best))
+
+
+class _Progress(L.Callback):
+    """One log line every ``every`` steps: step, s/step, ETA, losses, learning rate (rank 0 only)."""
+
+    def __init__(self, total: int, every: int) -> None:
+        self.total = total
+        self.every = max(every, 1)
+        self.started: float | None = None
+        self.first_step = 0
+
+    def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
+        self.started, self.first_step = time.monotonic(), module.step
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
+        step = module.step
+        first = step == self.first_step + 1
+        if not trainer.is_global_zero or (step % self.every and step != self.total and not first):
+            return
+        elapsed = time.monotonic() - (self.started or time.monotonic())
+        per_step = elapsed / max(step - self.first_step, 1)
+        eta = int(per_step * max(self.total - step, 0))
+        metrics = trainer.callback_metrics
+        losses = " ".join(
+            f"{name} {float(metrics[f'train_{name}']):.3f}"
+            for name in ("mel", "kl", "dur", "fm", "gen", "disc")
+            if f"train_{name}" in metrics
+        )
+        lr = float(metrics.get("lr_g", 0.0))
+        _LOGGER.info(
+            "step %d/%d  %.2f s/step  ETA %d:%02d:%02d  %s  lr %.2e",
+            step, self.total, per_step, eta // 3600, eta // 60 % 60, eta % 60, losses, lr,
+        )  # fmt: skip
+
+
+def _prepare_start(base: str | None, info: DatasetInfo, embeddings: int) -> warmstart.WarmStart:
+    start = warmstart.load_base(base)
+    start = warmstart.adapt_speakers(start, embeddings)
+    if start.piper_config and start.piper_config.get("phoneme_id_map") not in (None, info.phoneme_id_map):
+        _LOGGER.warning("The dataset's phoneme_id_map differs from the base voice's: ids are used as written")
+    return start
+
+
+def run_training(
+    dataset: str | Path,
+    *,
+    voice_id: str,
+    run_dir: str | Path,
+    config: TrainConfig,
+    base: str | None = "joe",
+    resume: bool = False,
+    tensorboard: bool = False,
+    log_every: int = 10,
+) -> RunResult:
+    """Train (or resume) a voice; returns where its checkpoints are. See the module docstring."""
+    dataset, run_dir = Path(dataset).resolve(), Path(run_dir)
+    checkpoints = run_dir / "checkpoints"
+    last = checkpoints / "last.ckpt"
+    topology = topo.detect(config.devices)
+    if topology.accelerator == "cpu":
+        torch.set_flush_denormal(True)  # the first steps otherwise take a minute each
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    info = DatasetInfo.read(dataset)
+
+    if resume:
+        run = read_run(run_dir)
+        if not last.is_file():
+            raise TrainingError(f"{last} is missing: nothing to resume (start without --resume)")
+        model_config = ModelConfig.from_dict(run["model"])
+        fresh = run.get("fresh", [])
+        start = None
+    else:
+        if rank_zero_only.rank == 0 and (run_dir / RUN_FILE).exists():
+            raise TrainingError(
+                f"{run_dir} already holds a run: pass --resume to continue it or another --output"
+            )
+        table = embedding_table(info, read_manifest(dataset), config.style_by)
+        start = _prepare_start(base, info, len(table) if len(table) > 1 else 1)
+        model_config, fresh = start.model, list(start.missing)
+        language = (start.piper_config or {}).get("language", {}).get("code")
+        run = {
+            "voice_id": voice_id,
+            "dataset": str(dataset),
+            "base": str(base or "joe"),
+            "model": model_config.to_dict(),
+            "train": config.to_dict(),
+            "fresh": fresh,
+            "dataset_info": {**info.__dict__, "speakers": table, "language": language},
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "status": "training",
+            "step": 0,
+        }
+    if rank_zero_only.rank == 0:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    run["train"] = config.to_dict()
+    _write_run(run_dir, run)
+
+    module = VitsTrainingModule(model_config.to_dict(), config.to_dict(), fresh=fresh)
+    if start is not None:
+        module.model_g.load_state_dict(start.generator, strict=False)
+        if start.discriminator:
+            module.model_d.load_state_dict(start.discriminator, strict=False)
+    data = VoiceDataModule(
+        dataset,
+        model_config,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        seed=config.seed,
+        style_by=config.style_by,
+    )
+    loggers: list[Any] = [CSVLogger(run_dir, name="logs", version="")]
+    if tensorboard:
+        loggers.append(TensorBoardLogger(run_dir, name="logs", version=""))
+    checkpointer = _Checkpoints(checkpoints, config.checkpoint_every)
+    trainer = L.Trainer(
+        max_steps=2 * config.max_steps,  # Lightning counts both optimisers' steps
+        val_check_interval=config.validate_every,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        limit_val_batches=8,
+        precision=config.precision,
+        callbacks=[checkpointer, _Progress(config.max_steps, log_every)],
+        logger=loggers,
+        log_every_n_steps=max(1, min(log_every, 50)),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=run_dir,
+        **topo.trainer_kwargs(topology),
+    )
+    if trainer.is_global_zero:
+        _LOGGER.info(
+            "Run %s: %s, %d process(es), batch %d per process = effective batch %d, %s",
+            run_dir, topology.launcher, topology.world_size, config.batch_size,
+            config.batch_size * topology.world_size, config.precision,
+        )  # fmt: skip
+    started = time.monotonic()
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
+    seconds = time.monotonic() - started
+    best = checkpoints / "best.ckpt"
+    metrics = {
+        k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1
+    }
+    if trainer.is_global_zero:
+        run.update(status="finished", step=module.step, seconds=round(seconds, 1), metrics=metrics)
+        _write_run(run_dir, run)
+    return RunResult(run_dir, module.step, last, best if best.exists() else None, seconds, metrics)

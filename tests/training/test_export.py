@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from voicesmith.training.config import TINY_MODEL, build_generator
+from voicesmith.training.export import export_generator_onnx, piper_voice_config
+
+SCALES = np.array([0.0, 1.0, 0.0], dtype=np.float32)
+IDS = np.array([[1, 20, 30, 40, 50, 60, 2]], dtype=np.int64)
+
+
+def _session(path):
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _feeds(**extra):
+    return {
+        "input": IDS,
+        "input_lengths": np.array([IDS.shape[1]], dtype=np.int64),
+        "scales": SCALES,
+        **extra,
+    }
+
+
+def _model(num_speakers=1):
+    torch.manual_seed(0)
+    config = dataclasses.replace(
+        TINY_MODEL, num_speakers=num_speakers, gin_channels=8 if num_speakers > 1 else 0
+    )
+    return config, build_generator(config).eval()
+
+
+def test_export_matches_torch_and_keeps_piper_interface(tmp_path):
+    config, model = _model()
+    path = export_generator_onnx(
+        model,
+        tmp_path / "v.onnx",
+        piper_voice_config(config, phoneme_id_map={"a": [5]}, espeak_voice="en-us"),
+    )
+    session = _session(path)
+    assert [i.name for i in session.get_inputs()] == ["input", "input_lengths", "scales"]
+    assert [o.name for o in session.get_outputs()] == ["output"]
+    onnx_audio = session.run(None, _feeds())[0]
+    with torch.no_grad():
+        torch_audio = (
+            model.infer(
+                torch.from_numpy(IDS), torch.tensor([IDS.shape[1]]), noise_scale=0.0, noise_scale_w=0.0
+            )[0]
+            .unsqueeze(1)
+            .numpy()
+        )
+    assert onnx_audio.shape == torch_audio.shape
+    np.testing.assert_allclose(onnx_audio, torch_audio, atol=1e-4)
+    written = json.loads((tmp_path / "v.onnx.json").read_text())
+    assert written["audio"]["sample_rate"] == 22050 and written["phoneme_id_map"] == {"a": [5]}
+    # the model handed in keeps its weight norm (a copy is exported)
+    assert any(name.endswith("weight_g") for name, _ in model.dec.named_parameters())
+
+
+@pytest.mark.slow
+def test_style_vector_input_reproduces_speaker_ids_and_interpolates(tmp_path):
+    _, model = _model(num_speakers=3)
+    by_id = _session(export_generator_onnx(model, tmp_path / "id.onnx", {}))
+    by_vector_path = export_generator_onnx(model, tmp_path / "vec.onnx", {}, style_vector_input=True)
+    by_vector = _session(by_vector_path)
+    assert [i.name for i in by_vector.get_inputs()][-1] == "g"
+    table = np.load(str(by_vector_path) + ".styles.npy")
+    assert table.shape == (3, 8)
+    for speaker in range(3):
+        expected = by_id.run(None, _feeds(sid=np.array([speaker], dtype=np.int64)))[0]
+        got = by_vector.run(None, _feeds(g=table[speaker : speaker + 1]))[0]
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    mixed = by_vector.run(None, _feeds(g=(0.5 * table[0] + 0.5 * table[1])[None].astype(np.float32)))[0]
+    assert np.isfinite(mixed).all()

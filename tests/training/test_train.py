@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from piper import PiperVoice
+from train_fixtures import *  # noqa: F403 (pytest fixtures)
+
+from voicesmith.errors import TrainingError
+from voicesmith.training import warmstart
+from voicesmith.training.config import TrainConfig
+from voicesmith.training.export import export_run
+from voicesmith.training.train import read_run, run_training
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _config(**values):
+    base = {"batch_size": 2, "warmup_steps": 1, "checkpoint_every": 1, "validate_every": 2,
+            "discriminator": "small"}  # fmt: skip
+    return TrainConfig(**{**base, **values})
+
+
+def _generator(path):
+    return warmstart.from_checkpoint(path).generator
+
+
+@pytest.mark.slow
+def test_stage_one_trains_only_what_the_onnx_lacked_then_resume_and_export(
+    tmp_path, prepared_dataset, tiny_base
+):
+    run_dir = tmp_path / "run"
+    result = run_training(prepared_dataset, voice_id="v1", run_dir=run_dir, base=str(tiny_base),
+                          config=_config(max_steps=2, frozen_steps=2))  # fmt: skip
+    assert result.step == 2
+    base = warmstart.from_onnx(tiny_base).generator
+    after_stage1 = _generator(result.last_checkpoint)
+    torch.testing.assert_close(after_stage1["dec.conv_post.weight"], base["dec.conv_post.weight"])
+    torch.testing.assert_close(after_stage1["enc_p.emb.weight"], base["enc_p.emb.weight"])
+    assert not torch.equal(
+        after_stage1["enc_q.pre.weight"], warmstart.from_onnx(tiny_base).generator["enc_q.pre.weight"]
+    )
+
+    resumed = run_training(prepared_dataset, voice_id="v1", run_dir=run_dir, resume=True, tensorboard=True,
+                           config=_config(max_steps=4, frozen_steps=2))  # fmt: skip
+    assert list((run_dir / "logs").glob("events.out.tfevents.*"))
+    assert "train_mel" in resumed.metrics
+    assert resumed.step == 4
+    after_stage2 = _generator(resumed.last_checkpoint)
+    assert not torch.equal(after_stage2["dec.conv_post.weight"], base["dec.conv_post.weight"])
+    run = read_run(run_dir)
+    assert run["status"] == "finished" and run["step"] == 4
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+
+    registered = []
+    voice = export_run(run_dir, voice_id="v1", checkpoint="last", gender="male", register=registered.append)
+    assert registered == [voice.folder]
+    assert sorted(p.name for p in voice.folder.iterdir()) == ["v1.onnx", "v1.onnx.json", "voice.json"]
+    meta = json.loads((voice.folder / "voice.json").read_text())
+    assert meta["id"] == "v1" and meta["language"] == "en-US" and meta["sample_rate"] == 22050
+    assert meta["origin"]["steps"] == 4
+    chunks = list(PiperVoice.load(voice.model_path).synthesize("Testing one two.", include_alignments=True))
+    assert chunks[0].phoneme_alignments  # alignment output patched in
+
+    from click.testing import CliRunner
+
+    from voicesmith.cli import main
+
+    cli = CliRunner().invoke(
+        main, ["export", str(run_dir), "--voice-id", "v1b", "--output", str(tmp_path / "cli")]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert (tmp_path / "cli" / "v1b.onnx").is_file() and (tmp_path / "cli" / "voice.json").is_file()
+
+
+def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(
+    tmp_path, prepared_dataset, tiny_base
+):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"model": {}, "train": {}}))
+    with pytest.raises(TrainingError, match="--resume"):
+        run_training(prepared_dataset, voice_id="v", run_dir=run_dir, base=str(tiny_base), config=_config())
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        run_training(prepared_dataset, voice_id="v", run_dir=run_dir, resume=True, config=_config())
+
+
+@pytest.mark.slow
+def test_two_speakers_from_a_single_speaker_base(tmp_path, prepared_dataset_two_speakers, tiny_base):
+    run_dir = tmp_path / "run"
+    run_training(prepared_dataset_two_speakers, voice_id="duo", run_dir=run_dir, base=str(tiny_base),
+                 config=_config(max_steps=1))  # fmt: skip
+    voice = export_run(run_dir, voice_id="duo", checkpoint="last")
+    config = json.loads(voice.config_path.read_text())
+    assert config["num_speakers"] == 2 and config["speaker_id_map"] == {"low": 0, "high": 1}
+    assert voice.voice_json["speakers"] == ["low", "high"]
+
+
+@pytest.mark.slow
+def test_one_embedding_per_emotion_and_a_style_vector_export(tmp_path, prepared_dataset_emotions, tiny_base):
+    import numpy as np
+    import onnxruntime
+
+    run_dir = tmp_path / "run"
+    run_training(prepared_dataset_emotions, voice_id="emo", run_dir=run_dir, base=str(tiny_base),
+                 config=_config(max_steps=1, style_by="emotion"))  # fmt: skip
+    voice = export_run(run_dir, voice_id="emo", checkpoint="last", style_vectors=True)
+    config = json.loads(voice.config_path.read_text())
+    assert config["speaker_id_map"] == {"joe/happy": 0, "joe/neutral": 1}
+    assert voice.voice_json["styles"] == ["happy", "neutral"]
+    table = np.load(voice.folder / "emo.style.onnx.styles.npy")
+    assert table.shape[0] == 2
+    session = onnxruntime.InferenceSession(
+        str(voice.folder / "emo.style.onnx"), providers=["CPUExecutionProvider"]
+    )
+    half = (0.5 * table[0] + 0.5 * table[1])[None].astype(np.float32)
+    ids = np.array([[1, 0, 20, 0, 30, 0, 2]], dtype=np.int64)
+    feeds = {
+        "input": ids,
+        "input_lengths": np.array([7]),
+        "scales": np.array([0.667, 1.0, 0.8], np.float32),
+        "g": half,
+    }
+    outputs = session.run(None, feeds)
+    assert len(outputs) == 2 and outputs[0].size > 0  # audio + phoneme durations
+
+
+def _cli(*args, env=None):
+    return [sys.executable, "-m", "voicesmith.cli", "train", *map(str, args)]
+
+
+def _env(tmp_path):
+    return {**os.environ, "PYTHONPATH": SRC, "VOICESMITH_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_step_count(tmp_path, prepared_dataset, tiny_base):
+    run_dir = tmp_path / "run"
+    args = [
+        prepared_dataset,
+        "--voice-id",
+        "k",
+        "--base",
+        tiny_base,
+        "--max-steps",
+        24,
+        "--batch-size",
+        2,
+        "--checkpoint-every",
+        2,
+        "--validate-every",
+        100,
+        "--small-discriminator",
+        "--output",
+        run_dir,
+    ]
+    process = subprocess.Popen(
+        _cli(*args), env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at = torch.load(checkpoint, map_location="cpu", weights_only=False)["voicesmith"]["step"]
+    assert 0 < killed_at < 24
+    assert read_run(run_dir)["status"] == "training"
+
+    resumed = subprocess.run(_cli(prepared_dataset, "--voice-id", "k", "--output", run_dir, "--resume"),
+                             env=_env(tmp_path), capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"step {killed_at + 1}/24" in resumed.stderr or f"step {killed_at + 2}/24" in resumed.stderr
+    run = read_run(run_dir)
+    assert run["status"] == "finished" and run["step"] == 24
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tmp_path, prepared_dataset, tiny_base):
+    run_dir = tmp_path / "ddp"
+    args = [
+        prepared_dataset,
+        "--voice-id",
+        "d",
+        "--base",
+        tiny_base,
+        "--max-steps",
+        2,
+        "--batch-size",
+        1,
+        "--devices",
+        2,
+        "--checkpoint-every",
+        1,
+        "--validate-every",
+        100,
+        "--small-discriminator",
+        "--output",
+        run_dir,
+    ]
+    done = subprocess.run(_cli(*args), env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 process(es)" in done.stderr and "effective batch 2" in done.stderr
+    run = read_run(run_dir)
+    assert run["status"] == "finished" and run["step"] == 2
+    assert (run_dir / "checkpoints" / "last.ckpt").exists()
