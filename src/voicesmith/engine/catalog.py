@@ -234,7 +234,8 @@ class VoiceCatalog:
                 if voice_id in self._models:
                     return self._models[voice_id]
             info = self.get(voice_id)
-            model = PiperModel(info.model_path, info.config_path, self.settings.cache_dir, self.threads)
+            model = PiperModel(info.model_path, info.config_path, self.settings.cache_dir, self.threads,
+                               low_memory=self.settings.low_memory)
             with self._lock:
                 self._models[voice_id] = model
             return model

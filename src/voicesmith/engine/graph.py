@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
+import onnx.shape_inference
 import onnx.utils
 
 _LOGGER = logging.getLogger(__name__)
@@ -190,10 +191,28 @@ def _conv_in_channels(model: onnx.ModelProto, consumer_prefix: str) -> int:
     raise UnsupportedGraphError(f"no convolution under {consumer_prefix}")
 
 
+def ensure_value_info(model: onnx.ModelProto, names: list[str]) -> None:
+    """The extractor needs a type for every tensor it cuts at; exports without shape information
+    (torch's exporter leaves it out for some graphs) get one from shape inference, else float."""
+    known = {v.name for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output)}
+    missing = [n for n in names if n and n not in known]
+    if not missing:
+        return
+    inferred = onnx.shape_inference.infer_shapes(model)
+    by_name = {v.name: v for v in inferred.graph.value_info}
+    for name in missing:
+        if name in by_name:
+            model.graph.value_info.append(by_name[name])
+        else:
+            model.graph.value_info.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+
+
 def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
     """Write ``encoder.onnx`` and ``decoder.onnx`` for the voice at ``model_path`` into ``out_dir``."""
     model = onnx.load(str(model_path))
     cuts = find_cut_points(model)
+    ensure_value_info(model, [cuts.dp_noise, cuts.durations, cuts.m_p, cuts.logs_p, cuts.z_p, cuts.y_mask,
+                               cuts.g or "", model.graph.output[0].name])
     original_inputs = [i.name for i in model.graph.input]
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp_full = out_dir / "full.tmp.onnx"

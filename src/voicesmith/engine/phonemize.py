@@ -75,17 +75,22 @@ def _distance(a: str, b: str) -> int:
 
 
 def _align(words: list[list[str]], groups: list[list[str]]) -> list[list[str]]:
-    """Assign groups to words: 1 group -> 1 word, 2 groups -> 1 word, 1 group -> 2 words (split)."""
+    """Assign groups to words: 1 group -> 1 word, 2 groups -> 1 word, 1 group -> 2 words (split).
+
+    Words and groups stay close to the diagonal (espeak joins or splits a few), so the dynamic
+    programme only looks within a band around it.
+    """
     n, m = len(words), len(groups)
+    band = abs(n - m) + 4
     inf = float("inf")
-    cost = [[inf] * (m + 1) for _ in range(n + 1)]
-    move: list[list[tuple[int, int] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
-    cost[0][0] = 0.0
+    cost: dict[tuple[int, int], float] = {(0, 0): 0.0}
+    move: dict[tuple[int, int], tuple[int, int]] = {}
     word_sk = [_skeleton(w) for w in words]
     group_sk = [_skeleton(g) for g in groups]
     for i in range(n + 1):
-        for j in range(m + 1):
-            if cost[i][j] == inf:
+        for j in range(max(0, i - band), min(m, i + band) + 1):
+            here = cost.get((i, j), inf)
+            if here == inf:
                 continue
             options = []
             if i < n and j < m:
@@ -97,16 +102,16 @@ def _align(words: list[list[str]], groups: list[list[str]]) -> list[list[str]]:
             if i < n:
                 options.append((1, 0, len(word_sk[i]) + 1.0))  # espeak said nothing for this word
             for di, dj, extra in options:
-                total = cost[i][j] + extra
-                if total < cost[i + di][j + dj]:
-                    cost[i + di][j + dj] = total
-                    move[i + di][j + dj] = (di, dj)
+                key = (i + di, j + dj)
+                if here + extra < cost.get(key, inf):
+                    cost[key] = here + extra
+                    move[key] = (di, dj)
+    if (n, m) not in cost:  # more groups than words can absorb: give each word its own phonemes
+        return [list(w) for w in words]
     result: list[list[str]] = [[] for _ in range(n)]
     i, j = n, m
-    if cost[n][m] == inf:  # more groups than words can absorb: give each word its own phonemes
-        return [list(w) for w in words]
     while i > 0 or j > 0:
-        di, dj = move[i][j]  # type: ignore[misc]
+        di, dj = move[(i, j)]
         i0, j0 = i - di, j - dj
         taken = [p for g in groups[j0:j] for p in (*g, " ")][:-1] if dj else []
         if di == 1:
@@ -126,6 +131,19 @@ def _align(words: list[list[str]], groups: list[list[str]]) -> list[list[str]]:
             result[i0], result[i0 + 1] = taken[:cut], taken[cut:]
         i, j = i0, j0
     return result
+
+
+def _align_trimmed(words: list[list[str]], groups: list[list[str]]) -> list[list[str]]:
+    """:func:`_align` on the part between the words that match their groups exactly at both ends."""
+    head = 0
+    while head < min(len(words), len(groups)) and _skeleton(words[head]) == _skeleton(groups[head]):
+        head += 1
+    tail = 0
+    while (tail < min(len(words), len(groups)) - head
+           and _skeleton(words[-1 - tail]) == _skeleton(groups[-1 - tail])):
+        tail += 1
+    middle = _align(words[head : len(words) - tail], groups[head : len(groups) - tail])
+    return groups[:head] + middle + (groups[len(groups) - tail :] if tail else [])
 
 
 def phonemize_words(words: Sequence[WordInput], phonemize: Phonemizer) -> PhonemizedSentence:
@@ -166,7 +184,7 @@ def _phonemize_span(
         return
     alone = [_groups(_flatten(phonemize(w.text))) for w in span]
     alone_flat = [[p for g in gs for p in (*g, " ")][:-1] for gs in alone]
-    aligned = _align(alone_flat, groups)
+    aligned = _align_trimmed(alone_flat, groups)
     for offset, phonemes in enumerate(aligned):
         word = span[offset]
         if not any(p in _PUNCTUATION for p in phonemes) and word.punctuation:
