@@ -212,6 +212,36 @@ class VoiceCatalog:
         _LOGGER.info("installed voice %s from %s", voice_id, model_path)
         return self.get(voice_id)
 
+    def register_exported(self, folder: Path, *, replace: bool = False) -> VoiceInfo:
+        """Install a voice folder written by ``voicesmith export`` (``<id>.onnx``, its config, voice.json).
+
+        Emotion styles of a voice trained on emotional data map each emotion to the speaker that
+        speaks it: the pseudo-speaker ``<speaker>_<emotion>`` (or ``<emotion>``) of the dataset.
+        """
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+            voice_id = str(meta["id"])
+        except (OSError, ValueError, KeyError) as error:
+            raise InvalidVoiceError(f"{folder}: not an exported voice folder ({error})") from error
+        model = folder / f"{voice_id}.onnx"
+        config = _read_config(Path(f"{model}.json"))
+        speakers = {str(k): int(v) for k, v in config.get("speaker_id_map", {}).items()}
+        styles: dict[str, str] = {}
+        for emotion in meta.get("styles") or []:
+            match = [name for name in sorted(speakers, key=speakers.get)
+                     if name == emotion or name.endswith(f"_{emotion}")]
+            if match:
+                styles[str(emotion)] = match[0]
+        if replace and (self.voices_dir / voice_id).exists():
+            self.remove(voice_id)
+        gender = str(meta.get("gender") or "neutral").capitalize()
+        return self.add(
+            model, voice_id=voice_id, config_path=Path(f"{model}.json"), name=meta.get("name"),
+            gender=gender if gender in ("Female", "Male", "Neutral") else "Neutral",
+            language=meta.get("language"), styles=styles, origin="trained",
+        )
+
     def remove(self, voice_id: str) -> None:
         info = self.get(voice_id)
         if info.origin == "bundled":
