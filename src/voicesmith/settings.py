@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=500_000_000, ge=1024)
     """Largest request body accepted when creating a custom voice (recordings)."""
 
+    voice_training_steps: int = Field(default=2000, ge=1)
+    """Fine-tuning steps of a custom-voice job (``POST /v1/voices``)."""
+    voice_training_batch_size: int = Field(default=8, ge=1)
+
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
 

@@ -175,7 +175,12 @@ def test_create_voice_needs_a_json_or_multipart_body(studio):
     assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "ValidationException"
 
 
-def test_default_runner_fails_honestly(tmp_path, shared_cache):
+def test_without_the_train_extra_jobs_fail_honestly(tmp_path, shared_cache, monkeypatch):
+    import voicesmith.server.app as app_module
+
+    real_find_spec = app_module.importlib.util.find_spec
+    monkeypatch.setattr(app_module.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
     with serving(make_settings(tmp_path / "data", shared_cache)) as running:
         polly = polly_client(running.url)
         voice_id = httpx_create(running.url, VoiceId="hopeful")["Voice"]["Id"]

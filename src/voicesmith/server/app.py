@@ -10,6 +10,8 @@ Run it with ``voicesmith serve`` (uvicorn), or
 
 from __future__ import annotations
 
+import importlib.util
+
 import logging
 import os
 import uuid
@@ -126,6 +128,17 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
     )
 
 
+def default_voice_job_runner(settings: Settings) -> VoiceJobRunner:
+    """The voice studio pipeline where the ``[train]`` extra is installed, else a runner that fails
+    each job saying that training is not available here."""
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("lightning") is None:
+        return unavailable_voice_job_runner
+    from voicesmith.training.pipeline import StudioSettings, voice_job_runner
+
+    return voice_job_runner(StudioSettings(max_steps=settings.voice_training_steps,
+                                           batch_size=settings.voice_training_batch_size))
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -136,8 +149,8 @@ def create_app(
 
     Args:
         settings: where state lives and the server's limits and keys (default: from the environment).
-        voice_job_runner: makes a custom voice from a job's data (default: fails every job, saying that
-            voice training is not available in this installation).
+        voice_job_runner: makes a custom voice from a job's data (default: the voice studio pipeline,
+            or, without the ``[train]`` extra, a runner that fails each job saying so).
         synthesizer: share an already loaded synthesizer (tests); default: a new one on ``settings``.
     """
     settings = settings or Settings()
@@ -146,7 +159,7 @@ def create_app(
         services.runner = TaskRunner(
             services.store,
             lambda row: polly_tasks.run_task(services, row),
-            make_voice_job_handler(services, voice_job_runner or unavailable_voice_job_runner),
+            make_voice_job_handler(services, voice_job_runner or default_voice_job_runner(settings)),
             workers=settings.task_workers,
             lease_seconds=settings.task_lease_seconds,
             poll_seconds=settings.task_poll_seconds,
