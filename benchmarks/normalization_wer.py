@@ -103,6 +103,16 @@ def synthesize(voice: PiperVoice, text: str) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
 
+def synthesize_voicesmith(text: str, seed: int) -> np.ndarray:
+    """The raw text through voicesmith's whole front end (normaliser, word-aligned phonemes)."""
+    from voicesmith import SynthesisRequest, Synthesizer
+
+    global _SYNTH
+    if "_SYNTH" not in globals():
+        _SYNTH = Synthesizer()
+    return _SYNTH.synthesize(SynthesisRequest(text=text, seed=seed)).audio
+
+
 def transcribe(model: WhisperModel, audio: np.ndarray, sample_rate: int) -> str:
     audio_16k = soxr.resample(audio, sample_rate, 16000).astype(np.float32)
     segments, _ = model.transcribe(audio_16k, language="en", beam_size=5, condition_on_previous_text=False)
@@ -127,6 +137,7 @@ def main() -> None:
     inputs = {
         "raw": [raw for raw, _ in SENTENCES],
         "normalised": [spoken_text(normalize(raw)) for raw, _ in SENTENCES],
+        "voicesmith": [raw for raw, _ in SENTENCES],
     }
     scores: dict[str, list[float]] = {name: [] for name in inputs}
     started = time.perf_counter()
@@ -134,7 +145,8 @@ def main() -> None:
         for name, texts in inputs.items():
             hypotheses = []
             for text, reference in zip(texts, references, strict=True):
-                heard = whisper_norm(transcribe(model, synthesize(voice, text), sample_rate))
+                audio = synthesize_voicesmith(text, run) if name == "voicesmith" else synthesize(voice, text)
+                heard = whisper_norm(transcribe(model, audio, sample_rate))
                 hypotheses.append(heard)
                 if args.show:
                     _LOGGER.info(

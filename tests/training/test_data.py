@@ -5,7 +5,7 @@ import json
 import shutil
 
 import pytest
-from train_fixtures import *  # noqa: F403 (pytest fixtures)
+from training.train_fixtures import *  # noqa: F403 (pytest fixtures)
 
 from voicesmith.errors import TrainingError
 from voicesmith.training.config import TINY_MODEL

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from train_fixtures import *  # noqa: F403 (pytest fixtures)
+from training.train_fixtures import *  # noqa: F403 (pytest fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from piper import PiperVoice
-from train_fixtures import *  # noqa: F403 (pytest fixtures)
+from training.train_fixtures import *  # noqa: F403 (pytest fixtures)
 
 from voicesmith.errors import TrainingError
 from voicesmith.training import warmstart
