@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from voicesmith import __version__
 from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import RequestTooLargeError
-from voicesmith.server import console, openai_api, polly, polly_tasks, sagemaker, voices
+from voicesmith.server import console, emotion_api, openai_api, polly, polly_tasks, sagemaker, voices
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
@@ -184,7 +184,7 @@ def create_app(
         max_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
-    for module in (polly, polly_tasks, voices, openai_api, sagemaker, console):
+    for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])
