@@ -142,9 +142,8 @@ def test_bad_requests_raise_polly_types(polly, fields, error):
 def test_internal_failures_are_service_failures(polly, server, monkeypatch):
     def broken(request):
         raise RuntimeError("the voice model is corrupt")
-        yield
 
-    monkeypatch.setattr(server.app.state.services.synthesizer, "stream", broken)
+    monkeypatch.setattr(server.app.state.services.synthesizer, "open", broken)
     with pytest.raises(polly.exceptions.ServiceFailureException) as caught:
         speak(polly)
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
@@ -210,14 +209,22 @@ def test_several_clients_at_once_get_the_same_audio(polly):
 def test_audio_streams_before_synthesis_ends(server, monkeypatch, path, fmt):
     """The client holds the first bytes before the server has made the last audio."""
     synthesizer = server.app.state.services.synthesizer
-    real_stream = synthesizer.stream
+    real_open = synthesizer.open
     synthesis_done: list[float] = []
 
-    def recorded_stream(request):
-        yield from real_stream(request)
-        synthesis_done.append(time.monotonic())
+    class Recorded:
+        """The opened stream, noting when its last chunk has been made."""
 
-    monkeypatch.setattr(synthesizer, "stream", recorded_stream)
+        def __init__(self, opened):
+            self.opened = opened
+            self.sentence_emotions = opened.sentence_emotions
+            self.sample_rate = opened.sample_rate
+
+        def __iter__(self):
+            yield from self.opened
+            synthesis_done.append(time.monotonic())
+
+    monkeypatch.setattr(synthesizer, "open", lambda request: Recorded(real_open(request)))
     text = " ".join(f"This is sentence number {n} of a text that takes a while to speak." for n in range(5))
     if path == "speech":
         url, body = f"{server.url}/v1/speech", {"Text": text, "VoiceId": "joe", "OutputFormat": fmt}
@@ -288,3 +295,14 @@ def test_emotion_extension_fields_over_raw_http(server):
     assert len(angry.content) < len(plain.content)  # angry speaks faster
     bad = httpx.post(f"{server.url}/v1/speech", json={**body, "Emotion": "grumpy"}, timeout=60)
     assert bad.status_code == 400 and bad.json()["__type"].endswith("ValidationException")
+
+
+def test_the_answer_reports_the_emotion_of_each_sentence(server):
+    ssml = ('<speak><amazon:emotion name="angry" intensity="high">Where is my order?</amazon:emotion> '
+            'It was due on Monday.</speak>')
+    body = {"Text": ssml, "TextType": "ssml", "VoiceId": "joe", "OutputFormat": "pcm"}
+    answer = httpx.post(f"{server.url}/v1/speech", json=body, timeout=60)
+    assert answer.headers["x-voicesmith-emotions"] == "angry,neutral"
+    marks = httpx.post(f"{server.url}/v1/speech", timeout=60,
+                       json={**body, "OutputFormat": "json", "SpeechMarkTypes": ["sentence"]}).text.splitlines()
+    assert [json.loads(line).get("emotion") for line in marks] == ["angry", None]

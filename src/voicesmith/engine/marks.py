@@ -24,11 +24,17 @@ class SpeechMark:
     start: int
     end: int
     value: str
+    emotion: str | None = None
+    """On sentence marks: the emotion the sentence was spoken with (a voicesmith extension; Polly's
+    clients ignore keys they do not know)."""
 
     def to_json(self) -> dict:
         if self.type == "viseme":  # Polly's viseme marks carry no offsets
             return {"time": self.time, "type": self.type, "value": self.value}
-        return {"time": self.time, "type": self.type, "start": self.start, "end": self.end, "value": self.value}
+        data = {"time": self.time, "type": self.type, "start": self.start, "end": self.end, "value": self.value}
+        if self.emotion is not None:
+            data["emotion"] = self.emotion
+        return data
 
 
 def marks_to_json_lines(marks: Iterable[SpeechMark]) -> bytes:

@@ -51,7 +51,8 @@ def _ssml_transform(utterance) -> Transform:
 
 
 def rendering_for(utterances, request, styles: dict[str, int] | None = None) -> list[UtteranceRendering]:
-    """One rendering per utterance, emotions routed over the whole text."""
+    """One rendering per utterance, emotions routed over the whole text. ``styles`` (emotion -> speaker
+    id) are the emotions a voice was trained with: those are spoken by their speaker, not by rules."""
     emotions = route_utterance_emotions(utterances, request.emotion, request.intensity, request.text.encode())
     out = []
     for utterance, (label, intensity) in zip(utterances, emotions, strict=True):

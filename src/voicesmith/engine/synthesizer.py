@@ -137,6 +137,15 @@ class _Plan:
     params: VoiceParams
     utterances: list[PlannedUtterance]
     source: bytes
+    renderings: list[UtteranceRendering]
+
+    @property
+    def sentence_emotions(self) -> list[str]:
+        """The emotion each sentence is spoken with (``neutral`` where none was asked)."""
+        seen: dict[int, str] = {}
+        for utterance, rendering in zip(self.utterances, self.renderings, strict=True):
+            seen.setdefault(utterance.sentence, rendering.emotion or "neutral")
+        return [seen[k] for k in sorted(seen)]
 
 
 @dataclass
@@ -168,6 +177,26 @@ def _utterance_seed(request_seed: int, voice_id: str, ids: Sequence[int]) -> int
 
 def _ms(samples: int, rate: int) -> int:
     return int(round(samples * 1000 / rate))
+
+
+class SynthesisStream:
+    """A planned request: what it will say, and its audio chunks as they are made (iterate once)."""
+
+    def __init__(self, plan: _Plan, chunks: Iterator[AudioChunk]) -> None:
+        self._plan = plan
+        self._chunks = chunks
+
+    @property
+    def sample_rate(self) -> int:
+        return self._plan.model.sample_rate
+
+    @property
+    def sentence_emotions(self) -> list[str]:
+        """The emotion each sentence is spoken with, in order (``neutral`` where none was asked)."""
+        return self._plan.sentence_emotions
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        return self._chunks
 
 
 class Synthesizer:
@@ -214,22 +243,25 @@ class Synthesizer:
         )
         if not any(u.words or u.tone for u in utterances):
             raise ValidationError("the text has nothing that can be spoken")
-        return _Plan(request, info, model, params, utterances, request.text.encode())
+        renderings = rendering_for(utterances, request, info.speakers and {
+            emotion: info.speakers[speaker] for emotion, speaker in info.styles.items() if speaker in info.speakers
+        })
+        return _Plan(request, info, model, params, utterances, request.text.encode(), renderings)
 
     def _prepare(self, plan: _Plan) -> Iterator[_Prepared]:
         """Durations, timings and marks of each utterance, in order, without decoding audio."""
         model, rate, hop = plan.model, plan.model.sample_rate, plan.model.hop_length
         offset = 0
         sentence_seen: set[int] = set()
-        renderings = rendering_for(plan.utterances, plan.request)
-        for index, (utterance, rendering) in enumerate(zip(plan.utterances, renderings, strict=True)):
+        for index, (utterance, rendering) in enumerate(zip(plan.utterances, plan.renderings, strict=True)):
             lead = int(round(utterance.silence_before * rate)) + utterance.breaths_before * int(0.35 * rate)
             start = offset + lead
             marks: list[SpeechMark] = []
             if utterance.sentence not in sentence_seen:
                 sentence_seen.add(utterance.sentence)
                 s, e = utterance.sentence_span
-                marks.append(SpeechMark(_ms(start, rate), "sentence", s, e, self._source(plan, s, e)))
+                marks.append(SpeechMark(_ms(start, rate), "sentence", s, e, self._source(plan, s, e),
+                                        emotion=rendering.emotion))
             if utterance.tone is not None:
                 samples = int(round(utterance.tone.seconds * rate))
                 tone = utterance.tone
@@ -321,9 +353,17 @@ class Synthesizer:
 
     # -- audio ----------------------------------------------------------------------------------------------
 
+    def open(self, request: SynthesisRequest) -> SynthesisStream:
+        """Plan ``request`` now (bad input raises here) and return its audio stream, not yet made."""
+        plan = self._plan(request)
+        return SynthesisStream(plan, self._stream_plan(plan))
+
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
         """Audio as it is made, utterance by utterance, window by window."""
-        plan = self._plan(request)
+        return iter(self.open(request))
+
+    def _stream_plan(self, plan: _Plan) -> Iterator[AudioChunk]:
+        request = plan.request
         model, rate = plan.model, plan.model.sample_rate
         volume = np.float32(10 ** (request.volume_db / 20))
         window = self.settings.stream_window_frames

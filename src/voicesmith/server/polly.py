@@ -37,6 +37,8 @@ _LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["polly"], dependencies=[Depends(polly_auth)])
 
 PAGE_SIZE = 100
+EMOTIONS_HEADER = "x-voicesmith-emotions"
+"""The emotion each sentence is spoken with, comma separated, in order (a voicesmith extension)."""
 ACCOUNT = "000000000000"
 REGION = "local"
 CHARACTERS_HEADER = "x-amzn-RequestCharacters"
@@ -96,8 +98,10 @@ async def speech_response(services: Services, speech: PreparedSpeech) -> Respons
     if speech.output_format == "json":
         body = await services.pool.run(speech_marks_lines, synthesizer, speech)
         return Response(body, media_type=speech.content_type, headers=headers)
-    blocks = encoded_audio(synthesizer, speech)
-    first = await services.pool.run(next, blocks)  # plans the request: errors become proper answers
+    opened = await services.pool.run(synthesizer.open, speech.request)  # plans: errors become proper answers
+    headers[EMOTIONS_HEADER] = ",".join(opened.sentence_emotions)
+    blocks = encoded_audio(synthesizer, speech, opened)
+    first = await services.pool.run(next, blocks)
 
     async def stream():
         yield first

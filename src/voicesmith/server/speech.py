@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from voicesmith.audio.encode import StreamEncoder
 from voicesmith.audio.formats import get_format, resolve_rate
 from voicesmith.engine.marks import marks_to_json_lines
-from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
+from voicesmith.engine.synthesizer import SynthesisStream, SynthesisRequest, Synthesizer
 from voicesmith.errors import (
     EngineNotSupportedError,
     MarksNotSupportedForFormatError,
@@ -170,9 +170,12 @@ def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object
     return PreparedSpeech(request, fields.OutputFormat, rate, marks, billed)
 
 
-def encoded_audio(synthesizer: Synthesizer, speech: PreparedSpeech) -> Iterator[bytes]:
-    """The encoded audio, as it is made. The first ``next()`` plans and validates the whole request."""
-    chunks = synthesizer.stream(speech.request)
+def encoded_audio(
+    synthesizer: Synthesizer, speech: PreparedSpeech, stream: SynthesisStream | None = None
+) -> Iterator[bytes]:
+    """The encoded audio, as it is made. The first ``next()`` plans and validates the whole request
+    (unless an already opened ``stream`` is given)."""
+    chunks = iter(stream if stream is not None else synthesizer.open(speech.request))
     first = next(chunks)
     encoder = StreamEncoder(speech.output_format, first.sample_rate, speech.sample_rate)
     yield encoder.feed(first.audio)
