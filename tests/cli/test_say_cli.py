@@ -19,8 +19,13 @@ def run(*args: str, stdin: bytes | None = None, check: bool = True) -> subproces
 
 @pytest.mark.parametrize(
     ("name", "fmt", "rate"),
-    [("out.wav", "wav", 22050), ("out.mp3", "mp3", 22050), ("out.ogg", "ogg_vorbis", 22050),
-     ("out.opus", "ogg_opus", 24000), ("out.flac", "flac", 22050)],
+    [
+        ("out.wav", "wav", 22050),
+        ("out.mp3", "mp3", 22050),
+        ("out.ogg", "ogg_vorbis", 22050),
+        ("out.opus", "ogg_opus", 24000),
+        ("out.flac", "flac", 22050),
+    ],
 )
 def test_format_from_the_file_extension(data_dir, tmp_path, name, fmt, rate):
     path = tmp_path / name
@@ -46,7 +51,8 @@ def test_marks_instead_of_audio(data_dir):
 def test_lexicon_file(data_dir, tmp_path):
     lexicon = tmp_path / "acronyms.pls"
     lexicon.write_text("""<?xml version="1.0" encoding="UTF-8"?>
-<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" xml:lang="en-US">
+<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon"
+         alphabet="ipa" xml:lang="en-US">
   <lexeme><grapheme>NATO</grapheme><alias>North Atlantic Treaty Organization</alias></lexeme>
 </lexicon>""")
     plain = run("say", "NATO", "--marks", "viseme").stdout.count(b"\n")

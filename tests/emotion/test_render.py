@@ -25,14 +25,21 @@ def _measure(result) -> tuple[float, float, float]:
 def rendered(synthesizer):
     out = {}
     for emotion in (None, "angry", "sad", "happy"):
-        out[emotion] = [_measure(synthesizer.synthesize(SynthesisRequest(text=t, emotion=emotion))) for t in SENTENCES]
+        out[emotion] = [
+            _measure(synthesizer.synthesize(SynthesisRequest(text=t, emotion=emotion))) for t in SENTENCES
+        ]
     return out
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("emotion", "f0", "level", "duration"), [
-    ("angry", +1, +1, -1), ("happy", +1, +1, -1), ("sad", -1, -1, +1),
-])
+@pytest.mark.parametrize(
+    ("emotion", "f0", "level", "duration"),
+    [
+        ("angry", +1, +1, -1),
+        ("happy", +1, +1, -1),
+        ("sad", -1, -1, +1),
+    ],
+)
 def test_directions(rendered, emotion, f0, level, duration):
     for neutral, emotional in zip(rendered[None], rendered[emotion], strict=True):
         assert np.sign(emotional[0] - neutral[0]) == f0
@@ -42,7 +49,7 @@ def test_directions(rendered, emotion, f0, level, duration):
 
 @pytest.mark.slow
 def test_angry_is_clearly_angry(rendered):
-    """Magnitudes on two sentences; the 30-sentence acceptance figures are in benchmarks/emotion_prosody.py."""
+    """Magnitudes on two sentences; the 30-sentence figures are in benchmarks/emotion_prosody.py."""
     for neutral, angry in zip(rendered[None], rendered["angry"], strict=True):
         assert angry[0] - neutral[0] >= 1.0  # semitones
         assert angry[1] - neutral[1] >= 3.0  # dB
@@ -75,5 +82,8 @@ def test_auto_analyses_each_sentence(synthesizer):
 
 
 def test_ssml_auto_tag_analyses_its_sentences(synthesizer):
-    ssml = '<speak><amazon:emotion name="auto">This is absolutely unacceptable, I am furious.</amazon:emotion></speak>'
+    ssml = (
+        '<speak><amazon:emotion name="auto">'
+        "This is absolutely unacceptable, I am furious.</amazon:emotion></speak>"
+    )
     assert synthesizer.synthesize(SynthesisRequest(text=ssml, text_type="ssml")).emotions == ["angry"]

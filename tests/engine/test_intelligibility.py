@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from asr import corpus_wer, transcribe
+
 from voicesmith.engine.synthesizer import SynthesisRequest
 
 SENTENCES = [
@@ -33,6 +33,6 @@ def test_ten_sentences_are_transcribed_with_low_word_error_rate(synthesizer):
 @pytest.mark.slow
 def test_normalised_text_is_spoken_as_words(synthesizer):
     text = "Dr. Smith paid $5.20 on March 3rd, 2024 at 9:30 a.m."
-    expected = "Doctor Smith paid five dollars and twenty cents on March third, twenty twenty four at nine thirty AM."
+    expected = "Doctor Smith paid five dollars and twenty cents on March third, twenty twenty four at nine thirty AM."  # noqa: E501
     result = synthesizer.synthesize(SynthesisRequest(text=text))
     assert corpus_wer([expected], [transcribe(result.audio, result.sample_rate)]) <= 0.25

@@ -27,10 +27,13 @@ def test_split_graph_matches_piper_for_generated_voices(tiny_voices, tmp_path, s
     piper = PiperVoice.load(model_path)
     ids, _ = model.phoneme_ids(model.phonemize("Hello world.")[0])
     for speaker in range(speakers):
-        prior = model.encode(ids, VoiceParams(speaker_id=speaker, noise_scale=0, noise_w=0), 0, apply_gain=False)
+        prior = model.encode(
+            ids, VoiceParams(speaker_id=speaker, noise_scale=0, noise_w=0), 0, apply_gain=False
+        )
         ours = model.decode(prior, 0, prior.num_frames)
         reference = piper.phoneme_ids_to_audio(
-            ids, SynthesisConfig(speaker_id=speaker if speakers > 1 else None, noise_scale=0, noise_w_scale=0))
+            ids, SynthesisConfig(speaker_id=speaker if speakers > 1 else None, noise_scale=0, noise_w_scale=0)
+        )
         assert np.abs(ours - reference).max() < 1e-5
 
 

@@ -25,7 +25,15 @@ def test_word_marks_point_at_the_source_bytes(synthesizer):
     source = text.encode()
     words = _words(marks)
     assert [source[m.start : m.end].decode() for m in words] == [
-        "Café", "owners", "paid", "€5", "for", "3", "kg", "of", "coffee",
+        "Café",
+        "owners",
+        "paid",
+        "€5",
+        "for",
+        "3",
+        "kg",
+        "of",
+        "coffee",
     ]
     assert [m.value for m in words] == [source[m.start : m.end].decode() for m in words]
     sentence = [m for m in marks if m.type == "sentence"][0]
@@ -52,11 +60,21 @@ def test_json_lines_have_pollys_fields(synthesizer):
 
 
 def test_times_hold_after_breaks_and_rate_changes(synthesizer):
-    plain = _words(synthesizer.speech_marks(SynthesisRequest(text="<speak>one two three</speak>", text_type="ssml")))
-    broken = _words(synthesizer.speech_marks(
-        SynthesisRequest(text='<speak>one <break time="2s"/> two three</speak>', text_type="ssml")))
-    slow = _words(synthesizer.speech_marks(
-        SynthesisRequest(text='<speak>one <prosody rate="50%">two</prosody> three</speak>', text_type="ssml")))
+    plain = _words(
+        synthesizer.speech_marks(SynthesisRequest(text="<speak>one two three</speak>", text_type="ssml"))
+    )
+    broken = _words(
+        synthesizer.speech_marks(
+            SynthesisRequest(text='<speak>one <break time="2s"/> two three</speak>', text_type="ssml")
+        )
+    )
+    slow = _words(
+        synthesizer.speech_marks(
+            SynthesisRequest(
+                text='<speak>one <prosody rate="50%">two</prosody> three</speak>', text_type="ssml"
+            )
+        )
+    )
     assert broken[1].time - plain[1].time >= 1900
     # Ceil() on each phoneme id's duration keeps 50 % rate from quite doubling short phonemes.
     assert (slow[2].time - slow[1].time) > 1.3 * (plain[2].time - plain[1].time)
@@ -82,7 +100,7 @@ def test_ssml_marks_and_sentences_from_tags(synthesizer):
     there = next(m for m in _words(marks) if m.value == "there")
     assert ssml_marks[0].time == there.time
     assert ssml_marks[1].time >= max(m.time for m in marks if m.type != "ssml")
-    assert [m.value for m in marks if m.type == "sentence"] == ["Hi <mark name=\"m1\"/>there", "Bye now"]
+    assert [m.value for m in marks if m.type == "sentence"] == ['Hi <mark name="m1"/>there', "Bye now"]
 
 
 def test_money_reads_as_several_words_but_marks_once(synthesizer):
@@ -96,11 +114,15 @@ def test_same_request_same_marks_every_time(synthesizer):
 
 
 def test_lexicon_alias_and_pronunciation_change_what_is_said(synthesizer):
-    lexicon = parse_lexicon("tech", """<?xml version="1.0" encoding="UTF-8"?>
-<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" xml:lang="en-US">
+    lexicon = parse_lexicon(
+        "tech",
+        """<?xml version="1.0" encoding="UTF-8"?>
+<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon"
+         alphabet="ipa" xml:lang="en-US">
   <lexeme><grapheme>W3C</grapheme><alias>World Wide Web Consortium</alias></lexeme>
   <lexeme><grapheme>tomato</grapheme><phoneme>təˈmɑːtoʊ</phoneme></lexeme>
-</lexicon>""")
+</lexicon>""",
+    )
     text = "The W3C likes tomato soup."
     plain = synthesizer.synthesize(SynthesisRequest(text=text))
     with_lexicon = synthesizer.synthesize(SynthesisRequest(text=text, lexicons=(lexicon,)))
@@ -113,15 +135,22 @@ def test_lexicon_alias_and_pronunciation_change_what_is_said(synthesizer):
 def test_max_duration_shortens_the_region(synthesizer):
     long_text = "this sentence has quite a few words in it to say"
     free = synthesizer.synthesize(SynthesisRequest(text=f"<speak>{long_text}</speak>", text_type="ssml"))
-    capped = synthesizer.synthesize(SynthesisRequest(
-        text=f'<speak><prosody amazon:max-duration="1500ms">{long_text}</prosody></speak>', text_type="ssml"))
+    capped = synthesizer.synthesize(
+        SynthesisRequest(
+            text=f'<speak><prosody amazon:max-duration="1500ms">{long_text}</prosody></speak>',
+            text_type="ssml",
+        )
+    )
     assert free.duration > 2.0
     assert capped.duration < 1.9
 
 
 def test_expletive_is_bleeped(synthesizer):
-    result = synthesizer.synthesize(SynthesisRequest(
-        text='<speak>Oh <say-as interpret-as="expletive">darn</say-as> it.</speak>', text_type="ssml"))
+    result = synthesizer.synthesize(
+        SynthesisRequest(
+            text='<speak>Oh <say-as interpret-as="expletive">darn</say-as> it.</speak>', text_type="ssml"
+        )
+    )
     spectrum = np.abs(np.fft.rfft(result.audio))
     freqs = np.fft.rfftfreq(len(result.audio), 1 / result.sample_rate)
     assert freqs[np.argmax(spectrum)] == pytest.approx(1000, abs=5)
@@ -130,8 +159,12 @@ def test_expletive_is_bleeped(synthesizer):
 
 def test_whisper_effect_changes_only_its_part(synthesizer):
     plain = synthesizer.synthesize(SynthesisRequest(text="<speak>keep this secret</speak>", text_type="ssml"))
-    whispered = synthesizer.synthesize(SynthesisRequest(
-        text='<speak><amazon:effect name="whispered">keep this secret</amazon:effect></speak>', text_type="ssml"))
+    whispered = synthesizer.synthesize(
+        SynthesisRequest(
+            text='<speak><amazon:effect name="whispered">keep this secret</amazon:effect></speak>',
+            text_type="ssml",
+        )
+    )
     assert len(whispered.audio) == len(plain.audio)
     assert np.sqrt(np.mean(whispered.audio**2)) < np.sqrt(np.mean(plain.audio**2))
 

@@ -51,11 +51,15 @@ def test_same_request_same_audio_in_another_process(synthesizer):
     here = hashlib.sha256(synthesizer.synthesize(request).audio.tobytes()).hexdigest()
     code = (
         "import hashlib,sys; from voicesmith import Synthesizer, SynthesisRequest, Settings;"
-        f"s=Synthesizer(Settings(data_dir=sys.argv[1])); a=s.synthesize(SynthesisRequest(text={request.text!r}, seed=7));"
+        "s=Synthesizer(Settings(data_dir=sys.argv[1]));"
+        f"a=s.synthesize(SynthesisRequest(text={request.text!r}, seed=7));"
         "print(hashlib.sha256(a.audio.tobytes()).hexdigest())"
     )
     other = subprocess.run(
-        [sys.executable, "-c", code, str(synthesizer.settings.data_dir)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(synthesizer.settings.data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert here == other
     changed = synthesizer.synthesize(SynthesisRequest(text=request.text, seed=8)).audio

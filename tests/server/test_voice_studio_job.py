@@ -18,10 +18,20 @@ def test_uploaded_recordings_become_a_voice(tmp_path, shared_cache):
     files = [("recordings", (clip.path.name, clip.path.read_bytes(), "audio/wav")) for clip in clips]
     transcript = "".join(f"{clip.path.name}|{clip.text}\n" for clip in clips)
     files.append(("transcript", ("transcript.txt", transcript.encode(), "text/plain")))
-    data = {"VoiceId": "studio-job", "Name": "Studio", "LanguageCode": "en-US", "Gender": "Female",
-            "TermsAccepted": "true"}
-    settings = make_settings(tmp_path / "data", shared_cache, voice_training_steps=2, voice_training_batch_size=2,
-                             task_lease_seconds=30.0)
+    data = {
+        "VoiceId": "studio-job",
+        "Name": "Studio",
+        "LanguageCode": "en-US",
+        "Gender": "Female",
+        "TermsAccepted": "true",
+    }
+    settings = make_settings(
+        tmp_path / "data",
+        shared_cache,
+        voice_training_steps=2,
+        voice_training_batch_size=2,
+        task_lease_seconds=30.0,
+    )
     with serving(settings) as running:
         answer = httpx.post(f"{running.url}/v1/voices", data=data, files=files, timeout=60)
         assert answer.status_code == 200, answer.text
@@ -33,7 +43,8 @@ def test_uploaded_recordings_become_a_voice(tmp_path, shared_cache):
 
         voice = wait_for(finished, timeout=600, interval=1.0)
         assert voice["Status"] == "active", voice.get("StatusReason")
-        speech = polly.synthesize_speech(Text="Hello from a trained voice.", VoiceId="studio-job",
-                                         OutputFormat="pcm", SampleRate="16000")
+        speech = polly.synthesize_speech(
+            Text="Hello from a trained voice.", VoiceId="studio-job", OutputFormat="pcm", SampleRate="16000"
+        )
         audio, _ = decode(speech["AudioStream"].read(), "pcm", sample_rate=16000)
         assert len(audio) / 16000 > 0.5

@@ -179,8 +179,11 @@ def test_without_the_train_extra_jobs_fail_honestly(tmp_path, shared_cache, monk
     import voicesmith.server.app as app_module
 
     real_find_spec = app_module.importlib.util.find_spec
-    monkeypatch.setattr(app_module.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        app_module.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torch" else real_find_spec(name, *a),
+    )
     with serving(make_settings(tmp_path / "data", shared_cache)) as running:
         polly = polly_client(running.url)
         voice_id = httpx_create(running.url, VoiceId="hopeful")["Voice"]["Id"]

@@ -25,15 +25,37 @@ def test_recordings_to_a_served_voice(data_dir, ljspeech_dir, tmp_path):
     report = json.loads(run("dataset", "check", str(ljspeech_dir), "--json", cwd=tmp_path).stdout)
     assert report["ok"] is True
     run("dataset", "prepare", str(ljspeech_dir), str(tmp_path / "prepared"), cwd=tmp_path)
-    run("train", str(tmp_path / "prepared"), "--voice-id", "studio", "--max-steps", "3", "--batch-size", "2",
-        "--checkpoint-every", "1", "--validate-every", "100", "--output", str(tmp_path / "run"), cwd=tmp_path)
-    exported = run("export", str(tmp_path / "run"), "--voice-id", "studio", "--gender", "female", cwd=tmp_path)
+    run(
+        "train",
+        str(tmp_path / "prepared"),
+        "--voice-id",
+        "studio",
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--checkpoint-every",
+        "1",
+        "--validate-every",
+        "100",
+        "--output",
+        str(tmp_path / "run"),
+        cwd=tmp_path,
+    )
+    exported = run(
+        "export", str(tmp_path / "run"), "--voice-id", "studio", "--gender", "female", cwd=tmp_path
+    )
     assert "installed as voice 'studio'" in exported.stdout
     shown = json.loads(run("voices", "show", "studio", cwd=tmp_path).stdout)
     assert (shown["origin"], shown["gender"], shown["sample_rate"]) == ("trained", "Female", 22050)
     run("say", "The new voice speaks.", "--voice", "studio", "-o", str(tmp_path / "new.wav"), cwd=tmp_path)
     audio, rate = decode((tmp_path / "new.wav").read_bytes(), "wav")
     assert rate == 22050 and len(audio) / rate > 0.5 and abs(audio).max() > 0.01
-    again = subprocess.run([*CLI, "export", str(tmp_path / "run"), "--voice-id", "studio"], capture_output=True,
-                           text=True, cwd=tmp_path, timeout=600)
+    again = subprocess.run(
+        [*CLI, "export", str(tmp_path / "run"), "--voice-id", "studio"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert again.returncode == 2 and "--replace" in again.stderr

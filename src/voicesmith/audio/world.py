@@ -87,9 +87,13 @@ def track_f0(x: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
         return f0
     nearest = np.clip(np.searchsorted(frame_times, times), 0, len(frame_times) - 1)
     previous = np.clip(nearest - 1, 0, len(frame_times) - 1)
-    closer = np.where(np.abs(frame_times[previous] - times) < np.abs(frame_times[nearest] - times), previous, nearest)
+    closer = np.where(
+        np.abs(frame_times[previous] - times) < np.abs(frame_times[nearest] - times), previous, nearest
+    )
     voiced = values[closer] > 0
-    inside = (times >= frame_times[0] - FRAME_PERIOD_MS / 1000) & (times <= frame_times[-1] + FRAME_PERIOD_MS / 1000)
+    inside = (times >= frame_times[0] - FRAME_PERIOD_MS / 1000) & (
+        times <= frame_times[-1] + FRAME_PERIOD_MS / 1000
+    )
     f0[voiced & inside] = np.interp(times[voiced & inside], frame_times[values > 0], values[values > 0])
     return f0
 

@@ -25,7 +25,9 @@ import click
     is_flag=True,
     help="Also export a model taking a style vector (blend speakers or emotions at run time).",
 )
-@click.option("--no-install", is_flag=True, help="Only write the folder; do not add the voice to the catalog.")
+@click.option(
+    "--no-install", is_flag=True, help="Only write the folder; do not add the voice to the catalog."
+)
 @click.option("--replace", is_flag=True, help="Replace an installed voice with the same id.")
 def export(
     run: Path,
@@ -47,7 +49,9 @@ def export(
     if not no_install and not replace and voice_id in {v.id for v in catalog.list()}:
         from voicesmith.errors import VoiceExistsError
 
-        raise VoiceExistsError(f"a voice with id {voice_id!r} is installed: pass --replace or another --voice-id")
+        raise VoiceExistsError(
+            f"a voice with id {voice_id!r} is installed: pass --replace or another --voice-id"
+        )
 
     logging.getLogger("voicesmith").setLevel(logging.INFO)
     voice = export_run(
@@ -62,4 +66,6 @@ def export(
     )
     click.echo(f"{voice.folder} (test sentence: {voice.check_seconds:.2f} s of audio)")
     if not no_install:
-        click.echo(f"installed as voice {voice_id!r}: voicesmith say \"Hello.\" --voice {voice_id} -o hello.wav")
+        click.echo(
+            f'installed as voice {voice_id!r}: voicesmith say "Hello." --voice {voice_id} -o hello.wav'
+        )

@@ -24,24 +24,54 @@ def _output_format(fmt: str | None, output: Path | None):
 
 @click.command()
 @click.argument("text", required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Audio file to write (default: stdout).")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Audio file to write (default: stdout)."
+)
 @click.option("--voice", default="joe", show_default=True, help="Voice id (see `voicesmith voices list`).")
-@click.option("--format", "fmt", help="wav, mp3, ogg_vorbis, ogg_opus, flac, pcm, mulaw, alaw, aac "
-              "(default: from the file extension, else wav).")
+@click.option(
+    "--format",
+    "fmt",
+    help="wav, mp3, ogg_vorbis, ogg_opus, flac, pcm, mulaw, alaw, aac "
+    "(default: from the file extension, else wav).",
+)
 @click.option("--sample-rate", type=int, help="Output rate in Hz (default: the format's / voice's).")
-@click.option("--rate", type=float, default=1.0, show_default=True, help="Speaking rate: 2.0 is twice as fast.")
+@click.option(
+    "--rate", type=float, default=1.0, show_default=True, help="Speaking rate: 2.0 is twice as fast."
+)
 @click.option("--volume", type=float, default=0.0, show_default=True, help="Gain in dB.")
 @click.option("--speaker", help="Speaker name or id of a multi-speaker voice.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed; the same seed gives the same audio.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Noise seed; the same seed gives the same audio."
+)
 @click.option("--ssml", is_flag=True, help="The text is SSML (Amazon Polly's tag set).")
-@click.option("--lexicon", "lexicons", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A W3C PLS lexicon file; repeat for several (applied in order, at most 5).")
-@click.option("--marks", help="Write speech marks (JSON lines) instead of audio: any of word,sentence,viseme,ssml.")
+@click.option(
+    "--lexicon",
+    "lexicons",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A W3C PLS lexicon file; repeat for several (applied in order, at most 5).",
+)
+@click.option(
+    "--marks", help="Write speech marks (JSON lines) instead of audio: any of word,sentence,viseme,ssml."
+)
 @click.option("--emotion", help="neutral, angry, happy, sad, surprise, or auto (analyse each sentence).")
 @click.option("--intensity", type=float, default=1.0, show_default=True, help="Emotion strength 0-2.")
-def say(text: str | None, output: Path | None, voice: str, fmt: str | None, sample_rate: int | None,
-        rate: float, volume: float, speaker: str | None, seed: int, ssml: bool, lexicons: tuple[Path, ...],
-        marks: str | None, emotion: str | None, intensity: float) -> None:
+def say(
+    text: str | None,
+    output: Path | None,
+    voice: str,
+    fmt: str | None,
+    sample_rate: int | None,
+    rate: float,
+    volume: float,
+    speaker: str | None,
+    seed: int,
+    ssml: bool,
+    lexicons: tuple[Path, ...],
+    marks: str | None,
+    emotion: str | None,
+    intensity: float,
+) -> None:
     """Speak TEXT (or standard input) with a voice.
 
     \b
@@ -54,8 +84,15 @@ def say(text: str | None, output: Path | None, voice: str, fmt: str | None, samp
 
     to_stdout = output is None or str(output) == "-"
     request = SynthesisRequest(
-        text=read_text(text), voice=voice, rate=rate, volume_db=volume, speaker=speaker, seed=seed,
-        text_type="ssml" if ssml else "text", lexicons=_load_lexicons(lexicons), emotion=emotion,
+        text=read_text(text),
+        voice=voice,
+        rate=rate,
+        volume_db=volume,
+        speaker=speaker,
+        seed=seed,
+        text_type="ssml" if ssml else "text",
+        lexicons=_load_lexicons(lexicons),
+        emotion=emotion,
         intensity=intensity,
     )
     synthesizer = Synthesizer()
@@ -99,7 +136,9 @@ def _load_lexicons(paths: tuple[Path, ...]) -> tuple:
     return tuple(lexicons)
 
 
-def _write_marks(synthesizer: Synthesizer, request: SynthesisRequest, types: str, output: Path | None) -> None:
+def _write_marks(
+    synthesizer: Synthesizer, request: SynthesisRequest, types: str, output: Path | None
+) -> None:
     from voicesmith.engine.marks import marks_to_json_lines
     from voicesmith.text.ssml import check_speech_mark_types
 

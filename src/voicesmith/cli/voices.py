@@ -36,8 +36,13 @@ def list_voices(as_json: bool) -> None:
     table = Table("id", "name", "language", "gender", "rate", "speakers", "origin")
     for info in infos:
         table.add_row(
-            info.id, info.name, info.language, info.gender, str(info.sample_rate),
-            str(len(info.speakers) or 1), info.origin,
+            info.id,
+            info.name,
+            info.language,
+            info.gender,
+            str(info.sample_rate),
+            str(len(info.speakers) or 1),
+            info.origin,
         )
     Console().print(table)
 
@@ -55,15 +60,25 @@ def show_voice(voice_id: str) -> None:
 
 @voices.command("add")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--config", "config", type=click.Path(path_type=Path), help="Piper config (default MODEL.json).")
+@click.option(
+    "--config", "config", type=click.Path(path_type=Path), help="Piper config (default MODEL.json)."
+)
 @click.option("--id", "voice_id", required=True, help="Voice id: 1-64 of A-Z a-z 0-9 _ -.")
 @click.option("--name", help="Display name (default: the id).")
 @click.option("--gender", type=click.Choice(["Female", "Male", "Neutral"]), help="Polly's gender field.")
 @click.option("--language", help="BCP-47 language code (default: from the Piper config).")
-def add_voice(model: Path, config: Path | None, voice_id: str, name: str | None, gender: str | None,
-              language: str | None) -> None:
+def add_voice(
+    model: Path,
+    config: Path | None,
+    voice_id: str,
+    name: str | None,
+    gender: str | None,
+    language: str | None,
+) -> None:
     """Install a Piper voice (MODEL.onnx and its .onnx.json)."""
-    info = _catalog().add(model, voice_id=voice_id, config_path=config, name=name, gender=gender, language=language)
+    info = _catalog().add(
+        model, voice_id=voice_id, config_path=config, name=name, gender=gender, language=language
+    )
     click.echo(f"added voice {info.id} ({info.language}, {info.sample_rate} Hz)")
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from voicesmith.audio.effects import Transform
 
-
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -39,11 +38,15 @@ class EmotionRule:
 
 RULES: dict[str, EmotionRule] = {
     # hot anger: high activation and power, negative evaluation
-    "angry": EmotionRule(semitones=3.0, range_scale=1.5, rate=1.2, gain_db=4.0, tilt_db_per_octave=2.5, drc=True),
+    "angry": EmotionRule(
+        semitones=3.0, range_scale=1.5, rate=1.2, gain_db=4.0, tilt_db_per_octave=2.5, drc=True
+    ),
     # joy: positive evaluation, raised activation
     "happy": EmotionRule(semitones=2.0, range_scale=1.35, rate=1.1, gain_db=2.0, tilt_db_per_octave=1.0),
     # sadness: low activation and power
-    "sad": EmotionRule(semitones=-2.0, range_scale=0.6, rate=0.85, gain_db=-4.0, tilt_db_per_octave=-2.0, soft=0.25),
+    "sad": EmotionRule(
+        semitones=-2.0, range_scale=0.6, rate=0.85, gain_db=-4.0, tilt_db_per_octave=-2.0, soft=0.25
+    ),
     # surprise: high activation, wide range
     "surprise": EmotionRule(semitones=4.0, range_scale=1.6, rate=1.03, gain_db=3.0, tilt_db_per_octave=1.0),
 }

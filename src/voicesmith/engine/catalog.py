@@ -181,7 +181,9 @@ class VoiceCatalog:
         if gender is not None and gender not in ("Female", "Male", "Neutral"):
             raise ValidationError(f"invalid gender {gender!r}: use Female, Male or Neutral")
         if voice_id == BUNDLED_VOICE_ID or (self.voices_dir / voice_id).exists():
-            raise VoiceExistsError(f"a voice with id {voice_id!r} already exists; remove it first or pick another id")
+            raise VoiceExistsError(
+                f"a voice with id {voice_id!r} already exists; remove it first or pick another id"
+            )
         model_path = Path(model_path)
         if not model_path.is_file():
             raise InvalidVoiceError(f"{model_path}: model file not found")
@@ -229,17 +231,25 @@ class VoiceCatalog:
         speakers = {str(k): int(v) for k, v in config.get("speaker_id_map", {}).items()}
         styles: dict[str, str] = {}
         for emotion in meta.get("styles") or []:
-            match = [name for name in sorted(speakers, key=speakers.get)
-                     if name == emotion or name.endswith(f"_{emotion}")]
+            match = [
+                name
+                for name in sorted(speakers, key=speakers.get)
+                if name == emotion or name.endswith(f"_{emotion}")
+            ]
             if match:
                 styles[str(emotion)] = match[0]
         if replace and (self.voices_dir / voice_id).exists():
             self.remove(voice_id)
         gender = str(meta.get("gender") or "neutral").capitalize()
         return self.add(
-            model, voice_id=voice_id, config_path=Path(f"{model}.json"), name=meta.get("name"),
+            model,
+            voice_id=voice_id,
+            config_path=Path(f"{model}.json"),
+            name=meta.get("name"),
             gender=gender if gender in ("Female", "Male", "Neutral") else "Neutral",
-            language=meta.get("language"), styles=styles, origin="trained",
+            language=meta.get("language"),
+            styles=styles,
+            origin="trained",
         )
 
     def remove(self, voice_id: str) -> None:
@@ -264,8 +274,13 @@ class VoiceCatalog:
                 if voice_id in self._models:
                     return self._models[voice_id]
             info = self.get(voice_id)
-            model = PiperModel(info.model_path, info.config_path, self.settings.cache_dir, self.threads,
-                               low_memory=self.settings.low_memory)
+            model = PiperModel(
+                info.model_path,
+                info.config_path,
+                self.settings.cache_dir,
+                self.threads,
+                low_memory=self.settings.low_memory,
+            )
             with self._lock:
                 self._models[voice_id] = model
             return model

@@ -6,7 +6,8 @@ decoded, draws its noise from onnxruntime's unseeded generator, and hides the du
 two places:
 
 * ``encoder.onnx``: phoneme ids (+ the duration predictor's noise as an input) -> per-id durations in
-  fractional frames (``durations``, before the graph's Ceil), the prior's mean and log-std per id (``m_p``, ``logs_p``) and, for multi-speaker
+  fractional frames (``durations``, before the graph's Ceil), the prior's mean and log-std per id
+  (``m_p``, ``logs_p``) and, for multi-speaker
   voices, the speaker embedding ``g``.
 * ``decoder.onnx``: the prior sample ``z_p`` of any number of frames (+ ``y_mask``, ``g``) -> audio.
   Flow and decoder are convolutional with a bounded receptive field, so windows of ``z_p`` decoded
@@ -126,7 +127,9 @@ def find_cut_points(model: onnx.ModelProto) -> CutPoints:
                 continue
             source = producers.get(name)
             if source is None or not (
-                source.name.startswith("/flow/") or source.name.startswith("/dec/") or source.op_type == "Constant"
+                source.name.startswith("/flow/")
+                or source.name.startswith("/dec/")
+                or source.op_type == "Constant"
             ):
                 external.add(name)
     # What remains outside the flow/decoder: the frame mask, the speaker embedding, and glue tensors
@@ -139,7 +142,11 @@ def find_cut_points(model: onnx.ModelProto) -> CutPoints:
         source = producers.get(name)
         if source is not None and source.name.startswith("/emb_g"):
             g = name
-        elif source is not None and source.op_type == "Unsqueeze" and producers.get(source.input[0]) is not None:
+        elif (
+            source is not None
+            and source.op_type == "Unsqueeze"
+            and producers.get(source.input[0]) is not None
+        ):
             if producers[source.input[0]].name.startswith("/emb_g"):
                 g = name
     return CutPoints(
@@ -194,7 +201,9 @@ def _conv_in_channels(model: onnx.ModelProto, consumer_prefix: str) -> int:
 def ensure_value_info(model: onnx.ModelProto, names: list[str]) -> None:
     """The extractor needs a type for every tensor it cuts at; exports without shape information
     (torch's exporter leaves it out for some graphs) get one from shape inference, else float."""
-    known = {v.name for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output)}
+    known = {
+        v.name for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output)
+    }
     missing = [n for n in names if n and n not in known]
     if not missing:
         return
@@ -204,15 +213,28 @@ def ensure_value_info(model: onnx.ModelProto, names: list[str]) -> None:
         if name in by_name:
             model.graph.value_info.append(by_name[name])
         else:
-            model.graph.value_info.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+            model.graph.value_info.append(
+                onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+            )
 
 
 def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
     """Write ``encoder.onnx`` and ``decoder.onnx`` for the voice at ``model_path`` into ``out_dir``."""
     model = onnx.load(str(model_path))
     cuts = find_cut_points(model)
-    ensure_value_info(model, [cuts.dp_noise, cuts.durations, cuts.m_p, cuts.logs_p, cuts.z_p, cuts.y_mask,
-                               cuts.g or "", model.graph.output[0].name])
+    ensure_value_info(
+        model,
+        [
+            cuts.dp_noise,
+            cuts.durations,
+            cuts.m_p,
+            cuts.logs_p,
+            cuts.z_p,
+            cuts.y_mask,
+            cuts.g or "",
+            model.graph.output[0].name,
+        ],
+    )
     original_inputs = [i.name for i in model.graph.input]
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp_full = out_dir / "full.tmp.onnx"

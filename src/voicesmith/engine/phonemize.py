@@ -139,8 +139,9 @@ def _align_trimmed(words: list[list[str]], groups: list[list[str]]) -> list[list
     while head < min(len(words), len(groups)) and _skeleton(words[head]) == _skeleton(groups[head]):
         head += 1
     tail = 0
-    while (tail < min(len(words), len(groups)) - head
-           and _skeleton(words[-1 - tail]) == _skeleton(groups[-1 - tail])):
+    while tail < min(len(words), len(groups)) - head and _skeleton(words[-1 - tail]) == _skeleton(
+        groups[-1 - tail]
+    ):
         tail += 1
     middle = _align(words[head : len(words) - tail], groups[head : len(groups) - tail])
     return groups[:head] + middle + (groups[len(groups) - tail :] if tail else [])

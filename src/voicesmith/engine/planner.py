@@ -97,8 +97,16 @@ class PlannedUtterance:
 def _render_key(style: TextStyle) -> tuple:
     """What must be equal for two words to share an utterance (audio-level rendering)."""
     p, e = style.prosody, style.effects
-    return (p.pitch_semitones, p.pitch_hz, e.whispered, e.drc, e.soft_phonation, e.vocal_tract_length_percent,
-            e.emotion, style.lang)
+    return (
+        p.pitch_semitones,
+        p.pitch_hz,
+        e.whispered,
+        e.drc,
+        e.soft_phonation,
+        e.vocal_tract_length_percent,
+        e.emotion,
+        style.lang,
+    )
 
 
 @dataclass
@@ -192,7 +200,9 @@ class _Builder:
             self.words_from_tokens(normalize(style.sub_alias, self.language), style, (run.start, run.end))
             return
         if style.phoneme is not None:
-            phonemes = ipa_to_voice_phonemes(style.phoneme.ipa, self.voice_phonemes, language=self.espeak_voice)
+            phonemes = ipa_to_voice_phonemes(
+                style.phoneme.ipa, self.voice_phonemes, language=self.espeak_voice
+            )
             word = PlannedWord(run.text.strip(), run.start, run.end, phonemes=tuple(phonemes))
             self.add_word(self.styled(word, style), style)
             return
@@ -209,7 +219,11 @@ class _Builder:
 
     def text_piece(self, run: TextRun, text: str, char_start: int, style: TextStyle) -> None:
         """Normalise ``text`` (chars ``char_start...`` of the run), lexicons first."""
-        matches = apply_lexicons(simple_tokens(text), self.lexicons, language=self.language) if self.lexicons else []
+        matches = (
+            apply_lexicons(simple_tokens(text), self.lexicons, language=self.language)
+            if self.lexicons
+            else []
+        )
         cursor = 0
         for match in matches:
             if match.entry is None:
@@ -221,7 +235,9 @@ class _Builder:
                 self.words_from_tokens(normalize(entry.alias, self.language), style, span)
             else:
                 phonemes = ipa_to_voice_phonemes(entry.ipa, self.voice_phonemes, language=self.espeak_voice)
-                self.add_word(self.styled(PlannedWord(match.text, *span, phonemes=tuple(phonemes)), style), style)
+                self.add_word(
+                    self.styled(PlannedWord(match.text, *span, phonemes=tuple(phonemes)), style), style
+                )
             cursor = match.end
         self.normalized(run, text[cursor:], char_start + cursor, style)
 
@@ -238,7 +254,9 @@ class _Builder:
         for token in tokens:
             self.token(token.kind, token.text, span, style, None)
 
-    def token(self, kind: str, text: str, span: tuple[int, int], style: TextStyle, run: TextRun | None) -> None:
+    def token(
+        self, kind: str, text: str, span: tuple[int, int], style: TextStyle, run: TextRun | None
+    ) -> None:
         if kind == "punct":
             self.add_punctuation(text)
         elif kind == "bleep":

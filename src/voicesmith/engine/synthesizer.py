@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from voicesmith.engine import synthetic_audio
 from voicesmith.engine.catalog import VoiceCatalog, VoiceInfo
 from voicesmith.engine.marks import MARK_TYPES, SpeechMark, sort_marks
 from voicesmith.engine.phonemize import WordInput, phonemize_words
 from voicesmith.engine.planner import PlannedUtterance, plan_document, word_gain
-from voicesmith.engine import synthetic_audio
 from voicesmith.engine.render import UtteranceRendering, rendering_for
 from voicesmith.engine.voice import PiperModel, Prior, VoiceParams
 from voicesmith.errors import TextLengthExceededError, ValidationError
@@ -63,7 +63,9 @@ class SynthesisRequest:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValidationError("text is empty: give at least one word to speak")
         if len(self.text) > max_characters:
-            raise TextLengthExceededError(f"text is {len(self.text)} characters; the limit is {max_characters}")
+            raise TextLengthExceededError(
+                f"text is {len(self.text)} characters; the limit is {max_characters}"
+            )
         if self.text_type not in ("text", "ssml"):
             raise ValidationError(f"text type {self.text_type!r} is not one of: text, ssml")
         if not 0.2 <= self.rate <= 4.0:
@@ -220,7 +222,9 @@ class Synthesizer:
                 speaker_id = info.speakers[str(request.speaker)]
             else:
                 known = ", ".join(info.speakers) or "none (single-speaker voice)"
-                raise ValidationError(f"voice {info.id!r} has no speaker {request.speaker!r}; speakers: {known}")
+                raise ValidationError(
+                    f"voice {info.id!r} has no speaker {request.speaker!r}; speakers: {known}"
+                )
         return VoiceParams(
             length_scale=model.config.length_scale / request.rate,
             noise_scale=request.noise_scale,
@@ -233,7 +237,9 @@ class Synthesizer:
         info = self.catalog.get(request.voice)
         model = self.catalog.load(request.voice)
         params = self._params(request, info, model)
-        document = parse_ssml(request.text) if request.text_type == "ssml" else plain_text_document(request.text)
+        document = (
+            parse_ssml(request.text) if request.text_type == "ssml" else plain_text_document(request.text)
+        )
         utterances = plan_document(
             document,
             language=info.language,
@@ -243,9 +249,16 @@ class Synthesizer:
         )
         if not any(u.words or u.tone for u in utterances):
             raise ValidationError("the text has nothing that can be spoken")
-        renderings = rendering_for(utterances, request, info.speakers and {
-            emotion: info.speakers[speaker] for emotion, speaker in info.styles.items() if speaker in info.speakers
-        })
+        renderings = rendering_for(
+            utterances,
+            request,
+            info.speakers
+            and {
+                emotion: info.speakers[speaker]
+                for emotion, speaker in info.styles.items()
+                if speaker in info.speakers
+            },
+        )
         return _Plan(request, info, model, params, utterances, request.text.encode(), renderings)
 
     def _prepare(self, plan: _Plan) -> Iterator[_Prepared]:
@@ -260,12 +273,28 @@ class Synthesizer:
             if utterance.sentence not in sentence_seen:
                 sentence_seen.add(utterance.sentence)
                 s, e = utterance.sentence_span
-                marks.append(SpeechMark(_ms(start, rate), "sentence", s, e, self._source(plan, s, e),
-                                        emotion=rendering.emotion))
+                marks.append(
+                    SpeechMark(
+                        _ms(start, rate),
+                        "sentence",
+                        s,
+                        e,
+                        self._source(plan, s, e),
+                        emotion=rendering.emotion,
+                    )
+                )
             if utterance.tone is not None:
                 samples = int(round(utterance.tone.seconds * rate))
                 tone = utterance.tone
-                marks.append(SpeechMark(_ms(start, rate), "word", tone.start, tone.end, self._source(plan, tone.start, tone.end)))
+                marks.append(
+                    SpeechMark(
+                        _ms(start, rate),
+                        "word",
+                        tone.start,
+                        tone.end,
+                        self._source(plan, tone.start, tone.end),
+                    )
+                )
                 marks.append(SpeechMark(_ms(start, rate), "viseme", 0, 0, "sil"))
                 yield _Prepared(index, offset, lead, samples, rendering, None, [], marks, [])
                 offset = start + samples
@@ -281,7 +310,9 @@ class Synthesizer:
             scales = self._duration_scales(words, phonemized.word_ranges, spans, len(ids), rendering.rate)
             prior = model.encode(ids, params, seed, duration_scales=scales)
             for _ in range(3):  # Ceil() rounds every id up: a few passes bring a region within its budget
-                budget_scales = self._max_duration_scales(words, phonemized.word_ranges, spans, prior, hop, rate)
+                budget_scales = self._max_duration_scales(
+                    words, phonemized.word_ranges, spans, prior, hop, rate
+                )
                 if budget_scales is None:
                     break
                 scales = scales * budget_scales
@@ -299,8 +330,15 @@ class Synthesizer:
                 for mark in word.marks:
                     marks.append(SpeechMark(_ms(first, rate), "ssml", mark.start, mark.end, mark.name))
                 if (word.start, word.end) != previous_span:
-                    marks.append(SpeechMark(_ms(first, rate), "word", word.start, word.end,
-                                            self._source(plan, word.start, word.end)))
+                    marks.append(
+                        SpeechMark(
+                            _ms(first, rate),
+                            "word",
+                            word.start,
+                            word.end,
+                            self._source(plan, word.start, word.end),
+                        )
+                    )
                 previous_span = (word.start, word.end)
                 gain = word_gain(word.gain_db)
                 if gain != 1.0:
@@ -325,7 +363,9 @@ class Synthesizer:
         return scales
 
     @staticmethod
-    def _max_duration_scales(words, word_ranges, spans, prior: Prior, hop: int, rate: int) -> np.ndarray | None:
+    def _max_duration_scales(
+        words, word_ranges, spans, prior: Prior, hop: int, rate: int
+    ) -> np.ndarray | None:
         """``amazon:max-duration``: shorten a region (its words and the pauses between them) that runs
         over its budget; None when every region fits."""
         regions: dict[int, list[int]] = {}
@@ -372,13 +412,22 @@ class Synthesizer:
             first = True
             if prepared.lead:
                 lead = synthetic_audio.lead(plan.utterances[prepared.index], rate, prepared.lead)
-                yield AudioChunk(lead, rate, prepared.offset, prepared.index, prepared.timings, prepared.marks, emotion)
+                yield AudioChunk(
+                    lead, rate, prepared.offset, prepared.index, prepared.timings, prepared.marks, emotion
+                )
                 first = False
             position = prepared.offset + prepared.lead
             for audio in self._utterance_audio(plan, prepared, window):
                 audio = np.clip(audio * volume, -1.0, 1.0).astype(np.float32, copy=False)
-                yield AudioChunk(audio, rate, position, prepared.index,
-                                 prepared.timings if first else [], prepared.marks if first else [], emotion)
+                yield AudioChunk(
+                    audio,
+                    rate,
+                    position,
+                    prepared.index,
+                    prepared.timings if first else [],
+                    prepared.marks if first else [],
+                    emotion,
+                )
                 first = False
                 position += len(audio)
             _ = model
@@ -419,7 +468,9 @@ class Synthesizer:
             emotions=[emotions[k] for k in sorted(emotions)],
         )
 
-    def speech_marks(self, request: SynthesisRequest, types: Collection[str] = MARK_TYPES) -> list[SpeechMark]:
+    def speech_marks(
+        self, request: SynthesisRequest, types: Collection[str] = MARK_TYPES
+    ) -> list[SpeechMark]:
         """Polly's speech marks for ``request``: the same times as its audio, without making the audio."""
         wanted = set(types)
         unknown = wanted - set(MARK_TYPES)

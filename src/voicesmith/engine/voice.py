@@ -31,10 +31,15 @@ import onnxruntime
 from piper import PiperVoice
 from piper import voice as piper_voice_module
 from piper.config import PhonemeType, PiperConfig
-from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
 from piper.const import BOS, EOS, PAD
+from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
 
-from voicesmith.engine.graph import UnsupportedGraphError, ensure_value_info, set_input_shape, split_voice_model
+from voicesmith.engine.graph import (
+    UnsupportedGraphError,
+    ensure_value_info,
+    set_input_shape,
+    split_voice_model,
+)
 from voicesmith.errors import InvalidVoiceError, ValidationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -171,7 +176,9 @@ class PiperModel:
             config_dict = json.loads(self.config_path.read_text(encoding="utf-8"))
             self.config = PiperConfig.from_dict(config_dict)
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise InvalidVoiceError(f"{self.config_path}: not a readable Piper voice config ({error})") from error
+            raise InvalidVoiceError(
+                f"{self.config_path}: not a readable Piper voice config ({error})"
+            ) from error
         try:
             folder = prepare_split_models(self.model_path, cache_dir)
         except UnsupportedGraphError as error:
@@ -181,7 +188,9 @@ class PiperModel:
         providers = ["CPUExecutionProvider"]
 
         def session(name: str, arena: bool) -> onnxruntime.InferenceSession:
-            return onnxruntime.InferenceSession(str(folder / name), _session_options(threads, arena), providers=providers)
+            return onnxruntime.InferenceSession(
+                str(folder / name), _session_options(threads, arena), providers=providers
+            )
 
         self._encoder = session("encoder.onnx", arena=True)
         self._flow = session("flow.onnx", arena=True)
@@ -218,10 +227,15 @@ class PiperModel:
         missing = [p for p in (BOS, EOS, PAD) if p not in self.config.phoneme_id_map]
         if missing:
             raise InvalidVoiceError(f"{self.config_path}: phoneme_id_map lacks the control symbols {missing}")
-        too_big = [p for p, ids in self.config.phoneme_id_map.items() if any(i >= self.config.num_symbols for i in ids)]
+        too_big = [
+            p
+            for p, ids in self.config.phoneme_id_map.items()
+            if any(i >= self.config.num_symbols for i in ids)
+        ]
         if too_big:
             raise InvalidVoiceError(
-                f"{self.config_path}: phoneme ids of {too_big[:5]} exceed num_symbols={self.config.num_symbols}"
+                f"{self.config_path}: phoneme ids of {too_big[:5]} exceed "
+                f"num_symbols={self.config.num_symbols}"
             )
 
     @property
@@ -310,7 +324,9 @@ class PiperModel:
         if "sid" in self._encoder_inputs:
             speaker = config.default_speaker_id if params.speaker_id is None else params.speaker_id
             if not 0 <= speaker < max(config.num_speakers, 1):
-                raise ValidationError(f"speaker {speaker} is out of range: this voice has {config.num_speakers}")
+                raise ValidationError(
+                    f"speaker {speaker} is out of range: this voice has {config.num_speakers}"
+                )
             inputs["sid"] = np.asarray([speaker], dtype=np.int64)
         outputs = self._encoder.run(None, inputs)
         raw = np.maximum(outputs[0].reshape(-1), 0.0)
@@ -337,7 +353,10 @@ class PiperModel:
         total = prior.num_frames
         f_start = max(0, start - FLOW_CONTEXT_FRAMES)
         f_end = min(total, end + FLOW_CONTEXT_FRAMES)
-        inputs = {"z_p": prior.z_p[:, :, f_start:f_end], "y_mask": np.ones((1, 1, f_end - f_start), np.float32)}
+        inputs = {
+            "z_p": prior.z_p[:, :, f_start:f_end],
+            "y_mask": np.ones((1, 1, f_end - f_start), np.float32),
+        }
         if prior.g is not None:
             inputs["g"] = prior.g
         z = self._flow.run(None, inputs)[0]
@@ -388,8 +407,12 @@ class PiperModel:
         for index, (start, end) in enumerate(bounds):
             needed_end = min(total, end + DECODER_CONTEXT_FRAMES)
             if z is None or needed_end > exact_end:
-                block_end = bounds[index + 1][1] if index == 0 and len(bounds) > 1 and end - start < window else end
+                block_end = (
+                    bounds[index + 1][1] if index == 0 and len(bounds) > 1 and end - start < window else end
+                )
                 z, z_start, exact_end = self._flow_block(
-                    prior, max(0, start - DECODER_CONTEXT_FRAMES), min(total, block_end + DECODER_CONTEXT_FRAMES)
+                    prior,
+                    max(0, start - DECODER_CONTEXT_FRAMES),
+                    min(total, block_end + DECODER_CONTEXT_FRAMES),
                 )
             yield self._hifigan_window(prior, z, z_start, start, end)

@@ -11,7 +11,6 @@ Run it with ``voicesmith serve`` (uvicorn), or
 from __future__ import annotations
 
 import importlib.util
-
 import logging
 import os
 import uuid
@@ -135,8 +134,9 @@ def default_voice_job_runner(settings: Settings) -> VoiceJobRunner:
         return unavailable_voice_job_runner
     from voicesmith.training.pipeline import StudioSettings, voice_job_runner
 
-    return voice_job_runner(StudioSettings(max_steps=settings.voice_training_steps,
-                                           batch_size=settings.voice_training_batch_size))
+    return voice_job_runner(
+        StudioSettings(max_steps=settings.voice_training_steps, batch_size=settings.voice_training_batch_size)
+    )
 
 
 def create_app(

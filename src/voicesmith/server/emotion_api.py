@@ -37,8 +37,13 @@ def sentiment(scores: dict[str, float]) -> tuple[str, dict[str, float]]:
     neutral = scores.get("neutral", 0.0) + scores.get("surprise", 0.0) / 2
     mixed = min(positive, negative) if min(positive, negative) > 0.3 else 0.0
     values = {"Positive": positive, "Negative": negative, "Neutral": neutral, "Mixed": mixed}
-    label = "MIXED" if mixed else max(("POSITIVE", positive), ("NEGATIVE", negative), ("NEUTRAL", neutral),
-                                      key=lambda pair: pair[1])[0]
+    label = (
+        "MIXED"
+        if mixed
+        else max(
+            ("POSITIVE", positive), ("NEGATIVE", negative), ("NEUTRAL", neutral), key=lambda pair: pair[1]
+        )[0]
+    )
     return label, {key: round(value, 6) for key, value in values.items()}
 
 
@@ -58,7 +63,9 @@ def detect_emotion(body: EmotionRequest) -> dict:
     from voicesmith.emotion.analyze import EmotionAnalyzer
 
     if not body.LanguageCode.lower().startswith("en"):
-        raise LanguageNotSupportedError(f"LanguageCode {body.LanguageCode!r}: the emotion analyser reads English")
+        raise LanguageNotSupportedError(
+            f"LanguageCode {body.LanguageCode!r}: the emotion analyser reads English"
+        )
     if len(body.Text.encode()) > MAX_TEXT_BYTES:
         raise ValidationError(f"Text is longer than {MAX_TEXT_BYTES} bytes")
     sentences = split_sentences(body.Text) or []

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from voicesmith.audio.encode import StreamEncoder
 from voicesmith.audio.formats import get_format, resolve_rate
 from voicesmith.engine.marks import marks_to_json_lines
-from voicesmith.engine.synthesizer import SynthesisStream, SynthesisRequest, Synthesizer
+from voicesmith.engine.synthesizer import SynthesisRequest, SynthesisStream, Synthesizer
 from voicesmith.errors import (
     EngineNotSupportedError,
     MarksNotSupportedForFormatError,
@@ -164,8 +164,12 @@ def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object
         # Without a SampleRate, Polly's default for the format (pcm: 16000) - clients rely on it.
         rate = resolve_rate(fmt, fields.SampleRate if fields.SampleRate is not None else fmt.default_rate)
     request = SynthesisRequest(
-        text=fields.Text, voice=fields.VoiceId, text_type=fields.TextType, lexicons=tuple(lexicons),
-        emotion=fields.Emotion, intensity=fields.EmotionIntensity,
+        text=fields.Text,
+        voice=fields.VoiceId,
+        text_type=fields.TextType,
+        lexicons=tuple(lexicons),
+        emotion=fields.Emotion,
+        intensity=fields.EmotionIntensity,
     )
     return PreparedSpeech(request, fields.OutputFormat, rate, marks, billed)
 

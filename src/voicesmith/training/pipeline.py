@@ -125,7 +125,11 @@ def make_voice(
     run_training(prepared, voice_id=voice_id, run_dir=run_dir, config=config, base=studio.base, resume=resume)
     catalog = VoiceCatalog(settings)
     export_run(
-        run_dir, voice_id=voice_id, output=work / "export", name=name, gender=gender,
+        run_dir,
+        voice_id=voice_id,
+        output=work / "export",
+        name=name,
+        gender=gender,
         register=lambda folder: catalog.register_exported(folder, replace=True),
     )
 
@@ -141,13 +145,21 @@ def voice_job_runner(studio: StudioSettings = StudioSettings()):
         if "location" in dataset:
             source = _fetch_location(str(dataset["location"]), work)
         elif dataset.get("recordings"):
-            source = _dataset_from_uploads(Path(dataset["folder"]), list(dataset["recordings"]),
-                                           dataset.get("transcript"), work)
+            source = _dataset_from_uploads(
+                Path(dataset["folder"]), list(dataset["recordings"]), dataset.get("transcript"), work
+            )
         else:
             raise DatasetError("the job has no recordings")
         try:
-            make_voice(source, voice_id=job.voice_id, work=work, settings=settings, name=job.name,
-                       gender=(job.gender or "").lower() or None, studio=studio)
+            make_voice(
+                source,
+                voice_id=job.voice_id,
+                work=work,
+                settings=settings,
+                name=job.name,
+                gender=(job.gender or "").lower() or None,
+                studio=studio,
+            )
         finally:
             shutil.rmtree(work / "download", ignore_errors=True)
 
