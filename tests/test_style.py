@@ -11,9 +11,9 @@ PATHS = ["src", "tests", "benchmarks", "scripts", "sagemaker_entry.py"]
 
 
 def test_ruff_lint_and_format():
-    lint = subprocess.run([sys.executable, "-m", "ruff", "check", *PATHS], cwd=ROOT, capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout[-3000:]
-    fmt = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", *PATHS], cwd=ROOT, capture_output=True, text=True
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", *PATHS], cwd=ROOT, capture_output=True, text=True
     )
+    assert lint.returncode == 0, lint.stdout[-3000:]
+    fmt = subprocess.run([*ruff, "format", "--check", *PATHS], cwd=ROOT, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout[-3000:]
