@@ -122,6 +122,7 @@ def _plots(report: EvaluationReport) -> list[str]:
 
         matplotlib.use("Agg")
         from matplotlib import pyplot
+        from matplotlib.ticker import ScalarFormatter
     except ImportError:
         _LOGGER.warning("matplotlib is not installed: the report has no plots (pip install matplotlib)")
         return ["<p>Plots need matplotlib (pip install matplotlib).</p>"]
@@ -136,6 +137,9 @@ def _plots(report: EvaluationReport) -> list[str]:
         if report.reference_f0_voiced.size:
             axes.hist(report.reference_f0_voiced, bins=bins, alpha=0.6, color="#c0602a", label="reference")
         axes.set_xscale("log")
+        axes.xaxis.set_major_formatter(ScalarFormatter())
+        axes.xaxis.set_minor_formatter(ScalarFormatter())
+        axes.tick_params(axis="x", which="minor", labelsize="x-small")
         axes.set_xlabel("F0 (Hz, log scale)")
         axes.set_ylabel("voiced frames (10 ms)")
         axes.set_title("Pitch of voiced frames")
@@ -147,6 +151,7 @@ def _plots(report: EvaluationReport) -> list[str]:
         axes.bar(range(len(scored)), [s.wer for s in scored], color="#4a78b5")
         axes.set_xticks(range(len(scored)), [s.id for s in scored], rotation=60, fontsize="x-small")
         axes.set_ylabel("WER")
+        axes.set_ylim(0, max(1.0, max(s.wer or 0.0 for s in scored)))
         axes.set_title(f"Word error rate per sentence (corpus WER {report.wer:.1%})")
         parts += ["<h2>Intelligibility</h2>", _png(figure, pyplot)]
     return parts
