@@ -197,6 +197,9 @@ class VoiceCatalog:
         staging.mkdir()
         shutil.copyfile(model_path, staging / MODEL_FILE)
         shutil.copyfile(config_path, staging / CONFIG_FILE)
+        styles_table = Path(f"{model_path}.styles.npy")
+        if styles_table.is_file():  # a voice exported with a style-vector input: its embedding table
+            shutil.copyfile(styles_table, staging / f"{MODEL_FILE}.styles.npy")
         speakers = {str(k): int(v) for k, v in config.get("speaker_id_map", {}).items()}
         info = VoiceInfo(
             id=voice_id,
@@ -218,7 +221,9 @@ class VoiceCatalog:
         """Install a voice folder written by ``voicesmith export`` (``<id>.onnx``, its config, voice.json).
 
         Emotion styles of a voice trained on emotional data map each emotion to the speaker that
-        speaks it: the pseudo-speaker ``<speaker>_<emotion>`` (or ``<emotion>``) of the dataset.
+        speaks it: the pseudo-speaker ``<speaker>_<emotion>`` (or ``<emotion>``) of the dataset. Where
+        the export has a style-vector model (``--style-vectors``), that one is installed with its
+        embedding table, so an emotion's intensity blends embeddings.
         """
         folder = Path(folder)
         try:
@@ -227,6 +232,9 @@ class VoiceCatalog:
         except (OSError, ValueError, KeyError) as error:
             raise InvalidVoiceError(f"{folder}: not an exported voice folder ({error})") from error
         model = folder / f"{voice_id}.onnx"
+        style_model = folder / f"{voice_id}.style.onnx"
+        if style_model.is_file():  # takes a style vector: speakers by id and emotions at any intensity
+            model = style_model
         config = _read_config(Path(f"{model}.json"))
         speakers = {str(k): int(v) for k, v in config.get("speaker_id_map", {}).items()}
         styles: dict[str, str] = {}

@@ -57,7 +57,8 @@ class CutPoints:
     y_mask: str
     """Frame mask, [1, 1, F]: the decoder's second input."""
     g: str | None
-    """Speaker embedding [1, G, 1] for multi-speaker voices."""
+    """Speaker conditioning [1, G, 1] of multi-speaker voices: the embedding of ``sid``, or of a voice
+    exported with a style-vector input ``g`` [1, G] (emotion/speaker blends), that vector."""
 
 
 def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
@@ -137,18 +138,23 @@ def find_cut_points(model: onnx.ModelProto) -> CutPoints:
     mask_candidates = [n for n in external if producers.get(n) is not None and producers[n].op_type == "Cast"]
     if len(mask_candidates) != 1:
         raise UnsupportedGraphError(f"cannot find the frame mask among {sorted(external)}")
-    g = None
-    for name in external:
+    graph_inputs = {i.name for i in graph.input}
+
+    def speaker_rooted(name: str, depth: int = 0) -> bool:
+        """Derived (through a few reshapes) from the speaker id's embedding or a style-vector input."""
+        if name in ("g", "sid") and name in graph_inputs:
+            return True
         source = producers.get(name)
-        if source is not None and source.name.startswith("/emb_g"):
-            g = name
-        elif (
-            source is not None
-            and source.op_type == "Unsqueeze"
-            and producers.get(source.input[0]) is not None
-        ):
-            if producers[source.input[0]].name.startswith("/emb_g"):
-                g = name
+        if source is None or depth > 3:
+            return False
+        if source.name.startswith("/emb_g"):
+            return True
+        return source.op_type in ("Unsqueeze", "Reshape", "Identity", "Cast") and speaker_rooted(
+            source.input[0], depth + 1
+        )
+
+    speaker = [name for name in external if speaker_rooted(name)]
+    g = speaker[0] if speaker else None
     return CutPoints(
         dp_noise=dp_random.output[0],
         durations=ceils[0].input[0],
@@ -243,7 +249,8 @@ def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
         extractor = onnx.utils.Extractor(onnx.load(str(tmp_full)))
         enc_outputs = [cuts.durations, cuts.m_p, cuts.logs_p] + ([cuts.g] if cuts.g else [])
         encoder = extractor.extract_model(original_inputs + [cuts.dp_noise], enc_outputs)
-        for old, new in zip(enc_outputs, list(ENCODER_OUTPUTS) + ["g"], strict=False):
+        # "g_cond": the speaker conditioning [1, G, 1] (a style-vector voice also has an input named "g")
+        for old, new in zip(enc_outputs, [*ENCODER_OUTPUTS, "g_cond"], strict=False):
             _rename(encoder, old, new)
         _rename(encoder, cuts.dp_noise, "dp_noise")
         dec_inputs = [cuts.z_p, cuts.y_mask] + ([cuts.g] if cuts.g else [])

@@ -27,11 +27,15 @@ class UtteranceRendering:
     speaker_id: int | None = None
     """Speaker that speaks this emotion in a voice trained with emotions."""
     noise_w: float | None = None
+    blend: tuple[int, int, float] | None = None
+    """For voices with a style table: (neutral speaker, emotion speaker, intensity)."""
 
     def params(self, base: VoiceParams) -> VoiceParams:
-        changes = {}
+        changes: dict = {}
         if self.speaker_id is not None:
             changes["speaker_id"] = self.speaker_id
+        if self.blend is not None:
+            changes["blend"] = self.blend
         if self.noise_w is not None and base.noise_w is None:
             changes["noise_w"] = self.noise_w
         return replace(base, **changes) if changes else base
@@ -50,20 +54,27 @@ def _ssml_transform(utterance) -> Transform:
     )
 
 
-def rendering_for(utterances, request, styles: dict[str, int] | None = None) -> list[UtteranceRendering]:
+def rendering_for(
+    utterances, request, styles: dict[str, int] | None = None, blendable: bool = False
+) -> list[UtteranceRendering]:
     """One rendering per utterance, emotions routed over the whole text. ``styles`` (emotion -> speaker
-    id) are the emotions a voice was trained with: those are spoken by their speaker, not by rules."""
+    id) are the emotions a voice was trained with: those are spoken by their speaker, not by rules.
+    With a style table (``blendable``) the intensity moves the embedding from the neutral speaker
+    towards the emotion's (0: neutral, 1: the emotion as recorded, 2: beyond it)."""
     emotions = route_utterance_emotions(utterances, request.emotion, request.intensity, request.text.encode())
     out = []
     for utterance, (label, intensity) in zip(utterances, emotions, strict=True):
         transform = _ssml_transform(utterance)
-        rate, noise_w, speaker_id = 1.0, None, None
+        rate, noise_w, speaker_id, blend = 1.0, None, None, None
         if label is not None and label != "neutral":
             if styles and label in styles:
                 speaker_id = styles[label]
+                if blendable and "neutral" in styles:
+                    speaker_id = styles["neutral"]
+                    blend = (styles["neutral"], styles[label], float(intensity))
             else:
                 prosody = emotion_prosody(label, intensity)
                 transform = transform.combined(prosody.transform)
                 rate, noise_w = prosody.rate, prosody.noise_w
-        out.append(UtteranceRendering(rate, transform, label, speaker_id, noise_w))
+        out.append(UtteranceRendering(rate, transform, label, speaker_id, noise_w, blend))
     return out

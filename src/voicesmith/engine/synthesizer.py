@@ -249,16 +249,10 @@ class Synthesizer:
         )
         if not any(u.words or u.tone for u in utterances):
             raise ValidationError("the text has nothing that can be spoken")
-        renderings = rendering_for(
-            utterances,
-            request,
-            info.speakers
-            and {
-                emotion: info.speakers[speaker]
-                for emotion, speaker in info.styles.items()
-                if speaker in info.speakers
-            },
-        )
+        styles = {
+            emotion: info.speakers[name] for emotion, name in info.styles.items() if name in info.speakers
+        }
+        renderings = rendering_for(utterances, request, styles, blendable=model.style_table is not None)
         return _Plan(request, info, model, params, utterances, request.text.encode(), renderings)
 
     def _prepare(self, plan: _Plan) -> Iterator[_Prepared]:

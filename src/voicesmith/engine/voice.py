@@ -50,7 +50,7 @@ DECODER_CONTEXT_FRAMES = 12
 """Frames of context each side of a HiFi-GAN window (measured: 12 gives joins exact to 1e-9)."""
 EARLY_WHOLE_FRAMES = 128
 """An utterance this short (~1.5 s for joe) is decoded whole even first: ~40 ms on 2 cores."""
-_SPLIT_VERSION = "3"
+_SPLIT_VERSION = "4"
 _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you doing today? Let us begin."
 _TARGET_PEAK = 0.8
 """Bump when the split changes, so cached split models are rebuilt."""
@@ -68,6 +68,9 @@ class VoiceParams:
     """Variation of the durations."""
     speaker_id: int | None = None
     """Speaker of a multi-speaker voice."""
+    blend: tuple[int, int, float] | None = None
+    """``(from_speaker, to_speaker, amount)``: a voice with a style table speaks with the embedding
+    ``from + amount * (to - from)`` (emotion intensity: from neutral towards the emotion's speaker)."""
 
 
 @dataclass
@@ -196,6 +199,9 @@ class PiperModel:
         self._flow = session("flow.onnx", arena=True)
         self._hifigan = session("hifigan.onnx", arena=not low_memory)
         self._hifigan_inputs = {i.name for i in self._hifigan.get_inputs()}
+        styles = Path(f"{self.model_path}.styles.npy")
+        self.style_table: np.ndarray | None = np.load(styles).astype(np.float32) if styles.is_file() else None
+        """Speaker/style embeddings of a voice exported with a style-vector input (rows: speaker ids)."""
         self._encoder_inputs = {i.name for i in self._encoder.get_inputs()}
         self._phonemizer = PiperVoice(session=None, config=self.config)  # type: ignore[arg-type]
         self._check_phoneme_map()
@@ -237,6 +243,17 @@ class PiperModel:
                 f"{self.config_path}: phoneme ids of {too_big[:5]} exceed "
                 f"num_symbols={self.config.num_symbols}"
             )
+
+    def _style_vector(self, speaker: int, blend: tuple[int, int, float] | None) -> np.ndarray:
+        table = self.style_table
+        if table is None:
+            raise InvalidVoiceError(
+                f"{self.model_path}: takes a style vector but has no {self.model_path}.styles.npy"
+            )
+        if blend is None:
+            return table[speaker : speaker + 1]
+        source, target, amount = blend
+        return (table[source] + np.float32(amount) * (table[target] - table[source]))[None].astype(np.float32)
 
     @property
     def sample_rate(self) -> int:
@@ -321,13 +338,16 @@ class PiperModel:
             "scales": np.asarray([noise_scale, length_scale, noise_w], dtype=np.float32),
             "dp_noise": rng.standard_normal((1, 2, count), dtype=np.float32),
         }
-        if "sid" in self._encoder_inputs:
+        if "sid" in self._encoder_inputs or "g" in self._encoder_inputs:
             speaker = config.default_speaker_id if params.speaker_id is None else params.speaker_id
             if not 0 <= speaker < max(config.num_speakers, 1):
                 raise ValidationError(
                     f"speaker {speaker} is out of range: this voice has {config.num_speakers}"
                 )
-            inputs["sid"] = np.asarray([speaker], dtype=np.int64)
+            if "g" in self._encoder_inputs:
+                inputs["g"] = self._style_vector(speaker, params.blend)
+            else:
+                inputs["sid"] = np.asarray([speaker], dtype=np.int64)
         outputs = self._encoder.run(None, inputs)
         raw = np.maximum(outputs[0].reshape(-1), 0.0)
         if duration_scales is not None:
