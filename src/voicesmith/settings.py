@@ -6,6 +6,7 @@ Nothing here is created at import time: callers build ``Settings()`` and pass it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, field_validator
@@ -80,6 +81,11 @@ class Settings(BaseSettings):
     voice_training_steps: int = Field(default=2000, ge=1)
     """Fine-tuning steps of a custom-voice job (``POST /v1/voices``)."""
     voice_training_batch_size: int = Field(default=8, ge=1)
+
+    emotion_disgust_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "angry"
+    """The emotion spoken where disgust is asked for (voices are trained on ESD's five emotions)."""
+    emotion_fear_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "sad"
+    """The emotion spoken where fear is asked for."""
 
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""

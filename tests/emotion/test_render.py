@@ -87,3 +87,14 @@ def test_ssml_auto_tag_analyses_its_sentences(synthesizer):
         "This is absolutely unacceptable, I am furious.</amazon:emotion></speak>"
     )
     assert synthesizer.synthesize(SynthesisRequest(text=ssml, text_type="ssml")).emotions == ["angry"]
+
+
+def test_fear_and_disgust_follow_the_settings(data_dir, monkeypatch):
+    from voicesmith.engine.synthesizer import Synthesizer
+    from voicesmith.settings import Settings
+
+    ssml = '<speak><amazon:emotion name="fear">Is someone there?</amazon:emotion></speak>'
+    request = SynthesisRequest(text=ssml, text_type="ssml")
+    assert Synthesizer(Settings()).synthesize(request).emotions == ["sad"]
+    monkeypatch.setenv("VOICESMITH_EMOTION_FEAR_AS", "surprise")
+    assert Synthesizer(Settings()).synthesize(request).emotions == ["surprise"]

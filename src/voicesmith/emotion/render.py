@@ -77,7 +77,13 @@ def emotion_prosody(label: str, intensity: float = 1.0) -> EmotionProsody:
 
 
 def route_utterance_emotions(
-    utterances, request_emotion: str | None, intensity: float, source: bytes = b""
+    utterances,
+    request_emotion: str | None,
+    intensity: float,
+    source: bytes = b"",
+    *,
+    disgust_as: str = "angry",
+    fear_as: str = "sad",
 ) -> list[tuple[str | None, float]]:
     """The emotion and intensity of each planned utterance.
 
@@ -90,8 +96,11 @@ def route_utterance_emotions(
 
     explicit = None
     if request_emotion and request_emotion != "auto":
-        explicit = str(resolve_emotion(request_emotion))
-    tagged = [str(resolve_emotion(u.emotion.label)) if u.emotion is not None else None for u in utterances]
+        explicit = str(resolve_emotion(request_emotion, disgust_as=disgust_as, fear_as=fear_as))
+    tagged = [
+        str(resolve_emotion(u.emotion.label, disgust_as=disgust_as, fear_as=fear_as)) if u.emotion else None
+        for u in utterances
+    ]
     per_sentence: dict[int, tuple[str, float]] = {}
     if request_emotion == "auto" or "auto" in tagged:
         per_sentence = _auto(utterances, source)

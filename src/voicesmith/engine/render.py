@@ -55,13 +55,20 @@ def _ssml_transform(utterance) -> Transform:
 
 
 def rendering_for(
-    utterances, request, styles: dict[str, int] | None = None, blendable: bool = False
+    utterances,
+    request,
+    styles: dict[str, int] | None = None,
+    blendable: bool = False,
+    aliases: dict[str, str] | None = None,
 ) -> list[UtteranceRendering]:
     """One rendering per utterance, emotions routed over the whole text. ``styles`` (emotion -> speaker
     id) are the emotions a voice was trained with: those are spoken by their speaker, not by rules.
     With a style table (``blendable``) the intensity moves the embedding from the neutral speaker
-    towards the emotion's (0: neutral, 1: the emotion as recorded, 2: beyond it)."""
-    emotions = route_utterance_emotions(utterances, request.emotion, request.intensity, request.text.encode())
+    towards the emotion's (0: neutral, 1: the emotion as recorded, 2: beyond it). ``aliases``:
+    ``disgust_as`` and ``fear_as``, the emotions spoken for those two (settings)."""
+    emotions = route_utterance_emotions(
+        utterances, request.emotion, request.intensity, request.text.encode(), **(aliases or {})
+    )
     out = []
     for utterance, (label, intensity) in zip(utterances, emotions, strict=True):
         transform = _ssml_transform(utterance)
