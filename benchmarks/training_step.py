@@ -34,12 +34,26 @@ Make a small prepared dataset (12 flite/espeak-ng clips, needs flite and espeak-
         [c.path.with_suffix('.txt').write_text(c.text) for c in make_clips(d)]" \
         && PYTHONPATH=src python -m voicesmith.cli dataset prepare /tmp/clips /tmp/bench_ds
 
-Measured 2026-11-26, shared 2-core CPU box (torch 2.13.0 CPU, 2 threads, other jobs running: see the
-load averages), 12-clip dataset above (11 train utterances, 1.5-4.0 s), base joe:
+Measured 2026-11-26 13:06-13:14 UTC on the shared 2-core dev box (Intel Xeon with AMX/avx512_bf16,
+23 GiB, torch 2.13.0 CPU, lightning 2.6.6, piper-tts 1.8.0), dataset above (11 train utterances,
+1.5-4.0 s), base joe, batch 4, median s/step of 3 full steps after the first:
 
-    python benchmarks/training_step.py /tmp/bench_ds --batch-size 4 --steps 4 --precision 32,bf16-mixed
+    python benchmarks/training_step.py /tmp/bench_ds --batch-size 4 --steps 4 --precision 32,bf16-mixed \
+        --threads 2   # and again with --threads 1
 
-RESULTS_PLACEHOLDER
+    | thr | precision  | voicesmith s | piper s | ratio | CPU s (vs/piper) | RSS MiB (vs/piper) | load 1m |
+    |-----|------------|--------------|---------|-------|------------------|--------------------|---------|
+    | 2   | 32         |         4.05 |    4.00 |  1.01 |      7.97 / 7.92 |        3785 / 3730 | 1.1/1.8 |
+    | 2   | bf16-mixed |         2.80 |    2.80 |  1.00 |      5.53 / 5.56 |        3614 / 3400 | 1.8/1.7 |
+    | 1   | 32         |         6.16 |    6.15 |  1.00 |      6.15 / 6.15 |        3872 / 3803 | 1.5/1.3 |
+    | 1   | bf16-mixed |         4.61 |    4.77 |  0.97 |      4.56 / 4.76 |        3566 / 3402 | 1.6/1.9 |
+
+The two trainers run the same piper networks and losses, so equal speed is the expected result; the
+remaining differences are gradient clipping and LR schedules (ours) and cached spectrograms (piper's,
+~10 ms/step less data loading, not in s/step). A run at 2 threads while another job used a core
+(load 3-4) gave 4-80 s steps and meaningless ratios (4.9 and 0.47): with 2 threads on 2 busy cores
+every parallel region waits for a descheduled thread. On a shared machine use ``--threads 1`` or
+compare the CPU columns, and check the load column.
 """
 
 from __future__ import annotations
