@@ -25,6 +25,18 @@ def shared_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_default_data_dir(tmp_path_factory, shared_cache):
+    """No test touches the user's real data directory: the default one is a session temp folder
+    (tests that need a clean one of their own use ``data_dir``)."""
+    path = tmp_path_factory.mktemp("default-data")
+    (path / "cache").symlink_to(shared_cache, target_is_directory=True)
+    patcher = pytest.MonkeyPatch()
+    patcher.setenv("VOICESMITH_DATA_DIR", str(path))
+    yield path
+    patcher.undo()
+
+
 @pytest.fixture()
 def data_dir(tmp_path, monkeypatch, shared_cache):
     path = tmp_path / "data"

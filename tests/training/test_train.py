@@ -34,7 +34,7 @@ def _generator(path):
 
 @pytest.mark.slow
 def test_stage_one_trains_only_what_the_onnx_lacked_then_resume_and_export(
-    tmp_path, prepared_dataset, tiny_base
+    tmp_path, data_dir, prepared_dataset, tiny_base
 ):
     run_dir = tmp_path / "run"
     result = run_training(prepared_dataset, voice_id="v1", run_dir=run_dir, base=str(tiny_base),
@@ -78,6 +78,7 @@ def test_stage_one_trains_only_what_the_onnx_lacked_then_resume_and_export(
     )
     assert cli.exit_code == 0, cli.output
     assert (tmp_path / "cli" / "v1b.onnx").is_file() and (tmp_path / "cli" / "voice.json").is_file()
+    assert (data_dir / "voices" / "v1b" / "voice.json").is_file()  # installed in the catalog
 
 
 def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(
