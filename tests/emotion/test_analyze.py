@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -165,3 +168,13 @@ def test_angry_customer_service_sentences_are_angry(analyzer):
 def test_threshold_out_of_range():
     with pytest.raises(ValidationError, match="threshold"):
         EmotionAnalyzer(threshold=1.5)
+
+
+def test_inference_does_not_import_torch():
+    code = (
+        "import sys; from voicesmith.emotion.analyze import EmotionAnalyzer; "
+        "EmotionAnalyzer().analyze('What a lovely day!'); "
+        "assert not {'torch', 'transformers', 'sklearn'} & set(sys.modules), 'heavy import'"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)

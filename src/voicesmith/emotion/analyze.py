@@ -201,7 +201,10 @@ class EmotionAnalyzer:
         return self.analyze_sentences([text])[0]
 
     def analyze_sentences(self, texts: list[str]) -> list[EmotionResult]:
-        """Analyse each text on its own; blank texts are neutral with intensity 0."""
+        """Analyse each text on its own; blank texts are neutral with intensity 0.
+
+        A text longer than the model's 128 tokens (about 90 words) is judged on its first 128 tokens.
+        """
         results: list[EmotionResult | None] = [None] * len(texts)
         filled = [i for i, text in enumerate(texts) if text.strip()]
         for i, text in enumerate(texts):
