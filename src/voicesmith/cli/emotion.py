@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import TextIO
 
 import click
 
 from voicesmith.errors import ValidationError
-
-# Split after sentence-final punctuation (and closing quotes) followed by space; good enough for a
-# display command. The synthesis path uses the text package's sentence splitter.
-_SENTENCE = re.compile(r"\S.*?[.!?…]+[\"'”’)]*(?=\s|$)|\S.*$")
+from voicesmith.text.sentences import split_sentences as split_text_sentences
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split text into sentences on lines and on sentence-final punctuation; drop blank pieces."""
-    pieces: list[str] = []
-    for line in text.splitlines():
-        pieces.extend(match.group().strip() for match in _SENTENCE.finditer(line))
-    return [piece for piece in pieces if piece]
+    """Sentences of each line (the text package's abbreviation-aware splitter); blank pieces dropped."""
+    return [sentence.text for line in text.splitlines() for sentence in split_text_sentences(line)]
 
 
 def _read_input(text: str | None, file: TextIO | None) -> list[str]:

@@ -16,7 +16,7 @@ from voicesmith.training.check import MAX_DURATION_S, MIN_DURATION_S, CheckRepor
 
 _LOGGER = logging.getLogger(__name__)
 
-_STYLE = """
+REPORT_STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;
@@ -67,10 +67,10 @@ def render_html(report: CheckReport) -> str:
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>Dataset check: {html.escape(Path(report.path).name)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{REPORT_STYLE}</style></head><body>",
         f"<h1>Dataset check: {html.escape(report.path)}</h1>",
         verdict,
-        _table(("", ""), [(html.escape(k), html.escape(v)) for k, v in rows], header_row=False),
+        html_table(("", ""), [(html.escape(k), html.escape(v)) for k, v in rows], header_row=False),
     ]
     if report.findings:
         parts.append("<h2>Dataset</h2>")
@@ -93,7 +93,7 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], header_row: bool = True) -> str:
+def html_table(header: tuple[str, ...], rows: list[tuple[str, ...]], header_row: bool = True) -> str:
     head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header_row else ""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table>{head}{body}</table>"
@@ -114,7 +114,7 @@ def _findings_table(findings: list[Finding], with_clip: bool) -> str:
                 html.escape(finding.message),
             )
         )
-    return _table(("Clip" if with_clip else "Where", "Severity", "Check", "What to do"), rows)
+    return html_table(("Clip" if with_clip else "Where", "Severity", "Check", "What to do"), rows)
 
 
 def _plots(clips: list[ClipReport]) -> list[str]:
@@ -137,7 +137,7 @@ def _plots(clips: list[ClipReport]) -> list[str]:
     axes.set_xlabel("duration (s)")
     axes.set_ylabel("clips")
     axes.set_title("Clip durations (dashed: limits)")
-    parts = ["<h2>Durations</h2>", _png(figure, pyplot)]
+    parts = ["<h2>Durations</h2>", embedded_png(figure, pyplot)]
     figure, axes = pyplot.subplots(figsize=(8, 3))
     index = range(len(measured))
     lufs = [clip.stats.lufs if clip.stats.lufs is not None else float("nan") for clip in measured]
@@ -149,11 +149,11 @@ def _plots(clips: list[ClipReport]) -> list[str]:
     axes.set_ylabel("dB")
     axes.set_title("Level per clip")
     axes.legend(loc="best", fontsize="small")
-    parts += ["<h2>Levels</h2>", _png(figure, pyplot)]
+    parts += ["<h2>Levels</h2>", embedded_png(figure, pyplot)]
     return parts
 
 
-def _png(figure: object, pyplot: object) -> str:
+def embedded_png(figure: object, pyplot: object) -> str:
     buffer = io.BytesIO()
     figure.tight_layout()  # type: ignore[attr-defined]
     figure.savefig(buffer, format="png", dpi=90)  # type: ignore[attr-defined]

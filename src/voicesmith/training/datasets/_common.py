@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from voicesmith.emotion.labels import SPOKEN_EMOTIONS
 from voicesmith.errors import DatasetError
 
 _LOGGER = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ EmotionAs = Literal["speaker", "style"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
-EMOTION_LABELS = ("neutral", "angry", "happy", "sad", "surprise")
+EMOTION_LABELS = tuple(str(emotion) for emotion in SPOKEN_EMOTIONS)
 """voicesmith's emotion labels; a dataset's own names are mapped onto these."""
 
 _EMOTION_ALIASES = {

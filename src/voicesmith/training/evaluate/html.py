@@ -16,7 +16,7 @@ import numpy as np
 
 from voicesmith.training.evaluate.acoustics import ANALYSIS_RATE
 from voicesmith.training.evaluate.run import EvaluationReport
-from voicesmith.training.report import _STYLE, _png, _table
+from voicesmith.training.report import REPORT_STYLE, embedded_png, html_table
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ def render_html(report: EvaluationReport) -> str:
     title = f"Voice evaluation: {report.voice}"
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>{REPORT_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        _table(
+        html_table(
             ("", ""), [(html.escape(k), html.escape(v)) for k, v in summary_rows(report)], header_row=False
         ),
     ]
@@ -54,7 +54,7 @@ def render_html(report: EvaluationReport) -> str:
                 "-" if sentence.mcd_db is None else f"{sentence.mcd_db:.2f} dB",
             )
         rows.append(row)
-    parts.append(_table(header, rows))
+    parts.append(html_table(header, rows))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -144,7 +144,7 @@ def _plots(report: EvaluationReport) -> list[str]:
         axes.set_ylabel("voiced frames (10 ms)")
         axes.set_title("Pitch of voiced frames")
         axes.legend(loc="best", fontsize="small")
-        parts += ["<h2>Pitch</h2>", _png(figure, pyplot)]
+        parts += ["<h2>Pitch</h2>", embedded_png(figure, pyplot)]
     scored = [s for s in report.sentences if s.wer is not None]
     if scored:
         figure, axes = pyplot.subplots(figsize=(8, 3))
@@ -153,5 +153,5 @@ def _plots(report: EvaluationReport) -> list[str]:
         axes.set_ylabel("WER")
         axes.set_ylim(0, max(1.0, max(s.wer or 0.0 for s in scored)))
         axes.set_title(f"Word error rate per sentence (corpus WER {report.wer:.1%})")
-        parts += ["<h2>Intelligibility</h2>", _png(figure, pyplot)]
+        parts += ["<h2>Intelligibility</h2>", embedded_png(figure, pyplot)]
     return parts
