@@ -78,3 +78,20 @@ def test_style_vector_input_reproduces_speaker_ids_and_interpolates(tmp_path):
         np.testing.assert_allclose(got, expected, atol=1e-5)
     mixed = by_vector.run(None, _feeds(g=(0.5 * table[0] + 0.5 * table[1])[None].astype(np.float32)))[0]
     assert np.isfinite(mixed).all()
+
+
+@pytest.mark.parametrize(
+    ("espeak_voice", "language_code", "expected"),
+    [
+        ("en-us", None, "en_US"),
+        ("en-us", "en_US", "en_US"),
+        ("en-gb-x-rp", None, "en_GB"),
+        ("de", None, "de"),
+    ],
+)
+def test_the_language_code_is_spelled_as_piper_spells_it(espeak_voice, language_code, expected):
+    config = piper_voice_config(
+        TINY_MODEL, phoneme_id_map={"a": [5]}, espeak_voice=espeak_voice, language_code=language_code
+    )
+    assert config["language"]["code"] == expected
+    assert config["language"]["family"] == expected[:2]

@@ -93,6 +93,16 @@ def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(
         run_training(prepared_dataset, voice_id="v", run_dir=run_dir, resume=True, config=_config())
 
 
+def test_a_time_budget_stops_the_run_early_with_a_checkpoint(tmp_path, prepared_dataset, tiny_base):
+    run_dir = tmp_path / "run"
+    result = run_training(prepared_dataset, voice_id="v", run_dir=run_dir, base=str(tiny_base),
+                          config=_config(max_steps=50, max_minutes=1e-4))  # fmt: skip
+    assert 1 <= result.step < 50
+    assert result.last_checkpoint.is_file()
+    assert _generator(result.last_checkpoint)  # a whole checkpoint, not a partial write
+    assert read_run(run_dir)["train"]["max_minutes"] == 1e-4
+
+
 @pytest.mark.slow
 def test_two_speakers_from_a_single_speaker_base(tmp_path, prepared_dataset_two_speakers, tiny_base):
     run_dir = tmp_path / "run"

@@ -18,6 +18,12 @@ from voicesmith.settings import Settings
     "--base", default="joe", show_default=True, help="joe, a Piper VOICE.onnx, or a CHECKPOINT.ckpt."
 )
 @click.option("--max-steps", type=int, default=None, help="Batches to train for [default: 2000].")
+@click.option(
+    "--max-minutes",
+    type=float,
+    default=None,
+    help="Stop after this many minutes of training even before --max-steps (a checkpoint is kept).",
+)
 @click.option("--batch-size", type=int, default=None, help="Utterances per batch per process [default: 8].")
 @click.option("--devices", type=int, default=1, show_default=True, help="Processes on this machine (DDP).")
 @click.option(
@@ -55,6 +61,7 @@ def train(
     voice_id: str,
     base: str,
     max_steps: int | None,
+    max_minutes: float | None,
     batch_size: int | None,
     devices: int,
     precision: str | None,
@@ -86,6 +93,7 @@ def train(
     values = TrainConfig.from_dict(read_run(run_dir)["train"]).to_dict() if resume else {}
     overrides = {
         "max_steps": max_steps,
+        "max_minutes": max_minutes,
         "batch_size": batch_size,
         "devices": devices,
         "precision": precision,

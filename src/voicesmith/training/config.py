@@ -179,6 +179,9 @@ class TrainConfig:
     """
 
     max_steps: int = 1000
+    max_minutes: float | None = None
+    """Wall-clock budget: training stops at ``max_steps`` or after this many minutes, whichever comes
+    first, and writes ``last.ckpt`` (a resumed run keeps counting from the time already spent)."""
     batch_size: int = 8
     learning_rate: float = 2e-5
     learning_rate_d: float = 1e-4

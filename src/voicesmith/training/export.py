@@ -163,8 +163,9 @@ def piper_voice_config(
     inference: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The ``.onnx.json`` piper reads for a voice (same keys as piper's own exports)."""
-    code = language_code or espeak_voice.replace("-", "_")
-    family, _, region = code.partition("_")
+    family, _, region = (language_code or espeak_voice).replace("-", "_").partition("_")
+    family, region = family.lower(), region.partition("_")[0].upper()  # en-gb-x-rp: en_GB
+    code = f"{family}_{region}" if region else family
     return {
         "audio": {"sample_rate": model.sample_rate, "quality": quality},
         "espeak": {"voice": espeak_voice},
@@ -177,7 +178,7 @@ def piper_voice_config(
         "speaker_id_map": dict(speaker_id_map or {}),
         "hop_length": model.hop_length,
         "piper_version": "1.0.0",
-        "language": {"code": code, "family": family, "region": region.upper()},
+        "language": {"code": code, "family": family, "region": region},
         "dataset": dataset,
     }
 
@@ -265,16 +266,16 @@ def export_run(
     model_g = warmstart.generator_from(start)
     info = run.get("dataset_info", {})
     speakers = dict(info.get("speakers") or {}) if start.model.num_speakers > 1 else {}
-    language = info.get("language") or info.get("espeak_voice", "en-us").replace("-", "_")
     config = piper_voice_config(
         start.model,
         phoneme_id_map=info["phoneme_id_map"],
         espeak_voice=info["espeak_voice"],
         phoneme_type=info.get("phoneme_type", "espeak"),
         speaker_id_map=speakers,
-        language_code=language,
+        language_code=info.get("language"),
         dataset=voice_id,
     )
+    language = config["language"]["code"]  # en_US, whichever spelling the dataset or base gave
     folder = Path(output) if output else run_dir / "export" / voice_id
     folder.mkdir(parents=True, exist_ok=True)
     model_path = export_generator_onnx(model_g, folder / f"{voice_id}.onnx", config)

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +218,7 @@ def run_training(
     checkpointer = _Checkpoints(checkpoints, config.checkpoint_every)
     trainer = L.Trainer(
         max_steps=2 * config.max_steps,  # Lightning counts both optimisers' steps
+        max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
         val_check_interval=config.validate_every,
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
