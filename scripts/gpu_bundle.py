@@ -34,27 +34,24 @@ PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in (34, 31, 28, 27, 17)] + [
 LIMIT_MIB = 64
 VORBIS_LEVEL = 0.6  # libsndfile's compression level: 0.6 keeps ~28 dB waveform SNR on speech
 RUN_SH = """#!/bin/bash
-# Written by scripts/gpu_bundle.py: train for at most {minutes} minutes, export, send the voice back.
+# Written by scripts/gpu_bundle.py: {count} run(s) side by side on the one GPU, each training for at most
+# {minutes} minutes, then exporting; each sends its generator back in $OUT/<voice id>/.
 set -o pipefail
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl || exit 4
 export PYTHONPATH=$PWD/src:$PWD/.gpu/site:/tmp/site PYTHONUNBUFFERED=1
-xz -dc .gpu/joe_fp16.ckpt.xz > /tmp/joe_fp16.ckpt || exit 5
-python3 scripts/gpu_finetune.py .gpu/ds --voice-id {voice_id} --base /tmp/joe_fp16.ckpt --steps {steps} \\
-    --max-minutes {minutes} --frozen-steps {frozen_steps} --learning-rate {learning_rate} \\
-    --batch-size {batch_size} --workers 8 --out /tmp/run --generator-parts $OUT \\
-    2>&1 | grep -v Warning | tee $OUT/finetune.log
-cp /tmp/run/run.json $OUT/ 2>/dev/null
-cp /tmp/run/logs/metrics.csv $OUT/ 2>/dev/null
-python3 - <<'PY'
-import os, wave, numpy as np
-from piper import PiperVoice
-voice = PiperVoice.load("/tmp/run/export/{voice_id}/{voice_id}.onnx")
-audio = np.concatenate([c.audio_int16_array for c in voice.synthesize("The quick brown fox jumps over the lazy dog.")])
-with wave.open(os.path.join(os.environ["OUT"], "sample.wav"), "wb") as out:
-    out.setnchannels(1); out.setsampwidth(2); out.setframerate(voice.config.sample_rate); out.writeframes(audio.tobytes())
-PY
-ls -la $OUT
+python3 -c "import lzma, shutil; shutil.copyfileobj(lzma.open('.gpu/joe_fp16.ckpt.xz'), open('/tmp/joe_fp16.ckpt', 'wb'))" || exit 5
+finetune() {{  # voice id, learning rate
+    mkdir -p $OUT/$1
+    python3 scripts/gpu_finetune.py .gpu/ds --voice-id $1 --base /tmp/joe_fp16.ckpt --steps {steps} \\
+        --max-minutes {minutes} --frozen-steps {frozen_steps} --learning-rate $2 --batch-size {batch_size} \\
+        --workers {workers} --out /tmp/run-$1 --generator-parts $OUT/$1 2>&1 | grep -v Warning > $OUT/$1/finetune.log
+    cp /tmp/run-$1/run.json $OUT/$1/ 2>/dev/null
+}}
+{launches}
+wait
+tail -n 25 $OUT/*/finetune.log
+ls -la $OUT/*
 """  # noqa: E501
 
 
@@ -117,16 +114,17 @@ def pack(args: argparse.Namespace) -> int:
     checkpoint.with_suffix(".ckpt.xz").unlink(missing_ok=True)
     subprocess.run(["xz", "-T0", "-6", str(checkpoint)], check=True)  # ~10 % smaller
     _copy_dataset_as_vorbis(args.dataset, out / "ds")
-    (out / "run.sh").write_text(
-        RUN_SH.format(
-            voice_id=args.voice_id,
-            steps=args.steps,
-            minutes=args.minutes,
-            batch_size=args.batch_size,
-            frozen_steps=args.frozen_steps,
-            learning_rate=args.learning_rate,
-        )  # fmt: skip
-    )
+    rates = [float(rate) for rate in args.learning_rates.split(",")]
+    if len(rates) > 2:  # what comes back: at most 8 files, 64 MiB; each run sends ~31 MiB in 4 files
+        print("at most two learning rates: two generators fill what a device run may send back")
+        return 1
+    ids = [args.voice_id if len(rates) == 1 else f"{args.voice_id}-lr{rate:g}" for rate in rates]
+    launches = "\n".join(f"finetune {voice_id} {rate:g} &" for voice_id, rate in zip(ids, rates, strict=True))
+    script = RUN_SH.format(
+        count=len(rates), steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
+        frozen_steps=args.frozen_steps, workers=max(2, 12 // len(rates)), launches=launches,
+    )  # fmt: skip
+    (out / "run.sh").write_text(script)
     bundle = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
     total = bundle + _tracked_mib()
     print(f"{out}: {bundle:.1f} MiB + repository = {total:.1f} MiB of the {LIMIT_MIB} MiB that may travel")
@@ -166,8 +164,12 @@ def main() -> int:
     p.add_argument("--voice-id", default="gpu")
     p.add_argument("--steps", type=int, default=20000, help="step limit (the time limit usually ends it)")
     p.add_argument("--minutes", type=float, default=7.0, help="training time on the device")
-    p.add_argument("--frozen-steps", type=int, default=150)
-    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--frozen-steps", type=int, default=300, help="stage 1: the posterior encoder learns")
+    p.add_argument(
+        "--learning-rates",
+        default="2e-5",
+        help="stage-2 learning rate; two, comma-separated, train two voices side by side on the GPU",
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.set_defaults(func=pack)
     i = commands.add_parser("install", help="join the generator parts that came back and install the voice")
