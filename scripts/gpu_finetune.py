@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": device,
         "steps": result.step,
         "train_seconds": round(train_seconds, 1),
-        "seconds_per_step": round(result.seconds / max(args.steps, 1), 3),
+        "seconds_per_step": round(result.seconds / max(result.step, 1), 3),
         "losses": {
             k: round(v, 4) for k, v in sorted(result.metrics.items()) if k.startswith(("train_", "val_"))
         },
