@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {device}  run: {run_dir}  steps: {args.steps}  batch: {args.batch_size}", flush=True)
     started = time.monotonic()
     resume = (run_dir / "checkpoints" / "last.ckpt").is_file()
+    log_every = max(min(args.steps // 50, 50), 1)
     result = run_training(args.dataset, voice_id=args.voice_id, run_dir=run_dir, config=config,
-                          base=args.base, resume=resume, log_every=max(min(args.steps // 50, 50), 1))  # fmt: skip
+                          base=args.base, resume=resume, log_every=log_every)  # fmt: skip
     train_seconds = time.monotonic() - started
     best = "best.ckpt" if result.best_checkpoint else "last.ckpt"
     if args.generator_parts:  # before the export, so that the weights come back even if it fails

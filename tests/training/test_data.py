@@ -23,6 +23,40 @@ def test_batches_follow_the_manifest_split(prepared_dataset):
     assert batch.speaker_ids is None
 
 
+def _utterances(batches):
+    return [tuple(batch.phoneme_ids[0].tolist()) for batch in batches]
+
+
+def _epoch(loader, epoch, limit=None):
+    loader.sampler.set_epoch(epoch)  # as Lightning does before every epoch
+    batches = []
+    for batch in loader:
+        batches.append(batch)
+        if len(batches) == limit:
+            break
+    return _utterances(batches)
+
+
+def test_each_epoch_has_its_own_order_and_a_resumed_loader_continues_mid_epoch(prepared_dataset):
+    data = VoiceDataModule(prepared_dataset, TINY_MODEL, batch_size=1, seed=3)
+    data.setup("fit")
+    loader = data.train_dataloader()
+    epochs = [_epoch(loader, epoch) for epoch in range(3)]
+    assert all(sorted(order) == sorted(epochs[0]) for order in epochs)  # every utterance once an epoch
+    assert len(set(map(tuple, epochs))) > 1  # shuffled afresh each epoch
+    assert _epoch(data.train_dataloader(), 1) == epochs[1]  # the order follows from seed and epoch
+
+    interrupted = data.train_dataloader()
+    assert _epoch(interrupted, 1, limit=3) == epochs[1][:3]
+    state = interrupted.state_dict()
+    assert state == {"epoch": 1, "batches": 3}
+
+    resumed = data.train_dataloader()
+    resumed.load_state_dict(state)
+    assert _epoch(resumed, 1) == epochs[1][3:]
+    assert _epoch(resumed, 2) == epochs[2]  # the skip applies once
+
+
 def test_two_speakers_carry_speaker_ids(prepared_dataset_two_speakers):
     model = dataclasses.replace(TINY_MODEL, num_speakers=2, gin_channels=8)
     data = VoiceDataModule(prepared_dataset_two_speakers, model, batch_size=10)

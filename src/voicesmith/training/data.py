@@ -12,6 +12,10 @@ Each item becomes piper's ``UtteranceTensors`` (phoneme ids, normalised audio, l
 speaker id) and batches are piper's ``Batch``, so the VITS losses see exactly what piper's trainer feeds.
 Spectrograms are computed on the fly (cheap next to a training step). Utterances shorter than one
 training segment are dropped, as the random segment slice needs at least that much audio.
+
+The training order of each epoch follows from the seed and the epoch number alone (``EpochSampler``),
+and the training loader tells Lightning how far into the epoch it got (``ResumableLoader``), so a run
+resumed from a mid-epoch checkpoint trains on exactly the utterances the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import soundfile
 import torch
 from piper.train.vits.dataset import UtteranceCollate, UtteranceTensors
 from piper.train.vits.mel_processing import spectrogram_torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from voicesmith.errors import TrainingError
 from voicesmith.training.config import ModelConfig
@@ -160,11 +164,89 @@ def check_compatible(info: DatasetInfo, model: ModelConfig, records: list[dict[s
         raise TrainingError(f"speaker id {top_speaker} but the network has {model.num_speakers} speaker(s)")
 
 
+def _rank_and_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class EpochSampler(Sampler[int]):
+    """Each epoch's order from ``(seed, epoch)`` alone; this process's share of it under DDP.
+
+    Lightning calls ``set_epoch`` before every epoch. Under DDP the order is padded (from its start)
+    to a multiple of the world size and process ``rank`` takes every ``world``-th index, as
+    ``DistributedSampler`` does. ``skip`` drops the first indices of the next iteration only (resume).
+    """
+
+    def __init__(self, size: int, *, seed: int, shuffle: bool = True) -> None:
+        self.size = size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+        self.skip = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def share(self) -> list[int]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = list(range(self.size))
+        rank, world = _rank_and_world()
+        if world > 1:
+            order += order[: (-len(order)) % world]
+            order = order[rank::world]
+        return order
+
+    def __iter__(self):
+        skip, self.skip = self.skip, 0
+        return iter(self.share()[skip:])
+
+    def __len__(self) -> int:
+        return -(-self.size // _rank_and_world()[1])
+
+
+class ResumableLoader(DataLoader):
+    """The training loader, with the ``state_dict``/``load_state_dict`` Lightning saves in checkpoints.
+
+    Its state is the epoch and the batches of it handed out so far. Lightning knows the loader's length
+    and fetches nothing ahead, so at a checkpoint every batch handed out has been trained on. A loaded
+    state makes the next iteration of that epoch start after those batches.
+    """
+
+    sampler: EpochSampler
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._epoch = 0
+        self._batches = 0
+        self._resume: dict[str, int] | None = None
+
+    def __iter__(self):  # a generator: Lightning creates the iterator before it sets the epoch
+        self._epoch, self._batches = self.sampler.epoch, 0
+        if self._resume is not None and self._resume["epoch"] == self._epoch:
+            self._batches = int(self._resume["batches"])
+            self.sampler.skip = self._batches * int(self.batch_size or 1)
+        self._resume = None
+        for batch in super().__iter__():
+            self._batches += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self._epoch, "batches": self._batches}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self._resume = {"epoch": int(state_dict["epoch"]), "batches": int(state_dict["batches"])}
+
+
 class VoiceDataModule(L.LightningDataModule):
     """Train/val loaders over a prepared dataset (split as the manifest says).
 
-    Under DDP Lightning wraps the train loader in a ``DistributedSampler``; every rank reads the same
-    manifest (no rank-0-only preparation step, unlike piper's data module).
+    Under DDP the training sampler shards the epoch itself (the trainer runs with
+    ``use_distributed_sampler=False``); every rank reads the same manifest (no rank-0-only preparation
+    step, unlike piper's data module) and validates on the same batches.
     """
 
     def __init__(
@@ -210,19 +292,23 @@ class VoiceDataModule(L.LightningDataModule):
             "Dataset %s: %d train, %d val", self.root, len(self.train_records), len(self.val_records)
         )
 
-    def _loader(self, records: list[dict[str, Any]], shuffle: bool) -> DataLoader:
+    def _loader(self, records: list[dict[str, Any]], cls: type[DataLoader], **kwargs: Any) -> DataLoader:
         multispeaker = self.model.num_speakers > 1
-        return DataLoader(
+        return cls(
             UtteranceDataset(self.root, records, self.model, multispeaker),
             batch_size=self.batch_size,
-            shuffle=shuffle,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=UtteranceCollate(is_multispeaker=multispeaker, segment_size=self.model.segment_size),
+            # Each iterator draws a base seed; from its own generator, not the global RNG, so a run resumed
+            # mid-epoch (one iterator more than the uninterrupted run) keeps the global random stream.
+            generator=torch.Generator().manual_seed(self.seed),
+            **kwargs,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_records, shuffle=True)
+    def train_dataloader(self) -> ResumableLoader:
+        sampler = EpochSampler(len(self.train_records), seed=self.seed)
+        return self._loader(self.train_records, ResumableLoader, sampler=sampler)  # type: ignore[return-value]
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_records, shuffle=False)
+        return self._loader(self.val_records, DataLoader, shuffle=False)

@@ -109,6 +109,7 @@ def trainer_kwargs(topology: Topology) -> dict[str, Any]:
         "accelerator": topology.accelerator,
         "devices": topology.devices,
         "num_nodes": topology.num_nodes,
+        "use_distributed_sampler": False,  # the data module's EpochSampler shards (and resumes) itself
     }
     if topology.world_size > 1:
         from lightning.pytorch.strategies import DDPStrategy
