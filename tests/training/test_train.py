@@ -93,14 +93,24 @@ def test_an_existing_run_is_not_overwritten_and_resume_needs_a_checkpoint(
         run_training(prepared_dataset, voice_id="v", run_dir=run_dir, resume=True, config=_config())
 
 
-def test_a_time_budget_stops_the_run_early_with_a_checkpoint(tmp_path, prepared_dataset, tiny_base):
+def test_a_time_budget_stops_the_run_early_with_a_checkpoint(tmp_path, data_dir, prepared_dataset, tiny_base):
+    from click.testing import CliRunner
+
+    from voicesmith.cli import main
+
     run_dir = tmp_path / "run"
-    result = run_training(prepared_dataset, voice_id="v", run_dir=run_dir, base=str(tiny_base),
-                          config=_config(max_steps=50, max_minutes=1e-4))  # fmt: skip
-    assert 1 <= result.step < 50
-    assert result.last_checkpoint.is_file()
-    assert _generator(result.last_checkpoint)  # a whole checkpoint, not a partial write
-    assert read_run(run_dir)["train"]["max_minutes"] == 1e-4
+    args = ["train", str(prepared_dataset), "--voice-id", "v", "--base", str(tiny_base), "--max-steps", "50",
+            "--max-minutes", "0.0001", "--batch-size", "2", "--small-discriminator",
+            "--output", str(run_dir)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    run = read_run(run_dir)
+    assert 1 <= run["step"] < 50 and run["status"] == "finished"
+    assert run["train"]["max_minutes"] == 1e-4
+    assert _generator(run_dir / "checkpoints" / "last.ckpt")  # a whole checkpoint, not a partial write
+
+    refused = CliRunner().invoke(main, [*args[:8], "--max-minutes", "0", "--output", str(tmp_path / "other")])
+    assert refused.exit_code == 2 and "'--max-minutes': 0.0 is not in the range" in refused.output
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from voicesmith.settings import Settings
 @click.option("--max-steps", type=int, default=None, help="Batches to train for [default: 2000].")
 @click.option(
     "--max-minutes",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Stop after this many minutes of training even before --max-steps (a checkpoint is kept).",
 )
