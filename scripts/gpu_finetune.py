@@ -30,18 +30,11 @@ def write_generator_parts(checkpoint_name: str, run_dir: Path, folder: Path) -> 
     """
     import io
 
-    import torch
-
     from voicesmith.training import warmstart
 
     start = warmstart.from_checkpoint(run_dir / "checkpoints" / checkpoint_name)
-    state = {
-        f"model_g.{k}": v.half()
-        for k, v in start.generator.items()
-        if not k.startswith(warmstart.TRAINING_ONLY_PREFIXES)
-    }
     buffer = io.BytesIO()
-    torch.save({"state_dict": state, "hyper_parameters": start.model.to_dict()}, buffer)
+    warmstart.save_inference_checkpoint(start, buffer)
     data = buffer.getvalue()
     folder.mkdir(parents=True, exist_ok=True)
     parts = []

@@ -82,6 +82,18 @@ def test_checkpoint_with_lightning_layout_loads(tmp_path):
     assert list(loaded.discriminator) == ["x.weight"]
 
 
+def test_an_fp16_inference_checkpoint_loads_back_as_the_same_voice(tmp_path):
+    start = warmstart.from_onnx(build_tiny_voice(tmp_path, seed=7))
+    warmstart.save_inference_checkpoint(start, tmp_path / "small.ckpt")
+    loaded = warmstart.load_base(tmp_path / "small.ckpt")
+    assert loaded.model == start.model
+    inference = {k for k in start.generator if not k.startswith(warmstart.TRAINING_ONLY_PREFIXES)}
+    assert set(loaded.generator) == inference
+    for key in inference:
+        assert loaded.generator[key].dtype == torch.float16
+        torch.testing.assert_close(loaded.generator[key].float(), start.generator[key], rtol=1e-3, atol=1e-4)
+
+
 def test_an_onnx_that_is_not_a_vits_voice_is_refused(tmp_path):
     node = onnx.helper.make_node("Identity", ["x"], ["y"])
     graph = onnx.helper.make_graph(

@@ -399,7 +399,7 @@ class Synthesizer:
 
     def _stream_plan(self, plan: _Plan) -> Iterator[AudioChunk]:
         request = plan.request
-        model, rate = plan.model, plan.model.sample_rate
+        rate = plan.model.sample_rate
         volume = np.float32(10 ** (request.volume_db / 20))
         window = self.settings.stream_window_frames
         for prepared in self._prepare(plan):
@@ -425,7 +425,6 @@ class Synthesizer:
                 )
                 first = False
                 position += len(audio)
-            _ = model
 
     def _utterance_audio(self, plan: _Plan, prepared: _Prepared, window: int) -> Iterator[np.ndarray]:
         model, rate = plan.model, plan.model.sample_rate

@@ -24,7 +24,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import onnx
@@ -274,6 +274,20 @@ def from_checkpoint(path: str | Path) -> WarmStart:
         hparams["gin_channels"] = int(generator["emb_g.weight"].shape[1])
     model = ModelConfig.from_dict(hparams)
     return WarmStart(model=model, generator=generator, discriminator=discriminator or None)
+
+
+def save_inference_checkpoint(start: WarmStart, target: str | Path | BinaryIO) -> None:
+    """Write the generator's inference path in fp16, as a checkpoint that ``from_checkpoint`` reads.
+
+    Half the size of the float32 weights, for moving a voice where space is capped (a lent GPU machine);
+    the training-only parts (``TRAINING_ONLY_PREFIXES``) are left out and start fresh when it is trained on.
+    """
+    state = {
+        f"model_g.{key}": value.half()
+        for key, value in start.generator.items()
+        if not key.startswith(TRAINING_ONLY_PREFIXES)
+    }
+    torch.save({"state_dict": state, "hyper_parameters": start.model.to_dict()}, target)
 
 
 def load_base(base: str | Path | None) -> WarmStart:
