@@ -9,6 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test.
 DEB_TEST_PACKAGES := espeak-ng flite chromium
+# postgresql: the store, task and multi-node tests start a throwaway cluster (tests/pg.py).
+DEB_TEST_PACKAGES += postgresql
 PYTEST_ARGS ?=
 
 .PHONY: serve test install install-test deb-test lint bench clean

@@ -12,8 +12,8 @@ from voicesmith.tasks.store import ACTIVE, COMPLETED, FAILED, PENDING, SCHEDULED
 
 
 @pytest.fixture()
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'test.db'}")
+def store(db_url):
+    store = Store(db_url)
     yield store
     store.close()
 
