@@ -4,7 +4,8 @@ SQLite (a file under the data dir) by default; any SQLAlchemy URL (PostgreSQL fo
 Tasks and voice jobs are claimed under a row lock that skips locked rows (PostgreSQL:
 ``SELECT ... FOR UPDATE SKIP LOCKED``) or, on SQLite, with one conditional ``UPDATE`` (status + lease +
 claim token), so two workers, in one process or on two nodes, never run the same job at once, and a job
-whose worker died (its lease ran out) is claimed again. Only the holder of the current claim token may finish a job.
+whose worker died (its lease ran out) is claimed again. Only the holder of the current claim token may
+finish a job.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class VoiceJobRow(_Job, _Base):
 
 JobRow = TaskRow | VoiceJobRow
 
+metadata = _Base.metadata
+"""The models' schema; tasks/migrations/ must produce exactly this (tests/tasks/test_migrations.py)."""
+
 
 def encode_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
@@ -118,7 +122,9 @@ class Store:
         self.engine: Engine = create_engine(url, **_engine_options(url))
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        _Base.metadata.create_all(self.engine)
+        from voicesmith.tasks import migrations  # alembic loads only where a Store is opened
+
+        migrations.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -256,7 +262,9 @@ class Store:
 
     def _claimed(self, model: type[JobRow], job_id: str, status: str, running: str) -> JobRow | None:
         if status == running:
-            _LOGGER.warning("%s %s: its worker's lease ran out; running it again", model.__tablename__, job_id)
+            _LOGGER.warning(
+                "%s %s: its worker's lease ran out; running it again", model.__tablename__, job_id
+            )
         with self.session() as session:
             return session.get(model, job_id)
 
