@@ -109,3 +109,20 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return request.getfixturevalue("pg_url")
+
+
+# -- object storage: moto's S3 server on loopback (tests/s3.py) -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 endpoint for the session (buckets persist; tests use buckets of their own)."""
+    from s3 import CREDENTIALS, start_moto
+
+    patcher = pytest.MonkeyPatch()
+    for name, value in CREDENTIALS.items():
+        patcher.setenv(name, value)
+    server, endpoint = start_moto()
+    yield endpoint
+    server.stop()
+    patcher.undo()

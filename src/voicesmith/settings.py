@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     """Endpoint of an S3-compatible store (MinIO, Ceph, ...) for ``s3://`` storage; None: AWS."""
 
+    s3_region: str | None = None
+    """Region of the S3 store (in AWS's ``OutputUri``); None: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1.
+    Credentials come from the usual AWS sources (environment, ~/.aws, instance roles)."""
+
+    shared_storage_url: str | None = None
+    """fsspec URL of a folder every node shares (e.g. ``s3://voicesmith-shared``): installed and trained
+    voices (``voices/<id>/``) and uploaded recordings of voice jobs. None: the data dir (a single node)."""
+
     aws_credentials: dict[str, str] = Field(default_factory=dict)
     """Access key id -> secret key. When set, Polly routes require valid SigV4 signatures
     (``VOICESMITH_AWS_CREDENTIALS='{"AKID": "secret"}'``)."""

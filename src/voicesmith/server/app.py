@@ -122,7 +122,7 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
         settings=settings,
         synthesizer=synthesizer,
         store=Store(settings.database_url),
-        storage=OutputStorage(settings.output_url, settings.s3_endpoint_url),
+        storage=OutputStorage(settings.output_url, settings.s3_endpoint_url, settings.s3_region),
         pool=SynthesisPool(concurrency),
     )
 

