@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     emotion_fear_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "sad"
     """The emotion spoken where fear is asked for."""
 
+    voice_memory_budget_mb: int = Field(default=0, ge=0)
+    """Memory the loaded voices of one process may hold; past it the least recently used are dropped
+    (loaded again on next use). 0: no limit."""
+
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
 

@@ -91,6 +91,20 @@ class VoiceJobRow(_Job, _Base):
     """Where the recordings are: {"location": path or URL} or {"folder": uploaded files}."""
 
 
+class VoiceRow(_Base):
+    """A voice of the shared catalog (several nodes): its metadata, and the digest of its model files,
+    which live in the shared storage under ``voices/<id>/``."""
+
+    __tablename__ = "voices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The catalog's voice.json (VoiceInfo.to_json())."""
+    digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the model file: a node whose cached copy differs fetches the files again."""
+    updated: Mapped[datetime]
+
+
 JobRow = TaskRow | VoiceJobRow
 
 metadata = _Base.metadata
@@ -157,6 +171,24 @@ class Store:
         with self.session() as session:
             query = select(LexiconRow).order_by(LexiconRow.name).offset(offset).limit(limit)
             return list(session.scalars(query))
+
+    # -- the shared voice catalog --------------------------------------------------------------------------
+
+    def put_voice(self, voice_id: str, info: dict[str, Any], digest: str) -> None:
+        with self.session() as session:
+            session.merge(VoiceRow(id=voice_id, info=info, digest=digest, updated=utcnow()))
+
+    def get_voice(self, voice_id: str) -> VoiceRow | None:
+        with self.session() as session:
+            return session.get(VoiceRow, voice_id)
+
+    def list_voices(self) -> list[VoiceRow]:
+        with self.session() as session:
+            return list(session.scalars(select(VoiceRow).order_by(VoiceRow.id)))
+
+    def delete_voice(self, voice_id: str) -> bool:
+        with self.session() as session:
+            return session.execute(delete(VoiceRow).where(VoiceRow.id == voice_id)).rowcount > 0
 
     # -- tasks and voice jobs ------------------------------------------------------------------------------
 
