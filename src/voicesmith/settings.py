@@ -80,6 +80,10 @@ class Settings(BaseSettings):
 
     task_poll_seconds: float = Field(default=1.0, gt=0)
 
+    shutdown_drain_seconds: float = Field(default=20.0, ge=0, le=3600)
+    """On SIGTERM a server stops accepting, lets open requests and running tasks finish for up to this
+    long each, then hands unfinished tasks back to the queue (another node takes them at once) and exits."""
+
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     """Largest request body accepted by the synthesis and lexicon routes."""
 

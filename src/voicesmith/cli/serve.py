@@ -61,8 +61,15 @@ def serve(host: str | None, port: int | None, workers: int, task_workers: int | 
             port=port,
             workers=workers,
             log_level=log_level,
+            timeout_graceful_shutdown=settings.shutdown_drain_seconds,
         )
         return
     from voicesmith.server.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=settings.shutdown_drain_seconds,
+    )

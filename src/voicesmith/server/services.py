@@ -109,6 +109,6 @@ class Services:
 
     def close(self) -> None:
         if self.runner is not None:
-            self.runner.stop()
+            self.runner.stop(self.settings.shutdown_drain_seconds)
         self.pool.shutdown()
         self.store.close()
