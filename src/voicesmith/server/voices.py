@@ -93,6 +93,11 @@ def job_folder(settings: Settings, voice_id: str) -> FsPath:
     return settings.data_dir / "voice_jobs" / validate_voice_id(voice_id)
 
 
+def shared_job_folder(voice_id: str) -> str:
+    """Where a voice job's uploads live in the shared storage (several nodes)."""
+    return f"voice-jobs/{validate_voice_id(voice_id)}"
+
+
 def _safe_file_name(name: str | None, fallback: str) -> str:
     base = _SAFE_NAME.sub("_", FsPath(name or "").name).lstrip("._")
     return base[:100] or fallback
@@ -253,6 +258,8 @@ def _register(
             data["folder"] = str(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if services.shared is not None and "folder" in data:  # any node may claim the job: share its files
+        services.shared.put_tree(folder, shared_job_folder(voice_id))
     row = VoiceJobRow(
         id=voice_id,
         name=fields.Name,
@@ -319,6 +326,8 @@ def delete_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
     if row is not None:
         services.store.delete_voice_job(voice_id)
         shutil.rmtree(job_folder(services.settings, voice_id), ignore_errors=True)
+        if services.shared is not None:
+            services.shared.remove_tree(shared_job_folder(voice_id))
     return {}
 
 
@@ -328,17 +337,24 @@ def make_voice_job_handler(services: Services, runner: VoiceJobRunner) -> Callab
     speak."""
 
     def handle(row: VoiceJobRow) -> None:
+        folder = job_folder(services.settings, row.id)
+        dataset = dict(row.dataset)
+        if "folder" in dataset:  # this node's copy of the uploads (the job may come from another node)
+            dataset["folder"] = str(folder)
         job = VoiceJob(
             voice_id=row.id,
             name=row.name,
             language=row.language,
             gender=row.gender,
-            dataset=dict(row.dataset),
-            folder=job_folder(services.settings, row.id),
+            dataset=dataset,
+            folder=folder,
             attempts=row.attempts,
             settings=services.settings,
         )
         job.folder.mkdir(parents=True, exist_ok=True)
+        if services.shared is not None and "folder" in row.dataset and not any(job.folder.iterdir()):
+            # uploaded through another node: fetch the recordings from the shared storage
+            services.shared.get_tree(shared_job_folder(row.id), job.folder)
         runner(job)
         try:
             services.synthesizer.catalog.get(row.id)

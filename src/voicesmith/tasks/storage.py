@@ -15,6 +15,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -146,3 +147,48 @@ class OutputStorage:
 
     def exists(self, key: str) -> bool:
         return self.fs.exists(self._path(key))
+
+
+class SharedFolder:
+    """A folder every node can read and write (``shared_storage_url``): whole trees in and out.
+
+    Used for what one node receives and another may need: the uploaded recordings of a voice job
+    (``voice-jobs/<id>/``), run by whichever node claims the job.
+    """
+
+    def __init__(self, url: str, s3_endpoint_url: str | None = None, s3_region: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.fs, root = url_to_fs(url, **fs_options(url, s3_endpoint_url, s3_region))
+        self.root = root.rstrip("/")
+
+    def _remote(self, name: str) -> str:
+        check_prefix(name)
+        return f"{self.root}/{name}"
+
+    def put_tree(self, local: Path, name: str) -> int:
+        """Copy the files under ``local`` to ``name``; the number of files."""
+        count = 0
+        for path in sorted(p for p in local.rglob("*") if p.is_file()):
+            self.fs.put_file(str(path), f"{self._remote(name)}/{path.relative_to(local).as_posix()}")
+            count += 1
+        return count
+
+    def get_tree(self, name: str, local: Path) -> int:
+        """Copy the files under ``name`` into ``local`` (made if missing); the number of files."""
+        remote = self._remote(name)
+        count = 0
+        for path in self.fs.find(remote):
+            relative = path[len(remote) :].lstrip("/")
+            if not relative or ".." in relative.split("/"):
+                continue
+            target = local / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.fs.get_file(path, str(target))
+            count += 1
+        return count
+
+    def remove_tree(self, name: str) -> None:
+        try:
+            self.fs.rm(self._remote(name), recursive=True)
+        except FileNotFoundError:
+            pass
