@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     emotion_fear_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "sad"
     """The emotion spoken where fear is asked for."""
 
+    log_format: Literal["text", "json"] = "text"
+    """``voicesmith serve``'s log lines: text, or one JSON object per line; both carry the request id."""
+
+    otel_enabled: bool = False
+    """Trace requests with OpenTelemetry (the ``otel`` extra; exporter set by the standard OTEL_* env)."""
+
+    response_cache_mb: int = Field(default=64, ge=0)
+    """Memory for answers to identical synthesis requests (0: no cache). Keyed on everything that
+    changes the audio, including the voice's model digest and the lexicons' versions."""
+
     voice_memory_budget_mb: int = Field(default=0, ge=0)
     """Memory the loaded voices of one process may hold; past it the least recently used are dropped
     (loaded again on next use). 0: no limit."""

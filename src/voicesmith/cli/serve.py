@@ -47,6 +47,10 @@ def serve(host: str | None, port: int | None, workers: int, task_workers: int | 
     if task_workers is not None:
         os.environ["VOICESMITH_TASK_WORKERS"] = str(task_workers)  # read by every worker process
     settings = Settings()
+    from voicesmith.server.logs import configure
+
+    configure(settings.log_format, log_level)
+    os.environ["VOICESMITH_LOG_LEVEL"] = log_level  # worker processes set up their logging alike
     host = host or settings.host
     port = port or settings.port
     if host not in ("127.0.0.1", "localhost", "::1") and not (
@@ -54,6 +58,10 @@ def serve(host: str | None, port: int | None, workers: int, task_workers: int | 
     ):
         _LOGGER.warning("listening on %s with no keys configured: anyone who can reach it may use it", host)
     if workers > 1:
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics aggregates every worker process
+            import tempfile
+
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="voicesmith-metrics-")
         uvicorn.run(
             "voicesmith.server.app:create_app_from_env",
             factory=True,
@@ -62,6 +70,7 @@ def serve(host: str | None, port: int | None, workers: int, task_workers: int | 
             workers=workers,
             log_level=log_level,
             timeout_graceful_shutdown=settings.shutdown_drain_seconds,
+            log_config=None,  # the workers log through logs.configure as well (create_app_from_env)
         )
         return
     from voicesmith.server.app import create_app
@@ -72,4 +81,5 @@ def serve(host: str | None, port: int | None, workers: int, task_workers: int | 
         port=port,
         log_level=log_level,
         timeout_graceful_shutdown=settings.shutdown_drain_seconds,
+        log_config=None,  # logging is set up above (text or JSON, with request ids)
     )

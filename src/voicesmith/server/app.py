@@ -17,13 +17,23 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicesmith import __version__
 from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import RequestTooLargeError
-from voicesmith.server import console, emotion_api, openai_api, polly, polly_tasks, sagemaker, voices
+from voicesmith.server import (
+    console,
+    emotion_api,
+    logs,
+    metrics,
+    openai_api,
+    polly,
+    polly_tasks,
+    sagemaker,
+    voices,
+)
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
@@ -58,8 +68,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = str(uuid.uuid4())
-        scope.setdefault("state", {})["request_id"] = rid
+        # An outer layer (the tracing middleware) may have named the request already.
+        rid = scope.setdefault("state", {}).setdefault("request_id", str(uuid.uuid4()))
+        logs.REQUEST_ID.set(rid)  # every log line of this request carries it
         path = scope["path"]
         limit = (
             self.max_upload_bytes if path in UPLOAD_PATHS and scope["method"] == "POST" else self.max_bytes
@@ -117,6 +128,7 @@ class RequestContextMiddleware:
 def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     synthesizer = synthesizer or Synthesizer(settings)
+    synthesizer.catalog.on_load = metrics.voice_loaded
     concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
     return Services(
         settings=settings,
@@ -187,6 +199,11 @@ def create_app(
         max_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
+    app.add_middleware(metrics.MetricsMiddleware)  # outermost: times everything, 413s included
+    if settings.otel_enabled:
+        from voicesmith.server import tracing
+
+        tracing.instrument(app)
     for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console):
         app.include_router(module.router)
 
@@ -194,9 +211,16 @@ def create_app(
     def healthz(services: ServicesDep) -> dict:
         return {"status": "ok", "voices": len(services.synthesizer.voices()), "version": __version__}
 
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def prometheus_metrics(services: ServicesDep) -> Response:
+        body, content_type = metrics.exposition(services)
+        return Response(body, media_type=content_type)
+
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn (``--factory``, ``voicesmith serve --workers N``): settings from the env."""
-    return create_app(Settings())
+    settings = Settings()
+    logs.configure(settings.log_format, os.environ.get("VOICESMITH_LOG_LEVEL", "info"))
+    return create_app(settings)

@@ -147,7 +147,7 @@ def _sse(kind: str, **data: Any) -> bytes:
 @router.post("/audio/speech", summary="Create speech (OpenAI)")
 async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingResponse:
     speech = await services.pool.run(_prepare, services, body)
-    blocks = encoded_audio(services.synthesizer, speech)
+    blocks = encoded_audio(services.synthesizer, speech, api="openai")
     first = await services.pool.run(next, blocks)  # errors before the answer starts
     if body.stream_format == "sse":
 

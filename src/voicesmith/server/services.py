@@ -7,6 +7,7 @@ voice id checked against the catalog and the custom-voice jobs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -39,7 +40,8 @@ class SynthesisPool:
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="synthesis")
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        context = contextvars.copy_context()  # the request id reaches log lines made in the pool
+        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, function, *args)
 
     async def iterate(self, iterator: Iterator[T]) -> AsyncIterator[T]:
         """Drive a blocking iterator in the pool; closing the async iterator closes it (client gone)."""

@@ -20,7 +20,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, event, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -218,6 +230,12 @@ class Store:
     def delete_voice_job(self, voice_id: str) -> bool:
         with self.session() as session:
             return session.execute(delete(VoiceJobRow).where(VoiceJobRow.id == voice_id)).rowcount > 0
+
+    def count_by_status(self, model: type[JobRow]) -> dict[str, int]:
+        """How many jobs of a kind are in each status (metrics: the queue depth is the waiting count)."""
+        with self.session() as session:
+            rows = session.execute(select(model.status, func.count()).group_by(model.status))
+            return {status: count for status, count in rows}
 
     def claim_next(self, model: type[JobRow], lease_seconds: float, running: str) -> JobRow | None:
         """Take one waiting job (or one whose worker's lease ran out) and mark it ``running``.
