@@ -34,6 +34,7 @@ from voicesmith.server import (
     sagemaker,
     voices,
 )
+from voicesmith.server.cache import ResponseCache
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
@@ -139,6 +140,7 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
         shared=SharedFolder(settings.shared_storage_url, settings.s3_endpoint_url, settings.s3_region)
         if settings.shared_storage_url
         else None,
+        cache=ResponseCache(settings.response_cache_mb << 20) if settings.response_cache_mb else None,
     )
 
 

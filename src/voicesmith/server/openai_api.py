@@ -17,12 +17,13 @@ import logging
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import ValidationError, VoiceNotFoundError
+from voicesmith.server.cache import cached, request_key
 from voicesmith.server.deps import ServicesDep, openai_auth
 from voicesmith.server.services import Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
@@ -145,8 +146,18 @@ def _sse(kind: str, **data: Any) -> bytes:
 
 
 @router.post("/audio/speech", summary="Create speech (OpenAI)")
-async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingResponse:
-    speech = await services.pool.run(_prepare, services, body)
+async def create_speech(body: SpeechBody, services: ServicesDep) -> Response:
+    speech, key = await services.pool.run(_prepare_keyed, services, body)
+    return await cached(services.cache, key, lambda: _speech_response(services, body, speech))
+
+
+def _prepare_keyed(services: Services, body: SpeechBody) -> tuple[PreparedSpeech, str]:
+    speech = _prepare(services, body)
+    digest = services.voice(speech.request.voice).digest if services.cache is not None else ""
+    return speech, request_key("openai", speech, digest, (body.stream_format,))
+
+
+async def _speech_response(services: Services, body: SpeechBody, speech: PreparedSpeech) -> StreamingResponse:
     blocks = encoded_audio(services.synthesizer, speech, api="openai")
     first = await services.pool.run(next, blocks)  # errors before the answer starts
     if body.stream_format == "sse":

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.errors import LanguageNotSupportedError, LexiconNotFoundError
+from voicesmith.server.cache import cached, request_key
 from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.services import Services
 from voicesmith.server.speech import (
@@ -129,10 +130,16 @@ def prepare_speech(services: Services, fields: PollySpeechFields, limits=SPEECH_
     return prepared
 
 
+def _prepare_keyed(services: Services, fields: PollySpeechFields) -> tuple[PreparedSpeech, str]:
+    speech = prepare_speech(services, fields)
+    digest = services.voice(fields.VoiceId).digest if services.cache is not None else ""
+    return speech, request_key("polly", speech, digest)
+
+
 @router.post("/speech", summary="SynthesizeSpeech", response_class=Response)
 async def synthesize_speech(fields: PollySpeechFields, services: ServicesDep) -> Response:
-    speech = await services.pool.run(prepare_speech, services, fields)
-    return await speech_response(services, speech)
+    speech, key = await services.pool.run(_prepare_keyed, services, fields)
+    return await cached(services.cache, key, lambda: speech_response(services, speech))
 
 
 class VoicesPage(BaseModel):

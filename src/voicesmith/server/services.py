@@ -19,6 +19,7 @@ from typing import TypeVar
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import ConflictError, LexiconNotFoundError, VoiceNotFoundError
+from voicesmith.server.cache import ResponseCache
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
 from voicesmith.tasks.storage import OutputStorage, SharedFolder
@@ -72,6 +73,8 @@ class Services:
     pool: SynthesisPool
     runner: TaskRunner | None = None
     shared: SharedFolder | None = None
+    cache: ResponseCache | None = None
+    """Answers to identical synthesis requests (None: response_cache_mb = 0)."""
     """The folder all nodes share (``shared_storage_url``), or None on a single node."""
     _lexicon_cache: dict[tuple[str, datetime], Lexicon] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
