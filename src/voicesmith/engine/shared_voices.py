@@ -37,6 +37,10 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+_INSTANCES: dict[tuple, SharedVoices] = {}
+_INSTANCES_LOCK = threading.Lock()
+
+
 class SharedVoices:
     """Rows in the store, files under ``<root_url>/voices/``."""
 
@@ -55,18 +59,24 @@ class SharedVoices:
 
     @classmethod
     def from_settings(cls, settings: Any) -> SharedVoices | None:
-        """The shared catalog of ``settings``, or None where no shared storage is configured."""
+        """The shared catalog of ``settings``, or None where no shared storage is configured. One per
+        database and storage URL in a process (catalogs made per voice job share its connections)."""
         if not settings.shared_storage_url:
             return None
-        from voicesmith.tasks.store import Store
-
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(
-            Store(settings.database_url),
+        key = (
+            settings.database_url,
             settings.shared_storage_url,
             settings.s3_endpoint_url,
             settings.s3_region,
         )
+        with _INSTANCES_LOCK:
+            shared = _INSTANCES.get(key)
+            if shared is None:
+                from voicesmith.tasks.store import Store
+
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+                shared = _INSTANCES[key] = cls(Store(settings.database_url), *key[1:])
+            return shared
 
     def _remote(self, voice_id: str, name: str = "") -> str:
         return f"{self.root}/voices/{voice_id}/{name}".rstrip("/")
