@@ -96,6 +96,11 @@ class PostgresCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
 
+    def socket_url(self, url: str) -> str:
+        """``url`` over the cluster's Unix socket (for processes in another network namespace)."""
+        database = url.rsplit("/", 1)[1]
+        return f"postgresql+psycopg://{self.user}@/{database}?host={self.socket_dir}&port={self.port}"
+
     def create_database(self) -> str:
         """A new empty database; its SQLAlchemy URL."""
         import psycopg

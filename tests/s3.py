@@ -43,11 +43,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_moto():
+def start_moto(address: str = "127.0.0.1"):
     """moto's server in a thread of this process; ``(server, endpoint)``; ``server.stop()`` ends it."""
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address=address, port=port, verbose=False)
     server.start()
-    return server, S3Endpoint(f"http://127.0.0.1:{port}")
+    return server, S3Endpoint(f"http://{address}:{port}")

@@ -15,7 +15,9 @@ from voicesmith.errors import VoiceExistsError, VoiceNotFoundError
 from voicesmith.settings import Settings
 
 
-def node(tmp_path, shared_cache, name: str, db_url: str, shared_url: str, endpoint: str, **options) -> Settings:
+def node(
+    tmp_path, shared_cache, name: str, db_url: str, shared_url: str, endpoint: str, **options
+) -> Settings:
     root = tmp_path / name
     root.mkdir()
     (root / "cache").symlink_to(shared_cache, target_is_directory=True)

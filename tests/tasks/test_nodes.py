@@ -1,22 +1,30 @@
 """Three ``voicesmith serve`` processes over one PostgreSQL and one S3 store (moto's server), as a team
 runs them behind a load balancer: work survives a node killed with SIGKILL, lexicons and voices written
-through one node are used by the others without a restart, and SIGTERM drains within its bound."""
+through one node are used by the others without a restart, and SIGTERM drains within its bound.
+
+Where the machine allows network namespaces (root, iproute2), nodes B and C run as separate hosts
+(tests/netns.py): each in its own namespace with its own address, reaching the S3 endpoint over its link
+and PostgreSQL over its Unix socket; node A stays in this namespace. Elsewhere all three use loopback."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import netns
 import pytest
-from s3 import CREDENTIALS
+from s3 import CREDENTIALS, S3Endpoint, start_moto
 from server.harness import free_port, polly_client, wait_for
-from server.test_tasks import Webhook
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 LEXICON = (
@@ -26,11 +34,63 @@ LEXICON = (
 )
 
 
+class Webhook:
+    """Records the task JSON POSTed to it (on an address every node reaches)."""
+
+    def __init__(self, address: str) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((address, 0), Handler)
+        self.url = f"http://{address}:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@dataclass
+class Topology:
+    hosts: dict[str, netns.Host]
+    """Nodes that run as hosts of their own (network namespaces); the others run here on loopback."""
+    endpoint: S3Endpoint
+    db_url: str
+    address: str = "127.0.0.1"
+    """Where this namespace's services (S3, the webhook) listen: an address every node reaches."""
+
+
+@pytest.fixture()
+def topology(postgres, pg_url, s3_endpoint):
+    if not netns.available():
+        yield Topology({}, s3_endpoint, pg_url)
+        return
+    hosts = netns.Hosts()
+    try:
+        b, c = hosts.add(), hosts.add()
+        server, endpoint = start_moto(b.gateway)  # an address of this namespace every host reaches
+        try:
+            yield Topology({"b": b, "c": c}, endpoint, postgres.socket_url(pg_url), b.gateway)
+        finally:
+            server.stop()
+    finally:
+        hosts.close()
+
+
 class Cluster:
     """Nodes sharing one database and one store; each has a data dir (its cache) of its own."""
 
-    def __init__(self, tmp_path: Path, shared_cache: Path, db_url: str, s3_url: str, bucket: str) -> None:
-        self.tmp_path, self.shared_cache = tmp_path, shared_cache
+    def __init__(
+        self, tmp_path: Path, shared_cache: Path, db_url: str, s3_url: str, bucket: str, hosts: dict
+    ) -> None:
+        self.tmp_path, self.shared_cache, self.hosts = tmp_path, shared_cache, hosts
         self.env = {
             **os.environ,
             **CREDENTIALS,
@@ -57,14 +117,18 @@ class Cluster:
 
     def start(self, name: str, workers: int) -> None:
         port = free_port()
+        host = self.hosts.get(name)
+        address = host.address if host else "127.0.0.1"
+        command = [sys.executable, "-m", "voicesmith.cli", "serve", "--host", address, "--port", str(port)]
+        command += ["--log-level", "warning"]
         log = open(self.tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "voicesmith.cli", "serve", "--port", str(port), "--log-level", "warning"],
+            host.command(command) if host else command,
             env=self.node_env(name, workers),
             stdout=log,
             stderr=log,
         )
-        self.urls[name] = f"http://127.0.0.1:{port}"
+        self.urls[name] = f"http://{address}:{port}"
 
     def wait_up(self, *names: str) -> None:
         for name in names:
@@ -100,10 +164,13 @@ def pcm_seconds(audio: bytes) -> float:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_three_nodes_over_one_database_and_one_store(tmp_path, shared_cache, pg_url, s3_endpoint, joe_files):
+def test_three_nodes_over_one_database_and_one_store(tmp_path, shared_cache, topology, joe_files):
+    s3_endpoint = topology.endpoint
     out = s3_endpoint.bucket("nodes-out")
-    cluster = Cluster(tmp_path, shared_cache, pg_url, s3_endpoint.url, s3_endpoint.bucket("nodes-shared"))
-    webhook = Webhook()
+    shared = s3_endpoint.bucket("nodes-shared")
+    cluster = Cluster(tmp_path, shared_cache, topology.db_url, s3_endpoint.url, shared, topology.hosts)
+    print(f"nodes as separate hosts (network namespaces): {sorted(topology.hosts) or 'none, loopback only'}")
+    webhook = Webhook(topology.address)
     try:
         cluster.start("a", workers=1)
         cluster.start("c", workers=0)
