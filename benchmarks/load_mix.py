@@ -232,7 +232,11 @@ def scenario(
                 raise RuntimeError(f"{name}: the server did not start")
             time.sleep(0.25)
         for _ in range(workers * 2):  # every worker loads the voice before the clock starts
-            httpx.post(f"{url}/v1/speech", json={"Text": "Warm up.", "VoiceId": "joe", "OutputFormat": "pcm"})
+            httpx.post(
+                f"{url}/v1/speech",
+                json={"Text": "Warm up.", "VoiceId": "joe", "OutputFormat": "pcm"},
+                timeout=300,
+            )
         stats, memory = Stats(), []
         numbers = itertools.count()  # next() on it is atomic: every new text is distinct across clients
         length = AudioLength()
