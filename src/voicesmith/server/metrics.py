@@ -77,6 +77,8 @@ def api_of(path: str) -> str:
     """Which door a path belongs to (a label of every request metric)."""
     if path.startswith(("/v1/audio", "/v1/models")):
         return "openai"
+    if path.startswith("/v1/emotion"):
+        return "emotion"
     if path.startswith("/v1/"):
         return "polly"
     if path in ("/invocations", "/ping"):

@@ -4,7 +4,9 @@ Workers poll the store (and wake at once when a job is submitted here), claim on
 renew the claim's lease while the job runs, and record the outcome only while they still hold the
 claim. A job whose process died keeps its ``inProgress``/``training`` status until its lease runs out;
 then any worker (this process after a restart, or another node) claims and runs it again. Output is
-written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates.
+written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates. ``stop`` drains:
+running jobs get a bounded time to finish, then their claims are released so another worker (on any
+node) takes them at once instead of after the lease.
 """
 
 from __future__ import annotations
