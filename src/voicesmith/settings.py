@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     """Memory for answers to identical synthesis requests (0: no cache). Keyed on everything that
     changes the audio, including the voice's model digest and the lexicons' versions."""
 
+    response_cache_shared: bool = False
+    """Also keep cached answers in the shared storage (``shared_storage_url``), for every node."""
+
     voice_memory_budget_mb: int = Field(default=0, ge=0)
     """Memory the loaded voices of one process may hold; past it the least recently used are dropped
     (loaded again on next use). 0: no limit."""

@@ -8,7 +8,7 @@ import pytest
 
 from voicesmith.server.cache import CachedAnswer, ResponseCache
 
-from .harness import make_settings, openai_client, polly_client, serving
+from .harness import make_settings, openai_client, polly_client, serving, wait_for
 
 LEXICON = (
     '<lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" '
@@ -105,3 +105,27 @@ def test_the_cache_stays_within_its_budget():
     assert cache.get("0") is None and cache.get("19") is not None
     cache.put("big", CachedAnswer(b"x" * 300, "audio/mpeg", {}))  # over a quarter of the budget
     assert cache.get("big") is None
+
+
+def test_the_shared_tier_serves_one_node_s_answer_on_another(tmp_path, shared_cache, s3_endpoint):
+    common = {
+        "task_workers": 0,
+        "db_url": f"sqlite:///{tmp_path / 'shared.db'}",
+        "shared_storage_url": f"s3://{s3_endpoint.bucket('cache-shared')}/run",
+        "s3_endpoint_url": s3_endpoint.url,
+        "response_cache_shared": True,
+    }
+    a = make_settings(tmp_path / "a", shared_cache, **common)
+    b = make_settings(tmp_path / "b", shared_cache, **common)
+    with serving(a) as node_a, serving(b) as node_b:
+        first = speak(node_a.url, Text="Shared between nodes.")
+        assert first.headers["x-voicesmith-cache"] == "miss"
+        client = s3_endpoint.client()
+        wait_for(
+            lambda: client.list_objects_v2(Bucket="cache-shared", Prefix="run/response-cache/").get(
+                "Contents"
+            )
+        )
+        other = speak(node_b.url, Text="Shared between nodes.")
+        assert other.headers["x-voicesmith-cache"] == "hit" and other.content == first.content
+        assert other.headers["content-type"] == "audio/mpeg"

@@ -34,7 +34,7 @@ from voicesmith.server import (
     sagemaker,
     voices,
 )
-from voicesmith.server.cache import ResponseCache
+from voicesmith.server.cache import ResponseCache, SharedTier
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
@@ -131,17 +131,27 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
     synthesizer = synthesizer or Synthesizer(settings)
     synthesizer.catalog.on_load = metrics.voice_loaded
     concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
+    shared = (
+        SharedFolder(settings.shared_storage_url, settings.s3_endpoint_url, settings.s3_region)
+        if settings.shared_storage_url
+        else None
+    )
     return Services(
         settings=settings,
         synthesizer=synthesizer,
         store=Store(settings.database_url),
         storage=OutputStorage(settings.output_url, settings.s3_endpoint_url, settings.s3_region),
         pool=SynthesisPool(concurrency),
-        shared=SharedFolder(settings.shared_storage_url, settings.s3_endpoint_url, settings.s3_region)
-        if settings.shared_storage_url
-        else None,
-        cache=ResponseCache(settings.response_cache_mb << 20) if settings.response_cache_mb else None,
+        shared=shared,
+        cache=_response_cache(settings, shared),
     )
+
+
+def _response_cache(settings: Settings, shared: SharedFolder | None) -> ResponseCache | None:
+    if not settings.response_cache_mb:
+        return None
+    tier = SharedTier(shared) if shared is not None and settings.response_cache_shared else None
+    return ResponseCache(settings.response_cache_mb << 20, tier)
 
 
 def default_voice_job_runner(settings: Settings) -> VoiceJobRunner:

@@ -9,6 +9,11 @@ new content, gives new keys, on every node (digests come from the shared catalog
 nothing stale is ever served; old entries age out. Only answers that completed are stored; answers
 larger than a quarter of the budget are not. ``response_cache_mb = 0`` turns it off.
 
+With ``response_cache_shared`` (and ``shared_storage_url``), answers are also written to
+``<shared>/response-cache/<key>``, and a node that misses in memory looks there before synthesizing,
+so one node's answer serves every node. That tier's size is the store's business: give the prefix a
+lifecycle rule (expiry) on S3/MinIO.
+
 Answers say ``x-voicesmith-cache: hit`` or ``miss``.
 """
 
@@ -16,15 +21,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fastapi import Response
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from voicesmith.server.metrics import CACHE
+
+_LOGGER = logging.getLogger(__name__)
 
 CACHE_HEADER = "x-voicesmith-cache"
 _NOT_REPLAYED = {"content-length", "content-type", "x-amzn-requestid", CACHE_HEADER}
@@ -37,11 +47,50 @@ class CachedAnswer:
     headers: dict[str, str]
 
 
+class SharedTier:
+    """Answers as objects in the shared storage: a 4-byte header length, a JSON header, the body."""
+
+    PREFIX = "response-cache"
+
+    def __init__(self, folder: object) -> None:
+        self.folder = folder  # a tasks.storage.SharedFolder
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-writer")
+
+    def _path(self, key: str) -> str:
+        return f"{self.folder.root}/{self.PREFIX}/{key[:2]}/{key}"  # type: ignore[attr-defined]
+
+    def get(self, key: str) -> CachedAnswer | None:
+        try:
+            with self.folder.fs.open(self._path(key), "rb") as handle:  # type: ignore[attr-defined]
+                data = handle.read()
+            size = int.from_bytes(data[:4], "big")
+            meta = json.loads(data[4 : 4 + size])
+            return CachedAnswer(data[4 + size :], str(meta["media_type"]), dict(meta["headers"]))
+        except FileNotFoundError:
+            return None
+        except Exception:  # a broken or unreachable store is a miss, never an error
+            _LOGGER.warning("reading the shared response cache failed", exc_info=True)
+            return None
+
+    def put(self, key: str, answer: CachedAnswer) -> None:
+        """Write in the background: the answer has been sent already."""
+        self._writer.submit(self._write, key, answer)
+
+    def _write(self, key: str, answer: CachedAnswer) -> None:
+        meta = json.dumps({"media_type": answer.media_type, "headers": answer.headers}).encode()
+        try:
+            with self.folder.fs.open(self._path(key), "wb") as handle:  # type: ignore[attr-defined]
+                handle.write(len(meta).to_bytes(4, "big") + meta + answer.body)
+        except Exception:
+            _LOGGER.warning("writing the shared response cache failed", exc_info=True)
+
+
 class ResponseCache:
     """Least-recently-used answers, at most ``max_bytes`` of bodies in all. Thread-safe."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, shared: SharedTier | None = None) -> None:
         self.max_bytes = max_bytes
+        self.shared = shared
         self.max_entry_bytes = max_bytes // 4
         self._entries: OrderedDict[str, CachedAnswer] = OrderedDict()
         self._bytes = 0
@@ -61,9 +110,27 @@ class ResponseCache:
                 self._entries.move_to_end(key)
             return answer
 
+    async def lookup(self, key: str) -> tuple[CachedAnswer | None, str]:
+        """An answer and where it came from (``memory``, ``shared``), or (None, "")."""
+        answer = self.get(key)
+        if answer is not None:
+            return answer, "memory"
+        if self.shared is None:
+            return None, ""
+        answer = await run_in_threadpool(self.shared.get, key)
+        if answer is not None:
+            self._keep(key, answer)
+            return answer, "shared"
+        return None, ""
+
     def put(self, key: str, answer: CachedAnswer) -> None:
         if len(answer.body) > self.max_entry_bytes:
             return
+        self._keep(key, answer)
+        if self.shared is not None:
+            self.shared.put(key, answer)
+
+    def _keep(self, key: str, answer: CachedAnswer) -> None:
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
@@ -116,9 +183,9 @@ async def cached(
     """Answer from ``cache`` under ``cache_key``, or with ``respond()``, storing its body once complete."""
     if cache is None:
         return await respond()
-    answer = cache.get(cache_key)
+    answer, tier = await cache.lookup(cache_key)
     if answer is not None:
-        CACHE.labels("hit").inc()
+        CACHE.labels(f"hit-{tier}").inc()
         return Response(
             answer.body, media_type=answer.media_type, headers={**answer.headers, CACHE_HEADER: "hit"}
         )

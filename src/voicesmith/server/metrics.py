@@ -70,7 +70,11 @@ VOICE_LOAD = Histogram(
     "Time to fetch (shared catalog) and load a voice",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
-CACHE = Counter("voicesmith_cache_requests", "Synthesis requests by response-cache result", ["result"])
+CACHE = Counter(
+    "voicesmith_cache_requests",
+    "Synthesis requests by response-cache result (hit-memory, hit-shared, miss)",
+    ["result"],
+)
 
 
 def api_of(path: str) -> str:
