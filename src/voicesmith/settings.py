@@ -105,9 +105,9 @@ class Settings(BaseSettings):
     otel_enabled: bool = False
     """Trace requests with OpenTelemetry (the ``otel`` extra; exporter set by the standard OTEL_* env)."""
 
-    response_cache_mb: int = Field(default=64, ge=0)
-    """Memory for answers to identical synthesis requests (0: no cache). Keyed on everything that
-    changes the audio, including the voice's model digest and the lexicons' versions."""
+    response_cache_mb: int = Field(default=0, ge=0)
+    """Memory for answers to identical synthesis requests; 0 (the default): no cache. Keyed on everything
+    that changes the audio, including the voice's model digest and the lexicons' contents."""
 
     response_cache_shared: bool = False
     """Also keep cached answers in the shared storage (``shared_storage_url``), for every node."""

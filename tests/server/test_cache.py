@@ -25,7 +25,10 @@ def speak(url: str, **fields):
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory, shared_cache):
-    with serving(make_settings(tmp_path_factory.mktemp("cache"), shared_cache, task_workers=0)) as server:
+    settings = make_settings(
+        tmp_path_factory.mktemp("cache"), shared_cache, task_workers=0, response_cache_mb=64
+    )
+    with serving(settings) as server:
         yield server
 
 
@@ -90,7 +93,10 @@ def test_openai_speech_is_cached_per_stream_format(running):
     assert sse.headers["x-voicesmith-cache"] == "miss" and sse.text.startswith("data: ")
 
 
-def test_off_by_a_setting(tmp_path, shared_cache):
+def test_off_by_default_and_by_a_setting(tmp_path, shared_cache):
+    from voicesmith.settings import Settings
+
+    assert Settings.model_fields["response_cache_mb"].default == 0
     settings = make_settings(tmp_path / "data", shared_cache, task_workers=0, response_cache_mb=0)
     with serving(settings) as server:
         assert "x-voicesmith-cache" not in speak(server.url).headers
@@ -113,6 +119,7 @@ def test_the_shared_tier_serves_one_node_s_answer_on_another(tmp_path, shared_ca
         "db_url": f"sqlite:///{tmp_path / 'shared.db'}",
         "shared_storage_url": f"s3://{s3_endpoint.bucket('cache-shared')}/run",
         "s3_endpoint_url": s3_endpoint.url,
+        "response_cache_mb": 64,
         "response_cache_shared": True,
     }
     a = make_settings(tmp_path / "a", shared_cache, **common)

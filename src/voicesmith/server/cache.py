@@ -7,7 +7,7 @@ rate, volume, noise, seed, emotion and intensity, each lexicon's name *and conte
 sample rate and speech-mark types. A voice replaced under the same id, or a lexicon stored again with
 new content, gives new keys, on every node (digests come from the shared catalog and database), so
 nothing stale is ever served; old entries age out. Only answers that completed are stored; answers
-larger than a quarter of the budget are not. ``response_cache_mb = 0`` turns it off.
+larger than a quarter of the budget are not. It is on where ``response_cache_mb`` is set (default 0: off).
 
 With ``response_cache_shared`` (and ``shared_storage_url``), answers are also written to
 ``<shared>/response-cache/<key>``, and a node that misses in memory looks there before synthesizing,
