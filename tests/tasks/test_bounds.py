@@ -3,7 +3,6 @@ a corrupt database, forged page tokens, and cancelling a task."""
 
 from __future__ import annotations
 
-import errno
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks.full_disk import FullDisk
 from voicesmith.errors import DatabaseUnavailableError, InvalidNextTokenError, StorageError
 from voicesmith.tasks.runner import TaskRunner
 from voicesmith.tasks.storage import OutputStorage
@@ -100,41 +100,10 @@ def test_cancel_fails_a_waiting_task_and_voids_the_running_claim(tmp_path):
     assert TaskRunner(store, print, print).run_once() is False
 
 
-class _FullDisk:
-    """A file system whose files take ``room`` bytes, then fail as a full disk does."""
-
-    def __init__(self, fs, room: int) -> None:
-        self._fs, self.room = fs, room
-
-    def __getattr__(self, name):
-        return getattr(self._fs, name)
-
-    def open(self, path, mode="rb", **kwargs):
-        handle = self._fs.open(path, mode, **kwargs)
-        if "w" not in mode:
-            return handle
-        disk = self
-
-        class Handle:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                handle.close()
-
-            def write(self, data):
-                if len(data) > disk.room:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-                disk.room -= len(data)
-                return handle.write(data)
-
-        return Handle()
-
-
 def test_a_full_disk_mid_write_leaves_no_partial_and_the_next_write_works(tmp_path):
     storage = OutputStorage((tmp_path / "out").as_uri())
     real_fs = storage.fs
-    storage.fs = _FullDisk(real_fs, room=10)
+    storage.fs = FullDisk(real_fs, room=10)
     key = storage.key("bucket", "", "task.pcm")
     with pytest.raises(StorageError) as caught:
         storage.write(key, iter([b"12345", b"67890", b"overflow"]))

@@ -181,8 +181,9 @@ class Store:
                 problem = session.execute(text("PRAGMA quick_check(1)")).scalar()
                 if problem != "ok":
                     raise DatabaseUnavailableError(
-                        f"{self.description} is damaged ({problem}): stop the server, restore the file "
-                        "from a backup (or move it aside to start empty) and start again"
+                        f"{self.description} is damaged ({' '.join(str(problem).split())[:200]}): stop "
+                        "the server, restore it from a backup (or move it aside to start with an empty "
+                        "one) and start again"
                     )
             for table in _Base.metadata.sorted_tables:
                 session.execute(select(table).limit(1)).all()
