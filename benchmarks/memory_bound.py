@@ -15,7 +15,7 @@ Kinds:
 - ``breaks-314-x3``: the same, three at once.
 - ``breaks-59``: 59 breaks (590 s, just under the per-request limit), pcm: produced, streamed.
 - ``max-text``: 3000 billed characters of plain text (the SynthesizeSpeech limit), mp3.
-- ``nested-prosody``: x-slow, pitch-shifted (WORLD effects path), nested ``volume="+60dB"``, 600 characters.
+- ``nested-prosody``: rate 20 %, pitch-shifted (WORLD effects path), nested ``volume="+60dB"``, 600 chars.
 - ``task-1000-breaks``: a StartSpeechSynthesisTask with 1,000 breaks (10,000 s), pcm.
 """
 
@@ -67,7 +67,7 @@ def _nested_prosody(characters: int) -> str:
     inner = _text(characters)
     opening = '<prosody volume="+60dB">' * 6
     closing = "</prosody>" * 6
-    return f'<speak><prosody rate="x-slow" pitch="+30%">{opening}{inner}{closing}</prosody></speak>'
+    return f'<speak><prosody rate="20%" pitch="+30%">{opening}{inner}{closing}</prosody></speak>'
 
 
 def _speech(text: str, fmt: str = "pcm", text_type: str = "ssml") -> dict:

@@ -62,6 +62,8 @@ PITCH_PRESETS_ST: dict[str, float] = {
     "x-high": 6.0,
 }
 MAX_PITCH_ST = 24.0
+MAX_PITCH_HZ = 1000.0
+"""Nested ``+NHz`` pitches add up; beyond this the voice's f0 would leave the range of speech."""
 
 EMPHASIS_LEVELS = frozenset({"strong", "moderate", "reduced"})
 
@@ -126,6 +128,8 @@ def parse_time_ms(value: str, what: str, *, maximum_ms: int | None = None) -> in
     if match is None:
         raise AttributeValueError(f"{what} {value!r} is not a duration such as '500ms' or '2s'")
     number = float(match.group(1))
+    if not math.isfinite(number) or number > 1e12:  # 400 nines are a float, but no duration
+        raise AttributeValueError(f"{what} {value[:40]!r} is not a duration such as '500ms' or '2s'")
     ms = round(number * 1000 if match.group(2) == "s" else number)
     if maximum_ms is not None and ms > maximum_ms:
         raise AttributeValueError(f"{what} {value!r} is longer than the maximum of {maximum_ms} ms")
@@ -187,6 +191,8 @@ def parse_pitch(value: str, current_st: float, current_hz: float) -> tuple[float
     amount = float(match.group(2)) * sign
     unit = match.group(3)
     if unit == "Hz":
+        if abs(current_hz + amount) > MAX_PITCH_HZ:
+            raise AttributeValueError(f"prosody pitch {value[:40]!r} moves beyond +/-{MAX_PITCH_HZ:g} Hz")
         return current_st, current_hz + amount
     if unit == "%":
         if amount <= -100:
