@@ -216,6 +216,35 @@ def test_a_full_disk_fails_the_task_and_leaves_nothing_behind(tmp_path, shared_c
         assert wait_for(lambda: _finished(polly, ok["TaskId"]))["TaskStatus"] == "completed"
 
 
+def test_a_task_given_up_after_its_last_attempt_leaves_no_partial(tmp_path, shared_cache):
+    from voicesmith.server import polly_tasks
+    from voicesmith.tasks.runner import TaskRunner
+    from voicesmith.tasks.store import IN_PROGRESS, TaskRow
+
+    with serving(make_settings(tmp_path / "data", shared_cache, task_workers=0)) as running:
+        polly = polly_client(running.url)
+        started = polly.start_speech_synthesis_task(
+            Text="Poison.", VoiceId="joe", OutputFormat="mp3", OutputS3BucketName="poison"
+        )["SynthesisTask"]
+        services = running.app.state.services
+        for _ in range(3):  # three workers took it and died mid-write (their leases over at once)
+            services.store.claim_next(TaskRow, -1.0, IN_PROGRESS)
+        partial = Path(urlparse(started["OutputUri"]).path + ".partial")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"half an mp3")
+        runner = TaskRunner(  # as create_app wires it
+            services.store,
+            lambda row: polly_tasks.run_task(services, row),
+            lambda row: None,
+            max_attempts=3,
+            on_task_finished=lambda task_id: polly_tasks.task_finished(services, task_id),
+        )
+        assert runner.run_once() is False  # nothing run again
+        task = _task(polly, started["TaskId"])
+        assert task["TaskStatus"] == "failed" and "gave up after 3 attempts" in task["TaskStatusReason"]
+        assert not partial.exists()
+
+
 def test_cancel_a_scheduled_task(tmp_path, shared_cache):
     with serving(make_settings(tmp_path / "data", shared_cache, task_workers=0)) as running:
         polly = polly_client(running.url)

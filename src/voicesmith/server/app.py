@@ -188,7 +188,7 @@ def create_app(
             workers=settings.task_workers,
             lease_seconds=settings.task_lease_seconds,
             poll_seconds=settings.task_poll_seconds,
-            on_task_finished=lambda task_id: polly_tasks.notify(services, task_id),
+            on_task_finished=lambda task_id: polly_tasks.task_finished(services, task_id),
             max_attempts=settings.max_task_attempts,
         )
 

@@ -222,6 +222,15 @@ def _until_cancelled(
         yield block
 
 
+def task_finished(services: Services, task_id: str) -> None:
+    """What follows a task's end: the ``.partial`` output of a failed one removed (a worker killed
+    mid-write leaves it; given up after its last attempt, nothing else would), then the webhook."""
+    row = services.store.get_task(task_id)
+    if row is not None and row.status == FAILED and "OutputKey" in row.request:
+        services.storage.discard_partial(row.request["OutputKey"])
+    notify(services, task_id)
+
+
 def notify(services: Services, task_id: str) -> None:
     """POST the finished task to its webhook, if it has one (failures are logged only)."""
     row = services.store.get_task(task_id)

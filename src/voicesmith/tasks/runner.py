@@ -116,7 +116,10 @@ class TaskRunner:
     def run_once(self) -> bool:
         """Claim and run one job of any kind; False if none was waiting."""
         for kind in self._kinds:
-            job = self.store.claim_next(kind.model, self.lease_seconds, kind.running, self.max_attempts)
+            if self.max_attempts is not None:
+                for job_id in self.store.give_up(kind.model, kind.running, self.max_attempts):
+                    self._finished(kind, job_id)
+            job = self.store.claim_next(kind.model, self.lease_seconds, kind.running)
             if job is not None:
                 self._run(kind, job)
                 return True
@@ -156,11 +159,14 @@ class TaskRunner:
         _LOGGER.info(
             "%s %s: %s%s", kind.model.__tablename__, job.id, status, f" ({reason})" if reason else ""
         )
+        self._finished(kind, job.id)
+
+    def _finished(self, kind: _Kind, job_id: str) -> None:
         if kind.model is TaskRow and self._on_task_finished is not None:
             try:
-                self._on_task_finished(job.id)
+                self._on_task_finished(job_id)
             except Exception:  # a notification failure never changes the task's outcome
-                _LOGGER.exception("task %s: completion callback failed", job.id)
+                _LOGGER.exception("task %s: completion callback failed", job_id)
 
     def _heartbeat(
         self, kind: _Kind, job_id: str, claim: str, done: threading.Event, lost: threading.Event

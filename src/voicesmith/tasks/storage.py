@@ -108,6 +108,10 @@ class OutputStorage:
         _LOGGER.info("wrote %d bytes to %s", total, self.uri(key))
         return total
 
+    def discard_partial(self, key: str) -> None:
+        """Remove what an interrupted write of ``key`` left (a worker killed mid-write cannot)."""
+        self._remove(f"{self._path(key)}.partial")
+
     def _remove(self, path: str) -> None:
         try:
             if self.fs.exists(path):

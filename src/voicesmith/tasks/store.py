@@ -240,19 +240,15 @@ class Store:
         with self.session() as session:
             return session.execute(delete(VoiceJobRow).where(VoiceJobRow.id == voice_id)).rowcount > 0
 
-    def claim_next(
-        self, model: type[JobRow], lease_seconds: float, running: str, max_attempts: int | None = None
-    ) -> JobRow | None:
+    def claim_next(self, model: type[JobRow], lease_seconds: float, running: str) -> JobRow | None:
         """Take one waiting job (or one whose worker's lease ran out) and mark it ``running``.
 
         The claim is a conditional UPDATE on the row as it was read: if another worker got there first
-        the update matches no row and the next candidate is tried. With ``max_attempts``, a job whose
-        lease ran out after that many runs (its worker died each time: a poison job) is failed instead.
+        the update matches no row and the next candidate is tried. (Call :meth:`give_up` first to cap
+        the attempts of jobs that kill their workers.)
         """
         waiting = SCHEDULED if model is TaskRow else PENDING
         now = utcnow()
-        if max_attempts is not None:
-            self._give_up(model, running, max_attempts, now)
         with self.session() as session:
             candidates = list(
                 session.execute(
@@ -288,7 +284,11 @@ class Store:
                     return session.get(model, job_id)
         return None
 
-    def _give_up(self, model: type[JobRow], running: str, max_attempts: int, now: datetime) -> None:
+    def give_up(self, model: type[JobRow], running: str, max_attempts: int) -> list[str]:
+        """Fail the jobs whose lease ran out after ``max_attempts`` runs (their worker died each time:
+        a poison job, say one that runs the server out of memory), instead of running them again.
+        Returns their ids. One conditional UPDATE, safe with any number of workers and nodes."""
+        now = utcnow()
         reason = (
             f"gave up after {max_attempts} attempts: the worker running it stopped each time without "
             "finishing (crashed, killed or out of memory); the server log has the details"
@@ -304,6 +304,7 @@ class Store:
             )
         for job_id in ids:
             _LOGGER.error("%s %s: %s", model.__tablename__, job_id, reason)
+        return ids
 
     def cancel(self, task_id: str, reason: str) -> TaskRow | None:
         """Fail a task that has not finished (its worker, if any, stops at its next check: the claim
