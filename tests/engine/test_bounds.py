@@ -64,8 +64,24 @@ def test_speech_over_the_limit_is_measured_exactly_and_refused(tmp_path, shared_
     (tmp_path / "cache").symlink_to(shared_cache, target_is_directory=True)
     tight = Synthesizer(Settings(data_dir=tmp_path, max_speech_audio_seconds=2.0))
     request = SynthesisRequest(text="This sentence certainly takes longer than two seconds to say aloud.")
-    with pytest.raises(AudioDurationExceededError, match="of audio .* the limit is 2 s"):
+    with pytest.raises(AudioDurationExceededError, match="s of audio; the limit is 2 s"):
         tight.open(request)
+
+
+def test_the_stream_stops_before_an_utterance_past_the_limit(
+    tmp_path, shared_cache, monkeypatch, no_decoding
+):
+    """Should the estimate ever be low, the stream itself refuses the utterance that would cross the limit."""
+    from voicesmith.engine import synthesizer as synthesizer_module
+
+    monkeypatch.setattr(synthesizer_module, "SPOKEN_SECONDS_PER_CHARACTER", 0.0)
+    (tmp_path / "cache").symlink_to(shared_cache, target_is_directory=True)
+    tight = Synthesizer(Settings(data_dir=tmp_path, max_speech_audio_seconds=2.0))
+    stream = tight.open(
+        SynthesisRequest(text="This sentence certainly takes longer than two seconds to say.")
+    )
+    with pytest.raises(AudioDurationExceededError, match="the limit is 2 s"):
+        next(iter(stream))
 
 
 def test_lead_blocks_tile_the_lead_with_breaths_at_its_end():

@@ -303,12 +303,13 @@ class Synthesizer:
 
     @staticmethod
     def _too_long(
-        seconds: float, limit: float, silent: float, at_least: bool = False
+        seconds: float, limit: float, silent: float | None, at_least: bool = False
     ) -> AudioDurationExceededError:
+        of_it = f" ({silent:.0f} s of it breaks and pauses)" if silent else ""
         return AudioDurationExceededError(
-            f"the request would make {'more than ' if at_least else ''}{seconds:.0f} s of audio "
-            f"({silent:.0f} s of it breaks and pauses); the limit is {limit:g} s: shorten the breaks or "
-            "split the text (operators: the max_speech_audio_seconds and max_task_audio_seconds settings)"
+            f"the request would make {'more than ' if at_least else ''}{seconds:.0f} s of audio{of_it}; "
+            f"the limit is {limit:g} s: shorten the breaks or split the text (operators: the "
+            "max_speech_audio_seconds and max_task_audio_seconds settings)"
         )
 
     def _prepare(self, plan: _Plan) -> Iterator[_Prepared]:
@@ -465,7 +466,7 @@ class Synthesizer:
             emotion = prepared.rendering.emotion
             end = prepared.offset + prepared.lead + prepared.samples
             if end > limit * rate:  # the estimate in _check_duration let it through: stop here
-                raise self._too_long(end / rate, limit, 0.0, at_least=True)
+                raise self._too_long(end / rate, limit, None, at_least=True)
             first = True
             position = prepared.offset
             utterance = plan.utterances[prepared.index]
