@@ -14,6 +14,7 @@ Kinds:
 - ``breaks-314``: 314 ``<break time="10s"/>`` (6 KB of SSML, 52 minutes of silence), pcm.
 - ``breaks-314-x3``: the same, three at once.
 - ``breaks-59``: 59 breaks (590 s, just under the per-request limit), pcm: produced, streamed.
+- ``breaks-59-x3``: the same, three at once.
 - ``max-text``: 3000 billed characters of plain text (the SynthesizeSpeech limit), mp3.
 - ``nested-prosody``: rate 20 %, pitch-shifted (WORLD effects path), nested ``volume="+60dB"``, 600 chars.
 - ``task-1000-breaks``: a StartSpeechSynthesisTask with 1,000 breaks (10,000 s), pcm.
@@ -78,6 +79,7 @@ KINDS = {
     "breaks-314": ("speech", _speech(_breaks(314)), 1),
     "breaks-314-x3": ("speech", _speech(_breaks(314)), 3),
     "breaks-59": ("speech", _speech(_breaks(59)), 1),
+    "breaks-59-x3": ("speech", _speech(_breaks(59)), 3),
     "max-text": ("speech", _speech(_text(2990), "mp3", "text"), 1),
     "nested-prosody": ("speech", _speech(_nested_prosody(600), "mp3"), 1),
     "task-1000-breaks": ("task", {**_speech(_breaks(1000)), "OutputS3BucketName": "bench"}, 1),
