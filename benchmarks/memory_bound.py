@@ -17,6 +17,8 @@ Kinds:
 - ``breaks-59-x3``: the same, three at once.
 - ``max-text``: 3000 billed characters of plain text (the SynthesizeSpeech limit), mp3.
 - ``nested-prosody``: rate 20 %, pitch-shifted (WORLD effects path), nested ``volume="+60dB"``, 600 chars.
+- ``effects-slowest``: the longest utterances effects analyse whole: rate 20 %, strong emphasis (slower
+  still), pitch, soft phonation and vocal-tract length (one WORLD pass each), 400 characters.
 - ``task-1000-breaks``: a StartSpeechSynthesisTask with 1,000 breaks (10,000 s), pcm.
 """
 
@@ -71,6 +73,15 @@ def _nested_prosody(characters: int) -> str:
     return f'<speak><prosody rate="20%" pitch="+30%">{opening}{inner}{closing}</prosody></speak>'
 
 
+def _slowest_effects(characters: int) -> str:
+    inner = _text(characters)
+    return (
+        '<speak><prosody rate="20%" pitch="+30%"><emphasis level="strong">'
+        f'<amazon:effect phonation="soft"><amazon:effect vocal-tract-length="+20%">{inner}'
+        "</amazon:effect></amazon:effect></emphasis></prosody></speak>"
+    )
+
+
 def _speech(text: str, fmt: str = "pcm", text_type: str = "ssml") -> dict:
     return {"Text": text, "TextType": text_type, "VoiceId": "joe", "OutputFormat": fmt, "Engine": "neural"}
 
@@ -82,6 +93,7 @@ KINDS = {
     "breaks-59-x3": ("speech", _speech(_breaks(59)), 3),
     "max-text": ("speech", _speech(_text(2990), "mp3", "text"), 1),
     "nested-prosody": ("speech", _speech(_nested_prosody(600), "mp3"), 1),
+    "effects-slowest": ("speech", _speech(_slowest_effects(400), "mp3"), 1),
     "task-1000-breaks": ("task", {**_speech(_breaks(1000)), "OutputS3BucketName": "bench"}, 1),
 }
 _BYTES_PER_SECOND = {"pcm": 32000, "mp3": 8000}  # pcm 16 kHz s16; mp3 ~64 kbit/s (an estimate)

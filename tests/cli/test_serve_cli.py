@@ -32,6 +32,7 @@ def _zero_pages(path) -> None:
     path.write_bytes(bytes(data))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("damage", "workers"), [("garbage", "1"), ("zeroed pages", "2")])
 def test_serve_on_a_damaged_database_says_which_file_and_exits_2(data_dir, damage, workers):
     path = data_dir / "voicesmith.db"

@@ -170,6 +170,7 @@ def test_openai_opus_is_deterministic(oai):
 # -- tasks: cancel, full disk ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cancel_a_running_task_stops_its_worker(polly, server):
     started = polly.start_speech_synthesis_task(
         Text=_breaks(1000), TextType="ssml", VoiceId="joe", OutputFormat="mp3", OutputS3BucketName="cancel"
@@ -196,6 +197,7 @@ def test_cancel_a_running_task_stops_its_worker(polly, server):
     assert missing.status_code == 400 and missing.json()["__type"] == "SynthesisTaskNotFoundException"
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_the_task_and_leaves_nothing_behind(tmp_path, shared_cache):
     with serving(make_settings(tmp_path / "data", shared_cache)) as running:
         polly = polly_client(running.url)
@@ -260,7 +262,7 @@ def test_cancel_a_scheduled_task(tmp_path, shared_cache):
 
 
 def test_readyz_reports_each_check(server):
-    answer = httpx.get(f"{server.url}/readyz")
+    answer = httpx.get(f"{server.url}/readyz", timeout=120)
     assert answer.status_code == 200
     assert answer.json()["checks"] == {
         "database": {"ok": True},
@@ -269,6 +271,7 @@ def test_readyz_reports_each_check(server):
     }
 
 
+@pytest.mark.slow
 def test_a_database_damaged_while_serving_gives_typed_503s_and_readyz_says_so(tmp_path, shared_cache):
     settings = make_settings(tmp_path / "data", shared_cache, task_workers=0)
     lexicon = (
@@ -292,7 +295,7 @@ def test_a_database_damaged_while_serving_gives_typed_503s_and_readyz_says_so(tm
         code, message, status = _error(lambda: polly.list_lexicons())
         assert (code, status) == ("ServiceFailureException", 503)
         assert str(path) in message and "restore it from a backup" in message
-        ready = httpx.get(f"{running.url}/readyz")
+        ready = httpx.get(f"{running.url}/readyz", timeout=120)
         assert ready.status_code == 503 and ready.json()["status"] == "not ready"
         checks = ready.json()["checks"]
         assert checks["database"]["ok"] is False and str(path) in checks["database"]["error"]
@@ -304,7 +307,7 @@ def test_readyz_names_an_unwritable_storage(tmp_path, shared_cache):
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("x")
     with serving(make_settings(tmp_path / "data", shared_cache, storage_url=blocked.as_uri())) as running:
-        ready = httpx.get(f"{running.url}/readyz")
+        ready = httpx.get(f"{running.url}/readyz", timeout=120)
         assert ready.status_code == 503
         assert ready.json()["checks"]["storage"]["ok"] is False
         assert str(blocked) in ready.json()["checks"]["storage"]["error"]

@@ -56,6 +56,7 @@ def _run_killed_worker(url: str) -> str:
     return "killed" if done.returncode == -9 else done.stdout.strip()
 
 
+@pytest.mark.slow
 def test_a_task_that_kills_its_worker_fails_after_max_attempts(tmp_path):
     url = f"sqlite:///{tmp_path / 'tasks.db'}"
     store = Store(url)
