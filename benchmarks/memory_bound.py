@@ -20,6 +20,7 @@ Kinds:
 - ``effects-slowest``: the longest utterances effects analyse whole: rate 20 %, strong emphasis (slower
   still), pitch, soft phonation and vocal-tract length (one WORLD pass each), 400 characters.
 - ``task-1000-breaks``: a StartSpeechSynthesisTask with 1,000 breaks (10,000 s), pcm.
+- ``task-long-text``: a task of 20,000 characters of text (~25 minutes), mp3.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ KINDS = {
     "nested-prosody": ("speech", _speech(_nested_prosody(600), "mp3"), 1),
     "effects-slowest": ("speech", _speech(_slowest_effects(400), "mp3"), 1),
     "task-1000-breaks": ("task", {**_speech(_breaks(1000)), "OutputS3BucketName": "bench"}, 1),
+    "task-long-text": ("task", {**_speech(_text(20_000), "mp3", "text"), "OutputS3BucketName": "bench"}, 1),
 }
 _BYTES_PER_SECOND = {"pcm": 32000, "mp3": 8000}  # pcm 16 kHz s16; mp3 ~64 kbit/s (an estimate)
 
