@@ -87,6 +87,21 @@ class Settings(BaseSettings):
     emotion_fear_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "sad"
     """The emotion spoken where fear is asked for."""
 
+    # -- bounds: what one request or task may cost (docs/server.md, "Limits") ---------------------------
+
+    max_speech_audio_seconds: float = Field(default=600.0, gt=0)
+    """Longest audio one synchronous request (SynthesizeSpeech, OpenAI speech, SageMaker invocations,
+    ``voicesmith say``) may make, breaks included; Polly stops SynthesizeSpeech at 10 minutes. A longer
+    request is refused before any audio with a ValidationException naming this limit."""
+
+    max_task_audio_seconds: float = Field(default=14_400.0, gt=0)
+    """Longest audio one StartSpeechSynthesisTask may make (4 h: Polly's 100,000 billed characters at
+    normal speed with room to spare); bounds the output written to storage per task."""
+
+    max_task_attempts: int = Field(default=3, ge=1, le=100)
+    """Runs of one task or voice job whose worker died (crashed, OOM-killed) before it is given up as
+    failed, with a reason saying so, instead of being run again forever."""
+
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
 

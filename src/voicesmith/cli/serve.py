@@ -54,6 +54,11 @@ def serve(host: str | None, port: int | None, workers: int, task_workers: int | 
     ):
         _LOGGER.warning("listening on %s with no keys configured: anyone who can reach it may use it", host)
     if workers > 1:
+        from voicesmith.tasks.store import Store
+
+        store = Store(settings.database_url)  # a damaged database: one line and exit 2, not N crashes
+        store.check(thorough=True)
+        store.close()
         uvicorn.run(
             "voicesmith.server.app:create_app_from_env",
             factory=True,

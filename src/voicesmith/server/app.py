@@ -18,11 +18,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicesmith import __version__
+from voicesmith.engine.catalog import BUNDLED_VOICE_ID
 from voicesmith.engine.synthesizer import Synthesizer
-from voicesmith.errors import RequestTooLargeError
+from voicesmith.errors import RequestTooLargeError, VoicesmithError
 from voicesmith.server import console, emotion_api, openai_api, polly, polly_tasks, sagemaker, voices
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.errors import (
@@ -118,13 +120,36 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     synthesizer = synthesizer or Synthesizer(settings)
     concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
+    store = Store(settings.database_url)
+    store.check(thorough=True)  # a damaged database stops the start with one line naming it
     return Services(
         settings=settings,
         synthesizer=synthesizer,
-        store=Store(settings.database_url),
+        store=store,
         storage=OutputStorage(settings.output_url, settings.s3_endpoint_url),
         pool=SynthesisPool(concurrency),
     )
+
+
+def readiness(services: Services) -> dict[str, dict[str, object]]:
+    """Each readiness check: the database answers (every table readable), the output storage takes a
+    write, and the default voice loads (once; after that it is in memory)."""
+    checks: dict[str, dict[str, object]] = {}
+    probes = (
+        ("database", services.store.check),
+        ("storage", services.storage.check),
+        ("voice", lambda: services.synthesizer.catalog.load(BUNDLED_VOICE_ID)),
+    )
+    for name, probe in probes:
+        try:
+            probe()
+            checks[name] = {"ok": True}
+        except VoicesmithError as error:
+            checks[name] = {"ok": False, "error": error.message}
+        except Exception as error:  # noqa: BLE001 - a readiness probe reports, it never raises
+            _LOGGER.exception("readiness check %s failed", name)
+            checks[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    return checks
 
 
 def default_voice_job_runner(settings: Settings) -> VoiceJobRunner:
@@ -163,7 +188,8 @@ def create_app(
             workers=settings.task_workers,
             lease_seconds=settings.task_lease_seconds,
             poll_seconds=settings.task_poll_seconds,
-            on_task_finished=lambda task_id: polly_tasks.notify(services, task_id),
+            on_task_finished=lambda task_id: polly_tasks.task_finished(services, task_id),
+            max_attempts=settings.max_task_attempts,
         )
 
     @asynccontextmanager
@@ -190,6 +216,14 @@ def create_app(
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:
         return {"status": "ok", "voices": len(services.synthesizer.voices()), "version": __version__}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz(services: ServicesDep) -> JSONResponse:
+        """Ready to serve (``/healthz`` only says alive): 200, or 503 naming each check that failed."""
+        checks = readiness(services)
+        ready = all(check["ok"] for check in checks.values())
+        body = {"status": "ready" if ready else "not ready", "checks": checks, "version": __version__}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return app
 

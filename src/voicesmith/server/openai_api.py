@@ -26,6 +26,7 @@ from voicesmith.errors import ValidationError, VoiceNotFoundError
 from voicesmith.server.deps import ServicesDep, openai_auth
 from voicesmith.server.services import Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
+from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -116,6 +117,10 @@ def _param_error(message: str, param: str) -> ValidationError:
 def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
     if body.model not in MODELS:
         raise _param_error(f"model {body.model!r} is not available; use one of: {', '.join(MODELS)}", "model")
+    try:
+        check_text(body.input, "input")
+    except ValidationError as error:
+        raise _param_error(error.message, "input") from None
     if not body.input.strip():
         raise _param_error("input is empty: give the text to speak", "input")
     if len(body.input) > MAX_INPUT_CHARACTERS:
