@@ -35,6 +35,7 @@ from voicesmith.server.errors import (
 )
 from voicesmith.server.services import Services, SynthesisPool
 from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
+from voicesmith.server.wyoming import router as wyoming_router
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
 from voicesmith.tasks.storage import OutputStorage
@@ -186,6 +187,7 @@ def create_app(
     )
     for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console):
         app.include_router(module.router)
+    app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
 
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:
