@@ -25,8 +25,10 @@ from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import RequestTooLargeError
 from voicesmith.server import console, emotion_api, openai_api, polly, polly_tasks, sagemaker, voices
 from voicesmith.server.deps import ServicesDep
+from voicesmith.server.elevenlabs import router as elevenlabs_router
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
+    door_error,
     install_error_handlers,
     is_openai_path,
     openai_error,
@@ -108,7 +110,9 @@ class RequestContextMiddleware:
     @staticmethod
     async def _too_large(scope: Scope, receive: Receive, send: Send, size: int, limit: int) -> None:
         message = f"the request body is {size} bytes or more; this server accepts at most {limit}"
-        if is_openai_path(scope["path"]):
+        if (door := door_error(scope["path"], message, 413)) is not None:
+            response = door
+        elif is_openai_path(scope["path"]):
             response = openai_error(message, 413)
         else:
             response = polly_error("ValidationException", message, 413, scope["state"]["request_id"])
@@ -188,6 +192,7 @@ def create_app(
     for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console):
         app.include_router(module.router)
     app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
+    app.include_router(elevenlabs_router)  # ElevenLabs' API under /elevenlabs
 
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:
