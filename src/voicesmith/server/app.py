@@ -35,6 +35,7 @@ from voicesmith.server.errors import (
     polly_error,
     unexpected_error_response,
 )
+from voicesmith.server.marytts import router as marytts_router
 from voicesmith.server.services import Services, SynthesisPool
 from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
 from voicesmith.server.wyoming import router as wyoming_router
@@ -193,6 +194,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
     app.include_router(elevenlabs_router)  # ElevenLabs' API under /elevenlabs
+    app.include_router(marytts_router)  # MaryTTS's /process, /voices, /locales, /version
 
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:
