@@ -17,14 +17,14 @@ from elevenlabs.client import ElevenLabs
 from elevenlabs.core.api_error import ApiError
 from websockets.sync.client import connect
 
-from .harness import OPENAI_KEY, free_port, make_settings, serve
+from .harness import OPENAI_KEY, free_port, make_settings
 
 TEXT = "The lights are on. The door is locked."
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, shared_cache):
-    yield from serve(make_settings(tmp_path_factory.mktemp("eleven"), shared_cache))
+def server(doors_server):
+    return doors_server
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +124,8 @@ def test_errors_in_elevenlabs_shape(client, server):
     assert "Voices" in httpx.get(f"{server.url}/v1/voices").json()
 
 
-def test_keys_when_configured(tmp_path, shared_cache):
-    settings = make_settings(tmp_path / "keyed", shared_cache, openai_api_keys=[OPENAI_KEY])
-    for running in serve(settings):
+def test_keys_when_configured(keyed_doors_server):
+    for running in [keyed_doors_server]:
         bad = ElevenLabs(base_url=f"{running.url}/elevenlabs", api_key="wrong")
         with pytest.raises(ApiError) as error:
             bad.voices.get_all()

@@ -12,21 +12,21 @@ import httpx
 import pytest
 import soundfile as sf
 
-from .harness import OPENAI_KEY, make_settings, serve
+from .harness import OPENAI_KEY
 
 #: speech-dispatcher's config/modules/mary-generic.conf, GenericExecuteSynth, as sd_generic runs it
 #: (the config file's quoting undone), with the host and port of the test server and the player replaced.
 MARY_GENERIC = (
     "curl \"http://{host}/process?INPUT_TEXT=`printf %s '$DATA'| xxd -plain | tr -d '\\n' | "
     "sed 's/\\(..\\)/%\\1/g'`&INPUT_TYPE=TEXT&OUTPUT_TYPE=AUDIO&AUDIO=WAVE_FILE"
-    "&LOCALE=$LANGUAGE&VOICE=$VOICE\" "
+    '&LOCALE=$LANGUAGE&VOICE=$VOICE" '
     "> $TMPDIR/mary-generic.wav && $PLAY_COMMAND $TMPDIR/mary-generic.wav"
 )
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, shared_cache):
-    yield from serve(make_settings(tmp_path_factory.mktemp("mary"), shared_cache))
+def server(doors_server):
+    return doors_server
 
 
 def wav_seconds(data: bytes) -> float:
@@ -132,8 +132,8 @@ def test_errors_are_plain_text(server, params, needle):
     assert needle in answer.text
 
 
-def test_keys_when_configured(tmp_path, shared_cache):
-    for running in serve(make_settings(tmp_path / "keyed", shared_cache, openai_api_keys=[OPENAI_KEY])):
+def test_keys_when_configured(keyed_doors_server):
+    for running in [keyed_doors_server]:
         url = f"{running.url}/process"
         assert httpx.get(url, params={"INPUT_TEXT": "Hi."}).status_code == 403
         assert (

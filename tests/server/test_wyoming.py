@@ -20,15 +20,10 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from .harness import make_settings, serve
-
 
 @pytest.fixture(scope="module")
-def wyoming_server(tmp_path_factory, shared_cache):
-    settings = make_settings(
-        tmp_path_factory.mktemp("wyoming"), shared_cache, wyoming_port=0, wyoming_host="127.0.0.1"
-    )
-    yield from serve(settings)
+def wyoming_server(doors_server):
+    return doors_server
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +65,7 @@ def test_describe_lists_voices_with_emotions_as_speakers(port):
     assert {"angry", "happy", "sad", "neutral"} <= {s.name for s in joe.speakers}
 
 
-def test_custom_voice_appears_without_restart(wyoming_server, port, joe_files):
+def test_custom_voice_appears_without_restart(wyoming_server, port, tiny_voices):
     from voicesmith.engine.synthesizer import Synthesizer
 
     async def describe():
@@ -80,10 +75,20 @@ def test_custom_voice_appears_without_restart(wyoming_server, port, joe_files):
 
     before = {v.name for v in run(describe()).tts[0].voices}
     synthesizer: Synthesizer = wyoming_server.app.state.services.synthesizer
-    model, config = joe_files
-    synthesizer.catalog.add(model, voice_id="wyo-new", config_path=config)
-    after = {v.name for v in run(describe()).tts[0].voices}
-    assert "wyo-new" not in before and "wyo-new" in after
+    synthesizer.catalog.add(tiny_voices[3], voice_id="wyo-new")
+    voices = {v.name: v for v in run(describe()).tts[0].voices}
+    assert "wyo-new" not in before and "wyo-new" in voices
+    speakers = [s.name for s in voices["wyo-new"].speakers]
+    assert speakers[:3] == ["speaker_0", "speaker_1", "speaker_2"] and "angry" in speakers
+
+    async def speak():  # a speaker of the new voice, by name
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            voice = SynthesizeVoice(name="wyo-new", speaker="speaker_2")
+            await client.write_event(Synthesize(text="Hello.", voice=voice).event())
+            return await _collect(client, "audio-stop")
+
+    events = run(speak())
+    assert AudioStop.is_type(events[-1].type) and len(_audio(events)) > 0
 
 
 def test_one_shot_synthesize_streams_chunks_with_marks(port):
