@@ -73,7 +73,7 @@ def serve(
 
     if task_workers is not None:
         os.environ["VOICESMITH_TASK_WORKERS"] = str(task_workers)  # read by every worker process
-    _door_environment(wyoming_port, wyoming_zeroconf, marytts_port)
+    _door_environment(wyoming_port, wyoming_zeroconf, marytts_port, host)
     settings = Settings()
     host = host or settings.host
     port = port or settings.port
