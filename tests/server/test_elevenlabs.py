@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 from elevenlabs.client import ElevenLabs
 from elevenlabs.core.api_error import ApiError
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from .harness import OPENAI_KEY, free_port, make_settings
@@ -307,3 +308,17 @@ def test_bad_messages_end_with_an_error_message(server):
         ws.send(json.dumps({"text": " "}))
         (message,) = receive_all(ws)
         assert message["error"] == "input_timeout_exceeded"
+
+
+def test_text_faster_than_speech_is_bounded(server):
+    with connect(ws_url(server, "joe/stream-input?output_format=pcm_16000")) as ws:
+        ws.send(json.dumps({"text": " "}))
+        sentence = "This sentence is sent again and again, far faster than it can be spoken. "
+        for _ in range(400):
+            try:
+                ws.send(json.dumps({"text": sentence}))
+            except ConnectionClosed:  # refused already
+                break
+        messages = receive_all(ws)
+    errors = [m for m in messages if m.get("error")]
+    assert errors and "characters wait to be spoken" in errors[0]["message"] and ws.close_code == 1008

@@ -62,7 +62,8 @@ DEFAULT_SCHEDULE = (120, 160, 250, 290)
 MAX_CONTEXTS = 5
 """Contexts open at once on one multi-stream connection (ElevenLabs' limit too)."""
 MAX_PENDING_CHARACTERS = 20_000
-"""Text a context may hold unspoken; past it the stream is refused (bounded memory)."""
+"""Text a context may hold unspoken (pending and queued); past it the stream is refused (bounded
+memory: a client may send text faster than it can be spoken)."""
 MAX_MESSAGE_CHARACTERS = 100_000
 DEFAULT_INACTIVITY_SECONDS = 20.0
 MAX_INACTIVITY_SECONDS = 180.0
@@ -116,6 +117,8 @@ class SpeechContext:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._speaker = SegmentSpeaker(services, request)
         self._speaking = False
+        self._queued = 0
+        """Characters in queued segments."""
         self.task = asyncio.create_task(self._run(), name=f"elevenlabs context {context_id}")
 
     def add(self, text: str, flush: bool = False, trigger: bool = False) -> None:
@@ -126,8 +129,11 @@ class SpeechContext:
             (".", "!", "?", ",", ";", ":")
         ):
             segments += self.segmenter.flush()
-        if len(self.segmenter.pending) > MAX_PENDING_CHARACTERS:
-            raise StreamError(f"over {MAX_PENDING_CHARACTERS} characters are pending unspoken: send flush")
+        self._queued += sum(len(segment) for segment in segments)
+        if len(self.segmenter.pending) + self._queued > MAX_PENDING_CHARACTERS:
+            raise StreamError(
+                f"over {MAX_PENDING_CHARACTERS} characters wait to be spoken: send text no faster than speech"
+            )
         for segment in segments:
             self._queue.put_nowait(segment)
 
@@ -177,6 +183,7 @@ class SpeechContext:
             if segment is _END:
                 break
             self._speaking = True
+            self._queued -= len(segment)
             aligner = TextAligner(segment, lead=" " if self._speaker.segments else "")
             async with aclosing(self._speaker.speak(segment)) as chunks:
                 async for chunk in chunks:
