@@ -14,7 +14,9 @@ and stops at the first audio; target: 150 ms or less. Measured for
 
 The server runs in this process (uvicorn in a thread) with the bundled voice, warmed up first. Wall
 times: on a busy machine they include waiting for a core, so run it when the machine is quiet (the
-script prints the load average with the table).
+script prints the load average with the table). ``CPU ms`` is the CPU time this process spent over the
+same interval (median; all threads; the baseline's excludes the simulated wait): it does not grow with
+the load, and on an idle machine the wall time is about it divided by the threads that run at once.
 """
 
 from __future__ import annotations
@@ -68,6 +70,15 @@ def start_server(data_dir: Path):
     return server, thread, f"http://127.0.0.1:{port}", wyoming_port
 
 
+def _now() -> tuple[float, float]:
+    """(wall clock, CPU time of this whole process: the server's threads and the client)."""
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float]:
+    return end[0] - start[0], end[1] - start[1]
+
+
 def words(text: str) -> list[str]:
     return [w + " " for w in text.split(" ")]
 
@@ -87,7 +98,7 @@ async def elevenlabs_ws(url: str, word_s: float) -> float:
             async for raw in ws:
                 message = json.loads(raw)
                 if message.get("audio") and not first_audio.done():
-                    first_audio.set_result(time.perf_counter())
+                    first_audio.set_result(_now())
                 if message.get("isFinal"):
                     return
 
@@ -97,11 +108,11 @@ async def elevenlabs_ws(url: str, word_s: float) -> float:
             await ws.send(json.dumps({"text": word, "try_trigger_generation": True}))
             sent += word
             if clause_at is None and sent.strip().startswith(FIRST_CLAUSE):
-                clause_at = time.perf_counter()
+                clause_at = _now()
             await asyncio.sleep(word_s)
         await ws.send(json.dumps({"text": ""}))
         await task
-        return await first_audio - clause_at
+        return _since(clause_at, await first_audio)
 
 
 async def wyoming_stream(port: int, word_s: float) -> float:
@@ -125,7 +136,7 @@ async def wyoming_stream(port: int, word_s: float) -> float:
                 if event is None or SynthesizeStopped.is_type(event.type):
                     return
                 if AudioChunk.is_type(event.type) and not first_audio.done():
-                    first_audio.set_result(time.perf_counter())
+                    first_audio.set_result(_now())
 
         task = asyncio.create_task(reader())
         sent, sentence_at = "", None
@@ -134,18 +145,18 @@ async def wyoming_stream(port: int, word_s: float) -> float:
             sent += word
             # Wyoming speaks whole sentences: its clock starts at the first sentence's end
             if sentence_at is None and "." in sent:
-                sentence_at = time.perf_counter()
+                sentence_at = _now()
             await asyncio.sleep(word_s)
         await client.write_event(SynthesizeStop().event())
         await task
-        return await first_audio - sentence_at
+        return _since(sentence_at, await first_audio)
 
 
-def baseline(url: str, word_s: float) -> float:
+def baseline(url: str, word_s: float) -> tuple[float, float]:
     """Wait for the whole first sentence, then one request: the remaining words + first byte."""
     sentence = REPLY.split(". ")[0] + "."
     remaining = len(words(sentence)) - len(words(FIRST_CLAUSE))
-    start = time.perf_counter()
+    start = _now()
     with httpx.stream(
         "POST",
         f"{url}/elevenlabs/v1/text-to-speech/joe/stream",
@@ -154,8 +165,8 @@ def baseline(url: str, word_s: float) -> float:
         timeout=60,
     ) as answer:
         next(answer.iter_bytes())
-        first_byte = time.perf_counter() - start
-    return remaining * word_s + first_byte
+        wall, cpu = _since(start, _now())
+    return remaining * word_s + wall, cpu
 
 
 def main() -> None:
@@ -170,7 +181,7 @@ def main() -> None:
         server, thread, url, wyoming_port = start_server(Path(folder))
         try:
             baseline(url, 0.0)  # load the voice
-            results: dict[str, list[float]] = {
+            results: dict[str, list[tuple[float, float]]] = {
                 "elevenlabs ws (first clause)": [],
                 "wyoming stream (first sentence)": [],
                 "baseline: whole sentence, one request": [],
@@ -189,10 +200,11 @@ def main() -> None:
         f"first audio after the text that completes the first clause; {args.runs} runs, "
         f"{args.word_ms:g} ms/word, load average {load:.1f} on {os.cpu_count()} cores"
     )
-    print(f"{'path':42} {'median ms':>10} {'min ms':>8} {'max ms':>8}")
+    print(f"{'path':42} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'CPU ms':>8}")
     for name, values in results.items():
-        ms = [v * 1000 for v in values]
-        print(f"{name:42} {statistics.median(ms):10.0f} {min(ms):8.0f} {max(ms):8.0f}")
+        ms = [wall * 1000 for wall, _ in values]
+        cpu = statistics.median(c * 1000 for _, c in values)
+        print(f"{name:42} {statistics.median(ms):10.0f} {min(ms):8.0f} {max(ms):8.0f} {cpu:8.0f}")
     print("target: <= 150 ms for the streaming paths")
 
 

@@ -123,7 +123,7 @@ def test_ssml_voice_by_language_and_emotion_speaker(port):
         text_format="ssml",
         voice=SynthesizeVoice(language="en_US"),
     )
-    plain = Synthesize(text="Wait now.", voice=SynthesizeVoice(language="en_US"))
+    plain = Synthesize(text="Wait now.", voice=SynthesizeVoice(language="en-GB"))  # the primary language
     assert len(_audio(run(go(ssml.event())))) > len(_audio(run(go(plain.event())))) + 0.6 * 22050
     angry = Synthesize(text="Wait now.", voice=SynthesizeVoice(name="joe", speaker="angry"))
     audio = _audio(run(go(angry.event())))
@@ -181,6 +181,11 @@ def test_unknown_event_is_ignored_and_bad_voice_is_an_error_event(port):
             error2 = await client.read_event()
             await client.write_event(Event(type="synthesize", data={"voice": {"name": "joe"}}))  # no text
             error3 = await client.read_event()
+            await client.write_event(
+                Synthesize(text="Hallo.", voice=SynthesizeVoice(language="de_DE")).event()
+            )
+            error4 = await client.read_event()
+            assert Error.is_type(error4.type) and "de_DE" in Error.from_event(error4).text
             await client.write_event(Synthesize(text="Still here.").event())  # connection still open
             return error, error2, error3, await _collect(client, "audio-stop")
 

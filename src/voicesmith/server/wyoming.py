@@ -119,8 +119,9 @@ def voice_for(services: Services, voice: SynthesizeVoice | None) -> tuple[VoiceI
     if voice.name is None:
         assert voice.language is not None
         voices = services.synthesizer.voices()
+        primary = voice.language.replace("_", "-").split("-")[0]
         match = [v for v in voices if _same_language(v.language, voice.language)] or [
-            v for v in voices if _same_language(v.language.split("-")[0], voice.language.split("_")[0])
+            v for v in voices if _same_language(v.language.split("-")[0], primary)
         ]
         if not match:
             known = ", ".join(sorted({v.language for v in voices}))
