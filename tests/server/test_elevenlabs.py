@@ -322,3 +322,18 @@ def test_text_faster_than_speech_is_bounded(server):
         messages = receive_all(ws)
     errors = [m for m in messages if m.get("error")]
     assert errors and "characters wait to be spoken" in errors[0]["message"] and ws.close_code == 1008
+
+
+def test_client_gone_mid_stream_cancels_quietly(server, caplog):
+    long_text = "This is a long sentence that takes a while to speak, with several clauses in it. " * 6
+    with connect(ws_url(server, "joe/stream-input?output_format=pcm_16000")) as ws:
+        ws.send(json.dumps({"text": " "}))
+        ws.send(json.dumps({"text": long_text, "flush": True}))
+        assert json.loads(ws.recv(timeout=60))["audio"]
+    time.sleep(1.0)  # the server notices, stops the synthesis, and logs no error
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    with connect(ws_url(server, "joe/stream-input?output_format=pcm_16000")) as ws:  # still serving
+        ws.send(json.dumps({"text": " "}))
+        ws.send(json.dumps({"text": "Still here. "}))
+        ws.send(json.dumps({"text": ""}))
+        assert audio_of(receive_all(ws))

@@ -38,6 +38,7 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError as PydanticValidationError
+from starlette.websockets import WebSocketState
 
 from voicesmith.audio.encode import StreamEncoder
 from voicesmith.engine.synthesizer import SynthesisRequest
@@ -291,6 +292,11 @@ class StreamSession:
             return
         if isinstance(error, StreamError):
             raise error
+        gone = WebSocketState.DISCONNECTED in (self.websocket.client_state, self.websocket.application_state)
+        if isinstance(error, (WebSocketDisconnect, ConnectionError)) or (
+            isinstance(error, RuntimeError) and gone
+        ):
+            raise WebSocketDisconnect()  # the client went away while audio was being sent
         if isinstance(error, VoicesmithError):
             raise StreamError(error.message, error_status(error, error.status)[1])
         _LOGGER.error("stream-input synthesis failed", exc_info=error)

@@ -179,6 +179,8 @@ class WyomingHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         try:
             await self._dispatch(event)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            raise  # the client went away: nothing to answer
         except VoicesmithError as error:
             await self._error(error.message, type(error).__name__)
         except (KeyError, TypeError, AttributeError) as error:  # an event without its required fields
