@@ -335,6 +335,9 @@ class Advertiser:
 
     async def stop(self) -> None:
         await self._zeroconf.async_unregister_service(self.info)
+        await self.close()
+
+    async def close(self) -> None:
         await self._zeroconf.async_close()
 
 
@@ -362,7 +365,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.wyoming_zeroconf:
         address = _advertised_address(server.host)
         advertiser = Advertiser(settings.wyoming_zeroconf_name or PROGRAM_NAME, address, server.port)
-        await advertiser.start()
+        try:
+            await advertiser.start()
+        except Exception as error:  # e.g. another worker process advertises the name already
+            _LOGGER.warning("Wyoming server not advertised over mDNS: %s", error)
+            await advertiser.close()
+            advertiser = None
     try:
         yield
     finally:
