@@ -288,7 +288,8 @@ def test_livekit_elevenlabs_plugin(server):
     assert rate == 22050 and len(audio) / rate > 0.8
     assert [v["voice_id"] for v in httpx.get(f"{base}/voices", headers=headers).json()["voices"]]
 
-    ws_url = base.replace("http://", "ws://") + f"/text-to-speech/joe/stream-input?{query}"
+    # the plugin's DEFAULT_VOICE (ElevenLabs' premade "Bella"), when the user names none
+    ws_url = base.replace("http://", "ws://") + f"/text-to-speech/EXAVITQu4vr4xnSDxMaL/stream-input?{query}"
     with connect(ws_url, additional_headers=headers) as ws:
         ws.send(
             json.dumps(

@@ -16,6 +16,10 @@ Routes (``{voice_id}`` is a voicesmith voice id, e.g. ``joe``):
   soon as a sentence (or, on the generation schedule, a clause) is complete (:mod:`.elevenlabs_ws`);
 * ``GET /v1/voices``, ``/v2/voices``, ``/v1/voices/{voice_id}``, ``/v1/models``, ``/v1/user``.
 
+Voices: a voicesmith voice id, or one of the premade ElevenLabs voice ids clients ship as defaults
+(:data:`PREMADE_VOICES`, the bundled voice). Models: every ``eleven_*`` model id speaks with the same
+engine.
+
 ``output_format`` (query): ``mp3_<rate>_<kbps>``, ``pcm_<rate>``, ``wav_<rate>``, ``ulaw_8000``,
 ``alaw_8000``, ``opus_48000_<kbps>`` (Ogg Opus); the bitrate is the encoder's own. ``voice_settings.speed``
 is the speaking rate; ``pronunciation_dictionary_locators`` name stored Polly lexicons (by
@@ -42,7 +46,7 @@ from fastapi import APIRouter, Depends, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from voicesmith.engine.catalog import VoiceInfo
+from voicesmith.engine.catalog import BUNDLED_VOICE_ID, VoiceInfo
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import (
     AccessDeniedError,
@@ -78,6 +82,24 @@ MODELS: tuple[str, ...] = (
     "eleven_v3",
     "voicesmith",
 )
+#: ElevenLabs' premade voices that clients ship as defaults (LiveKit: Sarah/Bella; the SDK's examples:
+#: George; pipecat's: Adam, Rachel, ...) -> the bundled voice, as OpenAI's voice names are. A catalog
+#: voice with the same id wins.
+PREMADE_VOICES: dict[str, str] = {
+    voice_id: BUNDLED_VOICE_ID
+    for voice_id in (
+        "21m00Tcm4TlvDq8ikWAM",  # Rachel
+        "EXAVITQu4vr4xnSDxMaL",  # Sarah (Bella)
+        "JBFqnCBsd6RMkjVDRZzb",  # George
+        "pNInz6obpgDQGcFmaJgB",  # Adam
+        "ErXwobaYiN019PkySvjV",  # Antoni
+        "TxGEqnHWrfWFTfGW9XjX",  # Josh
+        "VR6AewLTigWG4xSOukaG",  # Arnold
+        "AZnzlk1XvdvUeBnXmlld",  # Domi
+        "MF3mGyEYCl7XYWbV9V6O",  # Elli
+        "yoZ06aMxZJJ28mfd3POQ",  # Sam
+    )
+}
 _FORMAT = re.compile(r"^(mp3|pcm|wav|ulaw|alaw|opus)_(\d+)(?:_(\d+))?$")
 _CODECS = {"mp3": "mp3", "pcm": "pcm", "wav": "wav", "ulaw": "mulaw", "alaw": "alaw", "opus": "ogg_opus"}
 _STATUS_NAMES = {401: "invalid_api_key", 404: "not_found", 409: "conflict", 413: "request_too_large"}
@@ -220,10 +242,19 @@ class TextBody(SpeechFields):
     text: str
 
 
+def check_model(model_id: str | None) -> None:
+    """Any of ElevenLabs' model ids (``eleven_*``, today's and future ones) speaks with voicesmith's
+    engine, so a client's configured model works; other names are refused."""
+    if model_id is not None and model_id not in MODELS and not model_id.startswith("eleven_"):
+        raise ValidationError(f"model_id {model_id!r} is not available; use one of: {', '.join(MODELS)}")
+
+
 def find_voice(services: Services, voice_id: str) -> VoiceInfo:
     try:
         return services.voice(voice_id)
     except (VoiceNotFoundError, ValidationError):
+        if voice_id in PREMADE_VOICES:
+            return services.voice(PREMADE_VOICES[voice_id])
         known = ", ".join(v.id for v in services.synthesizer.voices())
         raise VoiceNotFoundError(
             f"a voice with voice_id {voice_id!r} was not found; voices: {known}"
@@ -234,10 +265,7 @@ def build_request(
     services: Services, voice_id: str, fields: SpeechFields, text: str = " "
 ) -> SynthesisRequest:
     """The synthesis request for a voice and ElevenLabs' fields (voice, model, lexicons checked here)."""
-    if fields.model_id is not None and fields.model_id not in MODELS:
-        raise ValidationError(
-            f"model_id {fields.model_id!r} is not available; use one of: {', '.join(MODELS)}"
-        )
+    check_model(fields.model_id)
     info = find_voice(services, voice_id)
     names = [locator.pronunciation_dictionary_id for locator in fields.pronunciation_dictionary_locators]
     lexicons = services.lexicons(names) if names else []

@@ -45,11 +45,11 @@ from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import ValidationError, VoicesmithError
 from voicesmith.server.alignment import CharTimings, TextAligner
 from voicesmith.server.elevenlabs import (
-    MODELS,
     OutputSpec,
     SpeechFields,
     build_request,
     check_key,
+    check_model,
     error_status,
     output_spec,
 )
@@ -386,9 +386,7 @@ class StreamSession:
 
 def stream_options(websocket: WebSocket, voice_id: str) -> StreamOptions:
     params = websocket.query_params
-    model = params.get("model_id")
-    if model and model not in MODELS:
-        raise ValidationError(f"model_id {model!r} is not available; use one of: {', '.join(MODELS)}")
+    check_model(params.get("model_id") or None)
     try:
         inactivity = float(params.get("inactivity_timeout") or DEFAULT_INACTIVITY_SECONDS)
     except ValueError:
