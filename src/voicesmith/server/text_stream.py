@@ -27,6 +27,7 @@ from voicesmith.text.sentences import split_sentences
 _LOGGER = logging.getLogger(__name__)
 
 _CLAUSE_END = re.compile(r"[,;:—–](?=\s)|\s[-–—](?=\s)")
+_MAYBE_END = re.compile(r"[.!?…\n]")
 #: A capitalised word appended to the buffer to ask the sentence rules whether the last candidate
 #: sentence end is one whatever comes next.
 _PROBE = " The"
@@ -43,6 +44,9 @@ class TextSegmenter:
         self._schedule = [int(n) for n in schedule]
         self._buffer = ""
         self._emitted = 0
+        self._clause_end: int | None = None
+        """End of the last clause boundary in the buffer (kept up to date as text arrives, so a long
+        run of text is scanned once, not once per piece)."""
 
     @property
     def pending(self) -> str:
@@ -51,8 +55,12 @@ class TextSegmenter:
 
     def feed(self, text: str, trigger: bool = False) -> list[str]:
         """Add a piece of text; the segments that are now complete, in order (often none)."""
+        # Only text near the new piece can complete a sentence: a candidate end just before it (waiting
+        # for whitespace or the next word) or one inside it.
+        look_from = max(0, len(self._buffer.rstrip()) - 4)
         self._buffer += text
-        out = self._complete_sentences()
+        self._scan_clauses(max(0, look_from - 1))
+        out = self._complete_sentences() if _MAYBE_END.search(self._buffer, look_from) else []
         clause = self._clause(trigger)
         if clause:
             out.append(clause)
@@ -61,14 +69,25 @@ class TextSegmenter:
 
     def flush(self) -> list[str]:
         """Everything still pending, as segments (sentences where it has several); the buffer empties."""
-        text, self._buffer = self._buffer, ""
+        text = self._buffer
+        self._cut(len(text))
         out = [s.text for s in split_sentences(text, self.language)] if text.strip() else []
         self._emitted += len(out)
         return out
 
     def clear(self) -> None:
         """Drop what is pending (the listener interrupted)."""
-        self._buffer = ""
+        self._cut(len(self._buffer))
+
+    def _cut(self, end: int) -> None:
+        self._buffer = self._buffer[end:]
+        self._clause_end = None
+        self._scan_clauses(0)
+
+    def _scan_clauses(self, start: int) -> None:
+        for match in _CLAUSE_END.finditer(self._buffer, start):
+            if match.end() >= MIN_TRIGGER_CHARACTERS:
+                self._clause_end = match.end()
 
     def _complete_sentences(self) -> list[str]:
         if not self._buffer.strip():
@@ -85,13 +104,11 @@ class TextSegmenter:
                 done.append(last)
         if not done:
             return []
-        cut = done[-1].end
-        self._buffer = self._buffer[cut:]
+        self._cut(done[-1].end)
         return [s.text for s in done]
 
     def _clause(self, trigger: bool) -> str | None:
-        pending = self._buffer
-        if not pending.strip():
+        if self._clause_end is None or not self._buffer.strip():
             return None
         if trigger:
             needed = MIN_TRIGGER_CHARACTERS
@@ -99,14 +116,8 @@ class TextSegmenter:
             needed = self._schedule[min(self._emitted, len(self._schedule) - 1)]
         else:
             return None
-        if len(pending.strip()) < needed:
+        if len(self._buffer.strip()) < needed:
             return None
-        cut = None
-        for match in _CLAUSE_END.finditer(pending):
-            if match.end() >= MIN_TRIGGER_CHARACTERS:
-                cut = match.end()
-        if cut is None:
-            return None
-        segment = pending[:cut].strip()
-        self._buffer = pending[cut:]
+        segment = self._buffer[: self._clause_end].strip()
+        self._cut(self._clause_end)
         return segment or None
