@@ -190,6 +190,7 @@ def test_first_sentence_is_spoken_before_the_rest_arrives_and_flush(server):
         assert receive_all(ws)[-1] == {"isFinal": True}
 
 
+@pytest.mark.slow
 def test_sdk_convert_realtime_over_tls(tmp_path, shared_cache, monkeypatch):
     """The SDK's stream-input helper always speaks wss://: a TLS listener with a test certificate."""
     cert, key = _self_signed(tmp_path)
