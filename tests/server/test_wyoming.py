@@ -173,18 +173,23 @@ def test_unknown_event_is_ignored_and_bad_voice_is_an_error_event(port):
     async def go():
         async with AsyncTcpClient("127.0.0.1", port) as client:
             await client.write_event(Event(type="some-future-event", data={"x": 1}))
-            await client.write_event(Synthesize(text="Hi.", voice=SynthesizeVoice(name="nobody")).event())
-            error = await client.read_event()
-            await client.write_event(
-                Synthesize(text="Hi.", voice=SynthesizeVoice(name="joe", speaker="zz")).event()
-            )
-            error2 = await client.read_event()
-            await client.write_event(Event(type="synthesize", data={"voice": {"name": "joe"}}))  # no text
-            error3 = await client.read_event()
-            await client.write_event(
-                Synthesize(text="Hallo.", voice=SynthesizeVoice(language="de_DE")).event()
-            )
-            error4 = await client.read_event()
+            await client.write_event(Event(type="ping", data={"text": "hi"}))
+            pong = await client.read_event()
+            assert pong.type == "pong" and pong.data.get("text") == "hi"
+
+            async def refused(event: Event) -> Event:
+                await client.write_event(event)
+                error = await client.read_event()
+                stop = await client.read_event()  # what Home Assistant's one-shot reader waits for
+                assert AudioStop.is_type(stop.type)
+                return error
+
+            error = await refused(Synthesize(text="Hi.", voice=SynthesizeVoice(name="nobody")).event())
+            bad_speaker = SynthesizeVoice(name="joe", speaker="zz")
+            error2 = await refused(Synthesize(text="Hi.", voice=bad_speaker).event())
+            error3 = await refused(Event(type="synthesize", data={"voice": {"name": "joe"}}))  # no text
+            german = SynthesizeVoice(language="de_DE")
+            error4 = await refused(Synthesize(text="Hallo.", voice=german).event())
             assert Error.is_type(error4.type) and "de_DE" in Error.from_event(error4).text
             await client.write_event(Synthesize(text="Still here.").event())  # connection still open
             return error, error2, error3, await _collect(client, "audio-stop")

@@ -18,7 +18,8 @@ Events (what wyoming-piper answers, so Home Assistant's Wyoming integration work
   is spoken as soon as it is complete (``audio-start`` / chunks / ``audio-stop`` per sentence, as
   wyoming-piper does), then ``synthesize-stopped``. The copy of the text that clients send as a
   ``synthesize`` during a stream, for servers that do not stream, is ignored.
-* Any other event is ignored. Bad input gets an ``error`` event; the connection stays open.
+* ``ping`` -> ``pong``; any other event is ignored. Bad input gets an ``error`` event (after a
+  refused one-shot ``synthesize``, also the ``audio-stop`` its client waits for); the connection stays open.
 
 Word timings: the first ``audio-chunk`` of each utterance carries ``speech_marks`` (Polly's sentence and
 word marks, ``time`` in ms from the start of the audio; a voicesmith extension that Wyoming clients
@@ -38,6 +39,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
+from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 from wyoming.tts import (
     Synthesize,
@@ -166,6 +168,10 @@ def _pcm_events(data: bytes, rate: int, timestamp_ms: int) -> list[Event]:
 # -- the connection ----------------------------------------------------------------------------------------
 
 
+class _Reported(Exception):
+    """A failure already answered with an ``error`` event."""
+
+
 class WyomingHandler(AsyncEventHandler):
     """One client connection: its events in order, its stream state."""
 
@@ -175,39 +181,57 @@ class WyomingHandler(AsyncEventHandler):
         self._segmenter: TextSegmenter | None = None
         self._speaker: SegmentSpeaker | None = None
         self._stream_failed = False
+        self._audio_started = False
 
     async def handle_event(self, event: Event) -> bool:
         try:
             await self._dispatch(event)
         except (ConnectionError, asyncio.IncompleteReadError):
             raise  # the client went away: nothing to answer
-        except VoicesmithError as error:
-            await self._error(error.message, type(error).__name__)
-        except (KeyError, TypeError, AttributeError) as error:  # an event without its required fields
-            await self._error(f"malformed {event.type!r} event: {error!r}", "BadEvent")
-        except Exception as error:  # never drop the connection: Home Assistant would hang on it
-            _LOGGER.exception("wyoming %s failed", event.type)
-            await self._error(f"internal error ({type(error).__name__}); see the server log", "InternalError")
+        except _Reported:
+            self._stream_failed = self._segmenter is not None
+        except Exception as error:
+            await self._report(error, event)
         return True
 
-    async def _error(self, text: str, code: str) -> None:
+    async def _report(self, error: Exception, event: Event | None = None) -> None:
+        """An ``error`` event for ``error``; never a dropped connection (Home Assistant would hang on it)."""
+        kind = event.type if event is not None else "synthesize"
+        if isinstance(error, VoicesmithError):
+            text, code = error.message, type(error).__name__
+        elif isinstance(error, (KeyError, TypeError, AttributeError)):  # an event without its fields
+            text, code = f"malformed {kind!r} event: {error!r}", "BadEvent"
+        else:
+            _LOGGER.error("wyoming %s failed", kind, exc_info=error)
+            text, code = f"internal error ({type(error).__name__}); see the server log", "InternalError"
         if self._segmenter is not None:
             self._stream_failed = True
         await self.write_event(Error(text=text, code=code).event())
 
     async def _dispatch(self, event: Event) -> None:
-        if Describe.is_type(event.type):
+        if Ping.is_type(event.type):
+            await self.write_event(Pong(text=Ping.from_event(event).text).event())
+        elif Describe.is_type(event.type):
             info = await self.services.pool.run(build_info, self.services)
             await self.write_event(info.event())
         elif Synthesize.is_type(event.type):
             if self._segmenter is not None:
                 return  # the compatibility copy of a stream's text
-            synthesize = Synthesize.from_event(event)
-            request = await self.services.pool.run(
-                synthesis_request, self.services, synthesize.voice, synthesize.text_format, synthesize.text
-            )
-            speaker = SegmentSpeaker(self.services, request)
-            await self._speak(speaker, request.text)
+            try:
+                synthesize = Synthesize.from_event(event)
+                request = await self.services.pool.run(
+                    synthesis_request,
+                    self.services,
+                    synthesize.voice,
+                    synthesize.text_format,
+                    synthesize.text,
+                )
+                await self._speak(SegmentSpeaker(self.services, request), request.text)
+            except (ConnectionError, asyncio.IncompleteReadError, _Reported):
+                raise
+            except Exception as error:  # refused before any audio: error, then the audio-stop it waits for
+                await self._report(error, event)
+                await self.write_event(AudioStop().event())
         elif SynthesizeStart.is_type(event.type):
             start = SynthesizeStart.from_event(event)
             # The stream exists from here on, even if its voice is refused: the client still gets its
@@ -246,7 +270,22 @@ class WyomingHandler(AsyncEventHandler):
         # anything else (ping, other domains, events from newer protocol versions): ignored
 
     async def _speak(self, speaker: SegmentSpeaker, text: str) -> None:
-        """One synthesis: audio-start, the chunks as they are made, audio-stop."""
+        """One synthesis: audio-start, the chunks as they are made, audio-stop. A failure after
+        audio-start is reported (error, then audio-stop) and raised as :class:`_Reported`."""
+        try:
+            await self._speak_chunks(speaker, text)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            raise
+        except Exception as error:
+            if not self._audio_started:
+                raise
+            await self._report(error)
+            await self.write_event(AudioStop().event())
+            raise _Reported from error
+        finally:
+            self._audio_started = False
+
+    async def _speak_chunks(self, speaker: SegmentSpeaker, text: str) -> None:
         encoder: StreamEncoder | None = None
         rate = 0
         async with aclosing(speaker.speak(text)) as chunks:
@@ -255,6 +294,7 @@ class WyomingHandler(AsyncEventHandler):
                     rate = chunk.sample_rate
                     encoder = StreamEncoder("pcm", rate, rate)
                     await self.write_event(AudioStart(rate=rate, width=_WIDTH, channels=1).event())
+                    self._audio_started = True
                 events = _pcm_events(encoder.feed(chunk.audio), rate, int(chunk.start * 1000 / rate))
                 if chunk.marks and events:
                     events[0].data["speech_marks"] = [
