@@ -219,3 +219,18 @@ def test_zeroconf_advertiser_constructs_on_loopback():
     advertiser = Advertiser("voicesmith-test", "127.0.0.1", 10200, interfaces=["127.0.0.1"])
     assert advertiser.info.type == "_wyoming._tcp.local." and advertiser.info.port == 10200
     asyncio.run(advertiser._zeroconf.async_close())
+
+
+def test_ssml_stream_is_spoken_whole_at_stop(port):
+    async def go():
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            start = SynthesizeStart(voice=SynthesizeVoice(name="joe"), text_format="ssml")
+            await client.write_event(start.event())
+            for piece in ["<speak>One. <break ti", 'me="500ms"/> Two', ". Three.</speak>"]:
+                await client.write_event(SynthesizeChunk(text=piece).event())
+            await client.write_event(SynthesizeStop().event())
+            return await _collect(client, "synthesize-stopped")
+
+    events = run(go())
+    assert not any(Error.is_type(e.type) for e in events)
+    assert sum(1 for e in events if AudioStart.is_type(e.type)) == 1 and len(_audio(events)) > 22050

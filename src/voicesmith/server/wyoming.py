@@ -182,6 +182,8 @@ class WyomingHandler(AsyncEventHandler):
         self._speaker: SegmentSpeaker | None = None
         self._stream_failed = False
         self._audio_started = False
+        self._whole = False
+        self._held: list[str] = []
 
     async def handle_event(self, event: Event) -> bool:
         try:
@@ -243,12 +245,21 @@ class WyomingHandler(AsyncEventHandler):
             info = self.services.synthesizer.catalog.get(request.voice)
             self._segmenter = TextSegmenter(info.language)
             self._speaker = SegmentSpeaker(self.services, request)
+            # SSML cannot be cut at sentence ends as it arrives (a cut may fall inside a tag): it is
+            # spoken whole at synthesize-stop.
+            self._whole = request.text_type == "ssml"
         elif SynthesizeChunk.is_type(event.type):
             if self._segmenter is None:
                 raise ValidationError("synthesize-chunk outside a stream: send synthesize-start first")
             if self._stream_failed or self._speaker is None:
                 return
             chunk = SynthesizeChunk.from_event(event)
+            if self._whole:
+                self._held.append(chunk.text)
+                if sum(map(len, self._held)) > MAX_PENDING_CHARACTERS:
+                    self._held.clear()
+                    raise ValidationError(f"an SSML stream is limited to {MAX_PENDING_CHARACTERS} characters")
+                return
             for sentence in self._segmenter.feed(chunk.text):
                 await self._speak(self._speaker, sentence)
             if len(self._segmenter.pending) > MAX_PENDING_CHARACTERS:
@@ -258,13 +269,16 @@ class WyomingHandler(AsyncEventHandler):
                 )
         elif SynthesizeStop.is_type(event.type):
             segmenter, speaker, failed = self._segmenter, self._speaker, self._stream_failed
+            held, whole = "".join(self._held), self._whole
             self._segmenter, self._speaker, self._stream_failed = None, None, False
+            self._held, self._whole = [], False
             if segmenter is None:
                 raise ValidationError("synthesize-stop outside a stream: send synthesize-start first")
             try:
                 if not failed and speaker is not None:
-                    for sentence in segmenter.flush():
-                        await self._speak(speaker, sentence)
+                    texts = ([held] if held.strip() else []) if whole else segmenter.flush()
+                    for text in texts:
+                        await self._speak(speaker, text)
             finally:
                 await self.write_event(SynthesizeStopped().event())
         # anything else (ping, other domains, events from newer protocol versions): ignored
