@@ -44,7 +44,7 @@ from voicesmith.audio.encode import StreamEncoder
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import ValidationError, VoicesmithError
 from voicesmith.server.alignment import CharTimings, TextAligner
-from voicesmith.server.elevenlabs import (
+from voicesmith.server.elevenlabs_protocol import (
     OutputSpec,
     SpeechFields,
     build_request,
