@@ -105,6 +105,8 @@ def test_voices_models_user(client):
     assert client.voices.get("joe").name == "Joe"
     assert "eleven_flash_v2_5" in [m.model_id for m in client.models.list()]
     assert client.user.get().subscription.tier
+    assert client.voices.settings.get_default().speed == 1.0
+    assert client.voices.settings.get("joe").stability == 0.5
 
 
 def test_errors_in_elevenlabs_shape(client, server):

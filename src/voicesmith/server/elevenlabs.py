@@ -181,6 +181,16 @@ async def stream_with_timestamps(
 # -- voices, models, user ------------------------------------------------------------------------------------
 
 
+#: What ElevenLabs clients read as a voice's settings; of them voicesmith uses ``speed`` (the rate).
+DEFAULT_VOICE_SETTINGS: dict[str, Any] = {
+    "stability": 0.5,
+    "similarity_boost": 0.75,
+    "style": 0.0,
+    "use_speaker_boost": True,
+    "speed": 1.0,
+}
+
+
 def voice_json(voice: VoiceInfo) -> dict[str, Any]:
     return {
         "voice_id": voice.id,
@@ -190,13 +200,7 @@ def voice_json(voice: VoiceInfo) -> dict[str, Any]:
         "description": f"{voice.name}, {voice.language} ({voice.origin})",
         "preview_url": None,
         "available_for_tiers": [],
-        "settings": {
-            "stability": 0.5,
-            "similarity_boost": 0.75,
-            "style": 0.0,
-            "use_speaker_boost": True,
-            "speed": 1.0,
-        },
+        "settings": dict(DEFAULT_VOICE_SETTINGS),
         "high_quality_base_model_ids": list(MODELS),
         "verified_languages": [
             {"language": voice.language.split("-")[0], "model_id": DEFAULT_MODEL, "locale": voice.language}
@@ -236,6 +240,17 @@ def search_voices(
 @router.get("/v1/voices/{voice_id}", dependencies=_auth, summary="Get voice (ElevenLabs)")
 def get_voice(voice_id: str, services: ServicesDep) -> dict:
     return voice_json(find_voice(services, voice_id))
+
+
+@router.get("/v1/voices/settings/default", dependencies=_auth, summary="Default voice settings")
+def default_voice_settings() -> dict:
+    return dict(DEFAULT_VOICE_SETTINGS)
+
+
+@router.get("/v1/voices/{voice_id}/settings", dependencies=_auth, summary="Voice settings")
+def voice_settings(voice_id: str, services: ServicesDep) -> dict:
+    find_voice(services, voice_id)
+    return dict(DEFAULT_VOICE_SETTINGS)
 
 
 def model_json(model_id: str) -> dict[str, Any]:
