@@ -342,3 +342,23 @@ def test_client_gone_mid_stream_cancels_quietly(server, caplog):
         ws.send(json.dumps({"text": "Still here. "}))
         ws.send(json.dumps({"text": ""}))
         assert audio_of(receive_all(ws))
+
+
+def test_inline_breaks_and_unspeakable_pieces(server, client):
+    """ElevenLabs' <break time="..."/> tags pause; a piece with nothing to say does not end the stream."""
+    plain = client.text_to_speech.convert_with_timestamps("joe", text="Wait. Now.", output_format="pcm_16000")
+    paused = client.text_to_speech.convert_with_timestamps(
+        "joe", text='Wait. <break time="1.5s" /> Now & then.', output_format="pcm_16000"
+    )
+    extra = (len(base64.b64decode(paused.audio_base_64)) - len(base64.b64decode(plain.audio_base_64))) / 32000
+    assert extra > 1.5
+    assert "".join(paused.alignment.characters) == "Wait.  Now & then."  # the tag is not read out
+    with connect(ws_url(server, "joe/stream-input?output_format=pcm_16000")) as ws:
+        ws.send(json.dumps({"text": " "}))
+        for piece in ["Okay. ", "\U0001f44d ", '<break time="500ms"/> ', "Done. "]:
+            ws.send(json.dumps({"text": piece, "flush": True}))
+        ws.send(json.dumps({"text": ""}))
+        messages = receive_all(ws)
+    assert messages[-1] == {"isFinal": True} and not [m for m in messages if m.get("error")]
+    chars = "".join("".join(m["alignment"]["chars"]) for m in messages if m.get("alignment"))
+    assert chars.split() == ["Okay.", "Done."]

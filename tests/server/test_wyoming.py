@@ -234,3 +234,20 @@ def test_ssml_stream_is_spoken_whole_at_stop(port):
     events = run(go())
     assert not any(Error.is_type(e.type) for e in events)
     assert sum(1 for e in events if AudioStart.is_type(e.type)) == 1 and len(_audio(events)) > 22050
+
+
+def test_stream_skips_a_sentence_with_nothing_to_say(port):
+    async def go():
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="joe")).event())
+            for piece in ["Sure. ", "\U0001f44d. ", "Bye."]:
+                await client.write_event(SynthesizeChunk(text=piece).event())
+            await client.write_event(SynthesizeStop().event())
+            return await _collect(client, "synthesize-stopped")
+
+    events = run(go())
+    assert not any(Error.is_type(e.type) for e in events)
+    assert [e.type for e in events if e.type in ("audio-start", "audio-stop")] == [
+        "audio-start",
+        "audio-stop",
+    ] * 2

@@ -9,6 +9,7 @@ stays on the audio's clock.
 
 from __future__ import annotations
 
+import html
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
@@ -51,9 +52,11 @@ class CharTimings:
 class TextAligner:
     """Hands out the characters of one text utterance by utterance, each with its timings."""
 
-    def __init__(self, text: str, lead: str = "") -> None:
+    def __init__(self, text: str, lead: str = "", markup: bool = False) -> None:
         self.text = text
         self._bytes = byte_offsets(text)
+        self._visible = _visible_characters(text) if markup else None
+        """For SSML: source index -> the character a reader sees (tags hidden, entities decoded)."""
         self._covered = 0
         """Characters already handed out."""
         self._lead = lead
@@ -98,9 +101,11 @@ class TextAligner:
             count = max(1, end - first)
             step = (finish - begin) / count
             for k in range(first, end):
-                out.chars.append(self.text[k])
-                out.starts.append(begin + (k - first) * step)
-                out.durations.append(step)
+                char = self._shown(k)
+                if char is not None:
+                    out.chars.append(char)
+                    out.starts.append(begin + (k - first) * step)
+                    out.durations.append(step)
             position = end
             cursor = finish
         while position < stop:
@@ -111,7 +116,36 @@ class TextAligner:
         self._covered = max(self._covered, stop)
         return out
 
+    def _shown(self, index: int) -> str | None:
+        if self._visible is None:
+            return self.text[index]
+        return self._visible.get(index)
+
     def _quiet(self, out: CharTimings, index: int, at: float) -> None:
-        out.chars.append(self.text[index])
-        out.starts.append(at)
-        out.durations.append(0.0)
+        char = self._shown(index)
+        if char is not None:
+            out.chars.append(char)
+            out.starts.append(at)
+            out.durations.append(0.0)
+
+
+def _visible_characters(source: str) -> dict[int, str]:
+    """The characters of an SSML source that a reader sees: not inside tags; an entity is one character,
+    at the index of its ``&``."""
+    visible: dict[int, str] = {}
+    index = 0
+    while index < len(source):
+        char = source[index]
+        if char == "<":
+            close = source.find(">", index)
+            index = len(source) if close < 0 else close + 1
+            continue
+        if char == "&":
+            end = source.find(";", index, index + 12)
+            if end > 0:
+                visible[index] = html.unescape(source[index : end + 1])
+                index = end + 1
+                continue
+        visible[index] = char
+        index += 1
+    return visible

@@ -114,10 +114,10 @@ async def _timestamped(services: Services, request: SynthesisRequest, spec: Outp
     from voicesmith.audio.encode import StreamEncoder
 
     speaker = SegmentSpeaker(services, request)
-    aligner = TextAligner(request.text)
+    aligner = TextAligner(request.text, markup=request.text_type == "ssml")
     encoder: StreamEncoder | None = None
     pending = CharTimings()
-    async for chunk in speaker.speak(request.text):
+    async for chunk in speaker.speak(request.text, request.text_type):
         if encoder is None:
             encoder = StreamEncoder(spec.format, chunk.sample_rate, spec.rate)
         if chunk.utterance_span is not None:

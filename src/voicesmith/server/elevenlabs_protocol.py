@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
+from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -69,6 +70,8 @@ PREMADE_VOICES: dict[str, str] = {
         "yoZ06aMxZJJ28mfd3POQ",  # Sam
     )
 }
+_BREAK = re.compile(r"""<break\s+time\s*=\s*["'](\d+(?:\.\d+)?)\s*(s|ms)["']\s*/?>""", re.IGNORECASE)
+MAX_BREAK_MS = 3000
 _FORMAT = re.compile(r"^(mp3|pcm|wav|ulaw|alaw|opus)_(\d+)(?:_(\d+))?$")
 _CODECS = {"mp3": "mp3", "pcm": "pcm", "wav": "wav", "ulaw": "mulaw", "alaw": "alaw", "opus": "ogg_opus"}
 _STATUS_NAMES = {401: "invalid_api_key", 404: "not_found", 409: "conflict", 413: "request_too_large"}
@@ -235,8 +238,10 @@ def build_request(
     names = [locator.pronunciation_dictionary_id for locator in fields.pronunciation_dictionary_locators]
     lexicons = services.lexicons(names) if names else []
     speed = fields.voice_settings.speed if fields.voice_settings and fields.voice_settings.speed else 1.0
+    text, text_type = speech_text(text)
     return SynthesisRequest(
         text=text,
+        text_type=text_type,
         voice=info.id,
         rate=speed,
         seed=fields.seed or 0,
@@ -244,6 +249,22 @@ def build_request(
         intensity=fields.emotion_intensity,
         lexicons=tuple(lexicons),
     )
+
+
+def speech_text(text: str) -> tuple[str, str]:
+    """(text, text type) to synthesize: ElevenLabs' inline pause tags (``<break time="1.5s" />``, up to
+    3 s) become SSML breaks; without them the text is plain text, ``<`` and all."""
+    if not _BREAK.search(text):
+        return text, "text"
+    parts, position = [], 0
+    for match in _BREAK.finditer(text):
+        milliseconds = float(match[1]) * (1000 if match[2].lower() == "s" else 1)
+        if milliseconds > MAX_BREAK_MS:
+            raise ValidationError(f"a break is at most {MAX_BREAK_MS / 1000:g} s, not {match[0]}")
+        parts += [xml_escape(text[position : match.start()]), f'<break time="{round(milliseconds)}ms"/>']
+        position = match.end()
+    parts.append(xml_escape(text[position:]))
+    return "<speak>" + "".join(parts) + "</speak>", "ssml"
 
 
 def text_request(services: Services, voice_id: str, body: TextBody) -> SynthesisRequest:

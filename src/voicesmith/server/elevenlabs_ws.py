@@ -52,6 +52,7 @@ from voicesmith.server.elevenlabs_protocol import (
     check_model,
     error_status,
     output_spec,
+    speech_text,
 )
 from voicesmith.server.services import Services
 from voicesmith.server.stream_speech import SegmentSpeaker
@@ -116,7 +117,7 @@ class SpeechContext:
         self.context_id = context_id
         self._send = send
         self._queue: asyncio.Queue = asyncio.Queue()
-        self._speaker = SegmentSpeaker(services, request)
+        self._speaker = SegmentSpeaker(services, request, skip_unspeakable=True)
         self._speaking = False
         self._queued = 0
         """Characters in queued segments."""
@@ -185,8 +186,10 @@ class SpeechContext:
                 break
             self._speaking = True
             self._queued -= len(segment)
-            aligner = TextAligner(segment, lead=" " if self._speaker.segments else "")
-            async with aclosing(self._speaker.speak(segment)) as chunks:
+            text, text_type = speech_text(segment)
+            lead = " " if self._speaker.segments else ""
+            aligner = TextAligner(text, lead=lead, markup=text_type == "ssml")
+            async with aclosing(self._speaker.speak(text, text_type)) as chunks:
                 async for chunk in chunks:
                     if encoder is None:
                         encoder = StreamEncoder(spec.format, chunk.sample_rate, spec.rate)

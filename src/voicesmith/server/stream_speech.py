@@ -9,6 +9,7 @@ app's synthesis pool, so the event loop never blocks; the chunks of all segments
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
@@ -46,20 +47,35 @@ def shift_marks(marks: list[SpeechMark], ms: int) -> list[SpeechMark]:
     return [replace(m, time=m.time + ms) for m in marks] if ms else list(marks)
 
 
-class SegmentSpeaker:
-    """Speaks segments in order on one timeline. Not thread-safe: one per stream."""
+_TAG = re.compile(r"<[^>]*>")
 
-    def __init__(self, services: Services, base: SynthesisRequest) -> None:
+
+def speakable(text: str) -> bool:
+    """Whether a segment has anything to say (a letter or digit outside markup): a stream's lone "👍",
+    "--" or trailing pause is skipped rather than refused, which would end the whole stream."""
+    return any(char.isalnum() for char in _TAG.sub(" ", text))
+
+
+class SegmentSpeaker:
+    """Speaks segments in order on one timeline. Not thread-safe: one per stream.
+
+    ``skip_unspeakable``: a segment with nothing to say gives no audio (streams) instead of the
+    synthesizer's error (one-shot requests)."""
+
+    def __init__(self, services: Services, base: SynthesisRequest, skip_unspeakable: bool = False) -> None:
         self.services = services
         self.base = base
+        self.skip_unspeakable = skip_unspeakable
         self.position = 0
         """Samples spoken so far (the start of the next segment)."""
         self.segments = 0
 
-    async def speak(self, text: str) -> AsyncIterator[SpokenChunk]:
+    async def speak(self, text: str, text_type: str | None = None) -> AsyncIterator[SpokenChunk]:
         """The audio of one segment, chunk by chunk as it is made. Bad input raises before any audio;
         closing the iterator early (cancel) stops the synthesis after the chunk being made."""
-        request = replace(self.base, text=text)
+        if self.skip_unspeakable and not speakable(text):
+            return
+        request = replace(self.base, text=text, text_type=text_type or self.base.text_type)
         pool = self.services.pool
         stream = await pool.run(self.services.synthesizer.open, request)
         segment = self.segments

@@ -244,7 +244,7 @@ class WyomingHandler(AsyncEventHandler):
             )
             info = self.services.synthesizer.catalog.get(request.voice)
             self._segmenter = TextSegmenter(info.language)
-            self._speaker = SegmentSpeaker(self.services, request)
+            self._speaker = SegmentSpeaker(self.services, request, skip_unspeakable=True)
             # SSML cannot be cut at sentence ends as it arrives (a cut may fall inside a tag): it is
             # spoken whole at synthesize-stop.
             self._whole = request.text_type == "ssml"
@@ -316,10 +316,11 @@ class WyomingHandler(AsyncEventHandler):
                     ]
                 for item in events:
                     await self.write_event(item)
-        if encoder is not None:
-            tail = encoder.close()
-            for item in _pcm_events(tail, rate, int(speaker.position * 1000 / rate)):
-                await self.write_event(item)
+        if encoder is None:
+            return  # nothing to say (a stream's lone emoji): no audio-start, so no audio-stop
+        tail = encoder.close()
+        for item in _pcm_events(tail, rate, int(speaker.position * 1000 / rate)):
+            await self.write_event(item)
         await self.write_event(AudioStop().event())
 
 
