@@ -23,8 +23,9 @@ engine.
 ``output_format`` (query): ``mp3_<rate>_<kbps>``, ``pcm_<rate>``, ``wav_<rate>``, ``ulaw_8000``,
 ``alaw_8000``, ``opus_48000_<kbps>`` (Ogg Opus); the bitrate is the encoder's own. ``voice_settings.speed``
 is the speaking rate; ``pronunciation_dictionary_locators`` name stored Polly lexicons (by
-``pronunciation_dictionary_id``); ``seed`` seeds the voice. voicesmith extensions in the body (and in the
-WebSocket's first message): ``emotion`` and ``emotion_intensity``, as on the other doors.
+``pronunciation_dictionary_id``); ``seed`` seeds the voice; inline ``<break time="1.5s" />`` pauses.
+voicesmith extensions in the body (and in the WebSocket's first message): ``emotion`` and
+``emotion_intensity``, as on the other doors.
 
 Keys: when ``openai_api_keys`` are configured, every route wants one of them as ``xi-api-key`` (or
 ``Authorization: Bearer``; on the WebSocket also as ``xi_api_key`` in the first message). Errors are
