@@ -23,6 +23,8 @@ def test_serve_with_wyoming_and_marytts_ports(data_dir):
         "-m",
         "voicesmith.cli",
         "serve",
+        "--host",
+        "127.0.0.1",  # the Wyoming server follows it
         "--port",
         str(port),
         "--wyoming-port",

@@ -105,9 +105,12 @@ def serve(
 
 
 def _door_environment(
-    wyoming_port: int | None, wyoming_zeroconf: bool | None, marytts_port: int | None
+    wyoming_port: int | None, wyoming_zeroconf: bool | None, marytts_port: int | None, host: str | None
 ) -> None:
-    """The door flags as settings (environment), so worker processes see them too."""
+    """The door flags as settings (environment), so worker processes see them too. The Wyoming server
+    listens where ``--host`` says unless VOICESMITH_WYOMING_HOST names another interface."""
+    if host and not os.environ.get("VOICESMITH_WYOMING_HOST"):
+        os.environ["VOICESMITH_WYOMING_HOST"] = host
     for name, value in (
         ("VOICESMITH_WYOMING_PORT", wyoming_port),
         ("VOICESMITH_WYOMING_ZEROCONF", wyoming_zeroconf),
