@@ -102,6 +102,21 @@ class Settings(BaseSettings):
     """Runs of one task or voice job whose worker died (crashed, OOM-killed) before it is given up as
     failed, with a reason saying so, instead of being run again forever."""
 
+    # -- more front doors: Wyoming (Home Assistant), MaryTTS ----------------------------------------------
+
+    wyoming_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of the Wyoming TCP server (Home Assistant; 10200 is the usual one); None: no Wyoming server.
+    Wyoming has no authentication: bind it (``wyoming_host``) where only Home Assistant reaches it."""
+    wyoming_host: str | None = None
+    """Interface of the Wyoming server; None: the HTTP server's ``host``."""
+    wyoming_zeroconf: bool = False
+    """Advertise the Wyoming server over mDNS (``_wyoming._tcp``) so Home Assistant discovers it."""
+    wyoming_zeroconf_name: str | None = None
+    """Service name in the advertisement; None: ``voicesmith``."""
+    marytts_port: int | None = Field(default=None, ge=1, le=65535)
+    """A second HTTP port for MaryTTS clients (59125 is MaryTTS's own); None: MaryTTS's routes are on the
+    main port only."""
+
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
 

@@ -27,16 +27,20 @@ from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import RequestTooLargeError, VoicesmithError
 from voicesmith.server import console, emotion_api, openai_api, polly, polly_tasks, sagemaker, voices
 from voicesmith.server.deps import ServicesDep
+from voicesmith.server.elevenlabs import router as elevenlabs_router
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
+    door_error,
     install_error_handlers,
     is_openai_path,
     openai_error,
     polly_error,
     unexpected_error_response,
 )
+from voicesmith.server.marytts import router as marytts_router
 from voicesmith.server.services import Services, SynthesisPool
 from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
+from voicesmith.server.wyoming import router as wyoming_router
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
 from voicesmith.tasks.storage import OutputStorage
@@ -109,7 +113,9 @@ class RequestContextMiddleware:
     @staticmethod
     async def _too_large(scope: Scope, receive: Receive, send: Send, size: int, limit: int) -> None:
         message = f"the request body is {size} bytes or more; this server accepts at most {limit}"
-        if is_openai_path(scope["path"]):
+        if (door := door_error(scope["path"], message, 413)) is not None:
+            response = door
+        elif is_openai_path(scope["path"]):
             response = openai_error(message, 413)
         else:
             response = polly_error("ValidationException", message, 413, scope["state"]["request_id"])
@@ -212,6 +218,9 @@ def create_app(
     )
     for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console):
         app.include_router(module.router)
+    app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
+    app.include_router(elevenlabs_router)  # ElevenLabs' API under /elevenlabs
+    app.include_router(marytts_router)  # MaryTTS's /process, /voices, /locales, /version
 
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:
