@@ -11,6 +11,8 @@ PORT ?= 8000
 DEB_TEST_PACKAGES := espeak-ng flite chromium
 # postgresql: the store, task and multi-node tests start a throwaway cluster (tests/pg.py).
 DEB_TEST_PACKAGES += postgresql
+# curl and xxd run speech-dispatcher's mary-generic command line in the MaryTTS test.
+DEB_TEST_PACKAGES += curl xxd
 PYTEST_ARGS ?=
 
 .PHONY: serve test install install-test deb-test lint bench clean

@@ -83,6 +83,10 @@ def api_of(path: str) -> str:
         return "openai"
     if path.startswith("/v1/emotion"):
         return "emotion"
+    if path.startswith("/elevenlabs/"):
+        return "elevenlabs"
+    if path in ("/process", "/version", "/voices", "/locales", "/audioformats", "/datatypes"):
+        return "marytts"
     if path.startswith("/v1/"):
         return "polly"
     if path in ("/invocations", "/ping"):

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.errors import LanguageNotSupportedError, LexiconNotFoundError
@@ -132,13 +133,16 @@ def prepare_speech(services: Services, fields: PollySpeechFields, limits=SPEECH_
 
 def _prepare_keyed(services: Services, fields: PollySpeechFields) -> tuple[PreparedSpeech, str]:
     speech = prepare_speech(services, fields)
-    digest = services.voice(fields.VoiceId).digest if services.cache is not None else ""
-    return speech, request_key("polly", speech, digest)
+    return speech, request_key("polly", speech, services.voice(fields.VoiceId).digest)
 
 
 @router.post("/speech", summary="SynthesizeSpeech", response_class=Response)
 async def synthesize_speech(fields: PollySpeechFields, services: ServicesDep) -> Response:
-    speech, key = await services.pool.run(_prepare_keyed, services, fields)
+    if services.cache is None:
+        speech = await services.pool.run(prepare_speech, services, fields)
+        return await speech_response(services, speech)
+    # Not in the synthesis pool: a cached answer must not wait behind synthesis.
+    speech, key = await run_in_threadpool(_prepare_keyed, services, fields)
     return await cached(services.cache, key, lambda: speech_response(services, speech))
 
 
