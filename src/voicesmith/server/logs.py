@@ -57,4 +57,6 @@ def configure(log_format: str = "text", level: str | int = "INFO", stream=None) 
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # Alembic tells at INFO how it sets itself up on every start; what it migrates, our migrations log.
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
     return handler
