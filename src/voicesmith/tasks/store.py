@@ -180,6 +180,17 @@ class Store:
         with self.session() as session:
             return session.execute(delete(VoiceJobRow).where(VoiceJobRow.id == voice_id)).rowcount > 0
 
+    def set_voice_job_backend(self, voice_id: str, claim: str | None, handle: dict[str, Any]) -> bool:
+        """Record where a voice job trains (its backend handle, in the ``dataset`` JSON), only while
+        ``claim`` holds the job; False if it was deleted or taken over."""
+        with self.session() as session:
+            row = session.get(VoiceJobRow, voice_id, with_for_update=True)
+            if row is None or row.claim != claim:
+                return False
+            row.dataset = {**row.dataset, "backend": handle}
+            row.updated = utcnow()
+            return True
+
     def claim_next(self, model: type[JobRow], lease_seconds: float, running: str) -> JobRow | None:
         """Take one waiting job (or one whose worker's lease ran out) and mark it ``running``.
 
