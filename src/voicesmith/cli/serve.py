@@ -23,7 +23,13 @@ _LOGGER = logging.getLogger(__name__)
 @click.option(
     "--task-workers",
     type=click.IntRange(0, 64),
-    help="Task/voice-job worker threads per process (default: VOICESMITH_TASK_WORKERS or 1).",
+    help="Synthesis-task worker threads per process (default: VOICESMITH_TASK_WORKERS or 1).",
+)
+@click.option(
+    "--voice-job-workers",
+    type=click.IntRange(0, 64),
+    help="Voice-job watcher threads per process; they dispatch to the training backend and never train "
+    "here (default: VOICESMITH_VOICE_JOB_WORKERS or 1). 0 with `voicesmith worker --voice-jobs` elsewhere.",
 )
 @click.option(
     "--log-level",
@@ -31,7 +37,14 @@ _LOGGER = logging.getLogger(__name__)
     default="info",
     show_default=True,
 )
-def serve(host: str | None, port: int | None, workers: int, task_workers: int | None, log_level: str) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int,
+    task_workers: int | None,
+    voice_job_workers: int | None,
+    log_level: str,
+) -> None:
     """Serve the Amazon Polly and OpenAI speech APIs.
 
     \b
@@ -46,6 +59,8 @@ def serve(host: str | None, port: int | None, workers: int, task_workers: int | 
 
     if task_workers is not None:
         os.environ["VOICESMITH_TASK_WORKERS"] = str(task_workers)  # read by every worker process
+    if voice_job_workers is not None:
+        os.environ["VOICESMITH_VOICE_JOB_WORKERS"] = str(voice_job_workers)
     settings = Settings()
     host = host or settings.host
     port = port or settings.port

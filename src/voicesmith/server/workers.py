@@ -70,6 +70,8 @@ def build_workers(
             lease_seconds=settings.task_lease_seconds,
             poll_seconds=settings.task_poll_seconds,
         )
+        if isinstance(handler, VoiceJobWatcher):
+            handler.stopping = services.voice_runner.stopping
 
 
 def start_workers(services: Services) -> None:

@@ -48,6 +48,12 @@ class _Kind:
     handler: Callable[[JobRow], None]
 
 
+class JobDetachedError(Exception):
+    """Raised by a handler that stops watching a job it does not run itself (a voice job training in
+    its backend) because the worker is stopping: the claim is released, no outcome is recorded, and the
+    next worker to claim the job re-attaches to it."""
+
+
 class JobLostError(RuntimeError):
     """The worker's claim on a job was taken over (its lease ran out); its outcome is not recorded."""
 
@@ -98,6 +104,11 @@ class TaskRunner:
             thread.join(timeout)
         self._threads.clear()
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once :meth:`stop` was called (handlers that watch long jobs check it)."""
+        return self._stop
+
     def wake(self) -> None:
         """A job was submitted: look now instead of at the next poll."""
         self._wake.set()
@@ -141,6 +152,12 @@ class TaskRunner:
                 "%s: running %s %s (attempt %d)", self.name, kind.model.__tablename__, job.id, job.attempts
             )
             kind.handler(job)
+        except JobDetachedError:
+            done.set()
+            heartbeat.join()
+            self.store.renew(kind.model, job.id, claim, 0.0)  # lease ends now: the next worker re-attaches
+            _LOGGER.info("%s %s: detached; it goes on in its backend", kind.model.__tablename__, job.id)
+            return
         except VoicesmithError as error:
             status, reason = FAILED, error.message
         except Exception as error:

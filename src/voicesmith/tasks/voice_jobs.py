@@ -25,8 +25,7 @@ import json
 import logging
 import os
 import shutil
-import time
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -34,6 +33,7 @@ from typing import Any, Literal, Protocol
 from voicesmith.engine.catalog import VoiceCatalog, validate_voice_id
 from voicesmith.errors import TrainingError, VoicesmithError
 from voicesmith.settings import Settings
+from voicesmith.tasks.runner import JobDetachedError
 from voicesmith.tasks.store import Store, VoiceJobRow
 
 _LOGGER = logging.getLogger(__name__)
@@ -228,14 +228,15 @@ class VoiceJobWatcher:
         backend: TrainingBackend,
         *,
         poll_seconds: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.catalog = catalog
         self.backend = backend
         self.poll_seconds = poll_seconds or settings.training_poll_seconds
-        self._sleep = sleep
+        self.stopping = stopping or threading.Event()
+        """Set when the worker stops: the watcher detaches, leaving the backend job running."""
 
     def __call__(self, row: VoiceJobRow) -> None:
         job = VoiceJob.from_row(row, self.settings)
@@ -273,7 +274,8 @@ class VoiceJobWatcher:
                                 status.reason)  # fmt: skip
                 handle = self._submit(row, job, submissions=submissions)
                 continue
-            self._sleep(self.poll_seconds)
+            if self.stopping.wait(self.poll_seconds):
+                raise JobDetachedError(f"voice job {row.id}: the worker is stopping")
 
     def _submit(self, row: VoiceJobRow, job: VoiceJob, submissions: int) -> dict[str, Any]:
         job.write_spec()
