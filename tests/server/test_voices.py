@@ -161,7 +161,7 @@ def test_boto3_create_voice_with_recording_bytes_and_a_failing_job(studio, pipel
     voice = wait_for(lambda: voice_status(polly, voice_id))
     assert voice["Status"] == "failed" and "silent" in voice["StatusReason"]
     job = pipeline.jobs[-1]
-    assert (job.folder / "recordings" / job.dataset["recordings"][0]).read_bytes() == wav_bytes()
+    assert job.folder.is_dir() and not (job.folder / "recordings").exists()  # uploads freed on failure
     polly.delete_voice(VoiceId=voice_id)
     assert not job.folder.exists()
 
@@ -223,3 +223,136 @@ def test_without_the_train_extra_jobs_fail_honestly(tmp_path, shared_cache, monk
         assert voice["Status"] == "failed" and voice["StatusReason"] == TRAINING_UNAVAILABLE
         with pytest.raises(polly.exceptions.ConflictException):
             polly.synthesize_speech(Text="Hi.", VoiceId=voice_id, OutputFormat="pcm")
+
+
+def multipart(url: str, recordings, transcript=b"a|Hello.\n", consent=None, **fields):
+    data = {"Name": "Up", "LanguageCode": "en-US", "TermsAccepted": "true", **fields}
+    files = [("recordings", item) for item in recordings]
+    files.append(("transcript", ("transcript.txt", transcript, "text/plain")))
+    if consent is not None:
+        files.append(("consent", consent))
+    return httpx.post(f"{url}/v1/voices", data=data, files=files)
+
+
+@pytest.mark.parametrize(
+    ("recording", "problem"),
+    [
+        (("empty.wav", b"", "audio/wav"), "empty (0 bytes)"),
+        (("notes.wav", b"just some text, not audio\n" * 20, "audio/wav"), "does not decode"),
+        (("tool.wav", b"\x7fELF\x02\x01\x01" + bytes(500), "audio/wav"), "does not decode"),
+        (("blip.wav", wav_bytes(0.05), "audio/wav"), "at least"),
+        (("speech.wav", wav_bytes(61.0, rate=8000), "audio/wav"), "split it"),
+    ],
+)
+def test_bad_recordings_are_refused_on_arrival_naming_the_file(studio, recording, problem):
+    answer = multipart(studio.url, [("good.wav", wav_bytes(), "audio/wav"), recording])
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["x-amzn-ErrorType"] == "ValidationException"
+    message = answer.json()["message"]
+    assert message.startswith(recording[0]) and problem in message
+    assert not list((studio.data_dir / "voice_jobs").glob(".upload-*"))  # nothing left behind
+
+
+def test_a_non_utf8_transcript_is_refused(studio):
+    answer = multipart(
+        studio.url, [("a.wav", wav_bytes(), "audio/wav")], transcript="a|café\n".encode("latin-1")
+    )
+    assert answer.status_code == 400 and "not UTF-8" in answer.json()["message"]
+
+
+def test_bad_recording_bytes_through_boto3(studio):
+    polly = polly_client(studio.url)
+    with pytest.raises(polly.exceptions.ValidationException) as caught:
+        polly.create_voice(
+            Name="x",
+            LanguageCode="en-US",
+            TermsAccepted=True,
+            VoiceCreationData={
+                "Recordings": [{"Format": "mp3", "Data": {"Bytes": b"#!/bin/sh\nrm -rf /\n"}}]
+            },
+        )
+    assert caught.value.response["Error"]["Message"].startswith("Recordings[0]: not a recording")
+
+
+def test_too_many_recordings(tmp_path, shared_cache, pipeline):
+    settings = make_settings(tmp_path / "data", shared_cache, max_recordings=2)
+    with serving(settings, voice_job_runner=pipeline) as running:
+        answer = multipart(running.url, [(f"{n}.wav", wav_bytes(), "audio/wav") for n in range(3)])
+        assert answer.status_code == 400 and "limit of 2" in answer.json()["message"]
+
+
+def test_consent_recording_is_stored_and_passed_to_the_job(studio, pipeline):
+    answer = multipart(
+        studio.url,
+        [("a.wav", wav_bytes(), "audio/wav")],
+        consent=("I agree.flac", wav_bytes(2.0), "audio/flac"),
+        VoiceId="consenting",
+    )
+    assert answer.status_code == 200, answer.text
+    wait_for(lambda: voice_status(polly_client(studio.url), "consenting"))
+    job = next(j for j in pipeline.jobs if j.voice_id == "consenting")
+    assert job.dataset["consent"] == "consent.flac" and job.dataset["recordings"] == ["a.wav"]
+    bad = multipart(
+        studio.url, [("a.wav", wav_bytes(), "audio/wav")], consent=("c.wav", b"nope", "audio/wav")
+    )
+    assert bad.status_code == 400 and bad.json()["message"].startswith("c.wav")
+
+
+def test_consent_recording_in_json(studio, pipeline):
+    import base64
+
+    body = {
+        "VoiceId": "consent-json",
+        "Name": "C",
+        "LanguageCode": "en-US",
+        "TermsAccepted": True,
+        "VoiceCreationData": {
+            "Recordings": [{"Format": "wav", "Data": {"Bytes": base64.b64encode(wav_bytes()).decode()}}]
+        },
+        "ConsentRecording": base64.b64encode(wav_bytes(1.5)).decode(),
+    }
+    assert httpx.post(f"{studio.url}/v1/voices", json=body).status_code == 200
+    wait_for(lambda: voice_status(polly_client(studio.url), "consent-json"))
+    job = next(j for j in pipeline.jobs if j.voice_id == "consent-json")
+    assert (job.folder / "recordings" / job.dataset["consent"]).read_bytes() == wav_bytes(1.5)
+
+
+def test_dataset_locations_only_under_allowed_folders(studio, allowed, tmp_path):
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (allowed / "link").symlink_to(outside, target_is_directory=True)
+    answers = {}
+    for location in (
+        str(outside),  # exists, not allowed
+        str(tmp_path / "missing"),  # does not exist
+        str(allowed / "link"),  # a symlink out of the allowed folder
+        f"{allowed}/../{outside.parent.name}/secret",  # .. out of it
+        "/etc",
+    ):
+        answer = httpx.post(
+            f"{studio.url}/v1/voices",
+            json={"Name": "P", "LanguageCode": "en-US", "TermsAccepted": True, "DatasetLocation": location},
+        )
+        assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "ValidationException"
+        answers[location] = answer.json()["message"].replace(repr(location[:200]), "<location>")
+    assert len(set(answers.values())) == 1, answers  # missing and forbidden read the same
+
+
+def test_upload_storage_quota(tmp_path, shared_cache, pipeline):
+    settings = make_settings(tmp_path / "data", shared_cache, max_upload_storage_bytes=100_000)
+    pipeline.release.clear()  # the first job holds its uploads while it "trains"
+    try:
+        with serving(settings, voice_job_runner=pipeline) as running:
+            polly = polly_client(running.url)
+            first = multipart(running.url, [("a.wav", wav_bytes(1.0), "audio/wav")], VoiceId="first")
+            assert first.status_code == 200, first.text
+            with pytest.raises(polly.exceptions.ServiceQuotaExceededException):
+                polly.create_voice(
+                    Name="second",
+                    LanguageCode="en-US",
+                    TermsAccepted=True,
+                    VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": wav_bytes(2.0)}}]},
+                )
+            assert not list((settings.data_dir / "voice_jobs").glob(".upload-*"))
+    finally:
+        pipeline.release.set()

@@ -358,7 +358,11 @@ def make_voice_job_handler(services: Services, runner: VoiceJobRunner) -> Callab
     def handle(row: VoiceJobRow) -> None:
         job = VoiceJob.from_row(row, services.settings)
         job.folder.mkdir(parents=True, exist_ok=True)
-        runner(job)
+        try:
+            runner(job)
+        except Exception:
+            cleanup_job_files(job.folder, keep_logs=True)  # a failed job does not keep its uploads
+            raise
         try:
             services.synthesizer.catalog.get(row.id)
         except VoiceNotFoundError:

@@ -241,6 +241,16 @@ class VoiceJobWatcher:
     def __call__(self, row: VoiceJobRow) -> None:
         job = VoiceJob.from_row(row, self.settings)
         job.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self._watch(row, job)
+        except (JobDetachedError, JobCancelledError):
+            raise
+        except Exception:
+            # A failed job keeps its log, status and check report for GetVoice, not its uploads.
+            cleanup_job_files(job.folder, keep_logs=True)
+            raise
+
+    def _watch(self, row: VoiceJobRow, job: VoiceJob) -> None:
         handle = row.dataset.get(BACKEND_KEY)
         if handle and handle.get("backend") == self.backend.name:
             _LOGGER.info("voice job %s: re-attaching to %s job %s", row.id, handle["backend"], handle["id"])
