@@ -354,5 +354,6 @@ def test_upload_storage_quota(tmp_path, shared_cache, pipeline):
                     VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": wav_bytes(2.0)}}]},
                 )
             assert not list((settings.data_dir / "voice_jobs").glob(".upload-*"))
+            pipeline.release.set()
     finally:
         pipeline.release.set()

@@ -184,12 +184,17 @@ class Store:
         """Record where a voice job trains (its backend handle, in the ``dataset`` JSON), only while
         ``claim`` holds the job; False if it was deleted or taken over."""
         with self.session() as session:
-            row = session.get(VoiceJobRow, voice_id, with_for_update=True)
-            if row is None or row.claim != claim:
+            dataset = session.scalar(
+                select(VoiceJobRow.dataset).where(VoiceJobRow.id == voice_id, VoiceJobRow.claim == claim)
+            )
+            if dataset is None:
                 return False
-            row.dataset = {**row.dataset, "backend": handle}
-            row.updated = utcnow()
-            return True
+            changed = session.execute(
+                update(VoiceJobRow)
+                .where(VoiceJobRow.id == voice_id, VoiceJobRow.claim == claim)
+                .values(dataset={**dataset, "backend": handle}, updated=utcnow())
+            ).rowcount
+            return changed > 0
 
     def claim_next(self, model: type[JobRow], lease_seconds: float, running: str) -> JobRow | None:
         """Take one waiting job (or one whose worker's lease ran out) and mark it ``running``.
