@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     """When set, OpenAI routes require ``Authorization: Bearer <one of these>``."""
 
     task_workers: int = Field(default=1, ge=0, le=64)
-    """Worker threads that run synthesis tasks and voice jobs in each server process (0: none)."""
+    """Worker threads that run synthesis tasks in each server process (0: none; voice jobs have their own)."""
 
     task_lease_seconds: float = Field(default=30.0, gt=0)
     """A claimed task is renewed every third of this; one whose lease ran out (its process died) is
