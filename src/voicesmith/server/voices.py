@@ -310,6 +310,14 @@ def get_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
     return {"Voice": voice}
 
 
+@router.get("/voice-jobs", summary="List custom-voice jobs (voicesmith)")
+def list_voice_jobs(services: ServicesDep) -> dict:
+    """Every custom voice this server made or is making, newest first, as GetVoice shows each (the
+    console's Voices panel; DescribeVoices lists only the voices that can speak)."""
+    rows = services.store.list_voice_jobs(0, 200)
+    return {"Voices": [voice_job_json(row, services)["Voice"] for row in rows]}
+
+
 @router.get("/voices/{VoiceId}/log", summary="The training log of a custom voice (voicesmith)")
 def get_voice_log(voice_id: VoiceIdPath, services: ServicesDep) -> PlainTextResponse:
     validate_voice_id(voice_id)

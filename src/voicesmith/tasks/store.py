@@ -176,6 +176,12 @@ class Store:
         with self.session() as session:
             return session.get(VoiceJobRow, voice_id)
 
+    def list_voice_jobs(self, offset: int = 0, limit: int = 100) -> list[VoiceJobRow]:
+        """Voice jobs, newest first."""
+        with self.session() as session:
+            query = select(VoiceJobRow).order_by(VoiceJobRow.created.desc(), VoiceJobRow.id)
+            return list(session.scalars(query.offset(offset).limit(limit)))
+
     def delete_voice_job(self, voice_id: str) -> bool:
         with self.session() as session:
             return session.execute(delete(VoiceJobRow).where(VoiceJobRow.id == voice_id)).rowcount > 0
