@@ -134,7 +134,7 @@ def test_the_upload_is_signed_where_the_server_wants_keys(browser, keyed_studio,
     pipeline.release.set()
     context, page, errors = open_console(browser, keyed_studio.url, ready=False)
     try:
-        page.click("#keys summary")
+        wait_until(page, "() => document.getElementById('keys').open")  # the page asked for keys
         page.fill("#access-key", ACCESS_KEY)
         page.fill("#secret-key", SECRET_KEY)
         page.click("#keys-form button[type=submit]")
