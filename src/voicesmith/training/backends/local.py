@@ -70,7 +70,9 @@ class LocalBackend:
         return [*nice, *training_command(self.settings), "train", "--job", str(job.folder / JOB_FILE)]
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        from voicesmith.training.backends import job_environment
+
+        env = job_environment(self.settings)
         if self.settings.training_gpus is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.settings.training_gpus
         if self.settings.training_threads:

@@ -54,8 +54,11 @@ class SlurmBackend:
         return found
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        from voicesmith.training.backends import job_environment
+
         command = [self._tool(args[0]), *args[1:]]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        env = job_environment(self.settings)  # sbatch exports it to the job
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
         if check and done.returncode != 0:
             raise TrainingError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()[:500]}")
         return done
