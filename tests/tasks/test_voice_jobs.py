@@ -168,9 +168,10 @@ def test_progress_for_getvoice(tmp_path):
     (run / "progress.json").write_text(
         json.dumps({"step": 120, "total": 2000, "eta_s": 1992, "validation": {"val_mel": 0.41}, "losses": {}})
     )
-    (tmp_path / "check.json").write_text(json.dumps({"ok": True, "findings": [
-        {"severity": "warning", "code": "clipping", "message": "a.wav clips"},
-        {"severity": "info", "code": "x", "message": "fine"}]}))  # fmt: skip
+    clip = {"id": "a", "findings": [{"severity": "warning", "code": "clipping", "message": "a.wav clips"}]}
+    check = {"ok": True, "summary": {"clips": 2, "usable_clips": 1}, "clips": [clip],
+             "findings": [{"severity": "info", "code": "x", "message": "fine"}]}  # fmt: skip
+    (tmp_path / "check.json").write_text(json.dumps(check))
     shown = progress(tmp_path, {"backend": "slurm", "id": "42", "detail": "RUNNING"})
     assert shown == {
         "Stage": "training",
@@ -180,7 +181,9 @@ def test_progress_for_getvoice(tmp_path):
         "Validation": {"val_mel": 0.41},
         "DatasetCheck": {
             "Ok": True,
-            "Findings": [{"severity": "warning", "code": "clipping", "message": "a.wav clips"}],
+            "Findings": [{"severity": "warning", "code": "clipping", "message": "a.wav clips", "clip": "a"}],
+            "clips": 2,
+            "usable_clips": 1,
         },
         "Backend": "slurm",
         "BackendJobId": "42",

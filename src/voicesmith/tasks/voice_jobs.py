@@ -187,9 +187,17 @@ def progress(job_dir: Path, handle: dict[str, Any] | None = None) -> dict[str, A
         if trainer.get("losses"):
             out["Losses"] = trainer["losses"]
     check = read_json(job_dir / CHECK_FILE)
-    if check is not None:
-        findings = [f for f in check.get("findings", []) if f.get("severity") in ("error", "warning")]
-        out["DatasetCheck"] = {"Ok": bool(check.get("ok")), "Findings": findings[:50]}
+    if check is not None:  # training.check's report: dataset-level findings, then each clip's
+        findings = list(check.get("findings", []))
+        for clip in check.get("clips", []):
+            findings += [{**finding, "clip": clip.get("id")} for finding in clip.get("findings", [])]
+        findings = [f for f in findings if f.get("severity") in ("error", "warning")]
+        summary = check.get("summary") or {}
+        out["DatasetCheck"] = {
+            "Ok": bool(check.get("ok")),
+            "Findings": findings[:50],
+            **{k: summary[k] for k in ("clips", "usable_clips", "usable_duration_s") if k in summary},
+        }
     if handle:
         out["Backend"] = handle.get("backend")
         out["BackendJobId"] = str(handle.get("id"))
