@@ -47,7 +47,10 @@ export function initVoices({ call, showError, clearError }) {
     if (findings.length) {
       const ul = document.createElement("ul");
       ul.className = "findings";
-      for (const finding of findings) ul.append(text("li", finding.message, `finding ${finding.severity}`));
+      for (const finding of findings) {
+        const where = finding.clip ? `${finding.clip}: ` : "";
+        ul.append(text("li", `${where}${finding.message}`, `finding ${finding.severity}`));
+      }
       box.append(ul);
     }
     if (voice.Status === "failed" && voice.StatusReason) box.append(text("p", voice.StatusReason, "reason"));
