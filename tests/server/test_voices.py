@@ -310,11 +310,13 @@ def test_consent_recording_in_json(studio, pipeline):
             "Recordings": [{"Format": "wav", "Data": {"Bytes": base64.b64encode(wav_bytes()).decode()}}]
         },
         "ConsentRecording": base64.b64encode(wav_bytes(1.5)).decode(),
+        "Transcript": "recording000.wav|Hello there.\n",
     }
     assert httpx.post(f"{studio.url}/v1/voices", json=body).status_code == 200
     wait_for(lambda: voice_status(polly_client(studio.url), "consent-json"))
     job = next(j for j in pipeline.jobs if j.voice_id == "consent-json")
     assert (job.folder / "recordings" / job.dataset["consent"]).read_bytes() == wav_bytes(1.5)
+    assert (job.folder / job.dataset["transcript"]).read_text() == "recording000.wav|Hello there.\n"
 
 
 def test_dataset_locations_only_under_allowed_folders(studio, allowed, tmp_path):

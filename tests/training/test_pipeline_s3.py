@@ -48,3 +48,29 @@ def test_the_training_command_gets_the_credentials_given_to_the_server(tmp_path)
     env = job_environment(settings, base={"PATH": "/usr/bin"})
     assert env["VOICESMITH_AWS_ACCESS_KEY_ID"] == "AKID" and env["VOICESMITH_AWS_SECRET_ACCESS_KEY"] == "s"
     assert "VOICESMITH_S3_ENDPOINT_URL" not in env and env["PATH"] == "/usr/bin"
+
+
+def test_s3url_recordings_are_fetched_beside_the_uploads(tmp_path, s3_endpoint):
+    import io
+
+    import numpy as np
+    import soundfile
+
+    settings = Settings(data_dir=tmp_path / "data", s3_endpoint_url=s3_endpoint, aws_access_key_id="AKID",
+                        aws_secret_access_key="secret")  # fmt: skip
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id="AKID", aws_secret_access_key="secret")  # fmt: skip
+    s3.create_bucket(Bucket="clips")
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.zeros(8000, dtype="float32"), 16000, format="WAV")
+    s3.put_object(Bucket="clips", Key="take one.wav", Body=buffer.getvalue())
+    folder = tmp_path / "job"
+    (folder / "recordings").mkdir(parents=True)
+    (folder / "recordings" / "recording000.wav").write_bytes(buffer.getvalue())
+    (folder / "transcript.txt").write_text("recording000.wav|Uploaded.\ntake_one.wav|From S3.\n")
+    dataset = {"folder": str(folder), "recordings": ["recording000.wav"], "transcript": "transcript.txt",
+               "urls": ["s3://clips/take one.wav"]}  # fmt: skip
+    root = materialise(dataset, tmp_path / "work", settings)
+    assert (folder / "recordings" / "take_one.wav").is_file()
+    lines = (root / "metadata.csv").read_text().splitlines()
+    assert lines == ["recording000|Uploaded.", "take_one|From S3."]

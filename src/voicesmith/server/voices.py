@@ -82,6 +82,9 @@ class CreateVoiceFields(BaseModel):
     Gender: str | None = None
     DatasetLocation: str | None = None
     VoiceCreationData: dict[str, Any] | None = None
+    Transcript: str | None = None
+    """voicesmith: ``file|text`` lines for JSON recordings (``recording000.wav``, ... in order, or the
+    S3Url's file names); multipart uploads send a ``transcript`` file instead."""
     ConsentRecording: Any = None
     """Optional: the speaker saying that they consent, base64 audio (checked in the training job)."""
 
@@ -116,6 +119,10 @@ def _dataset_from_json(services: Services, fields: CreateVoiceFields, folder: Fs
     else:
         recordings = (fields.VoiceCreationData or {}).get("Recordings")
         data = uploads.recordings_from_json(settings, recordings, folder)
+    if fields.Transcript is not None and "location" not in data:
+        (folder / "transcript.txt").write_text(fields.Transcript, encoding="utf-8")
+        uploads.check_transcript(folder / "transcript.txt", "Transcript")
+        data["transcript"] = "transcript.txt"
     if fields.ConsentRecording is not None:
         data["consent"] = uploads.consent_from_json(settings, fields.ConsentRecording, folder)
         data["folder"] = str(folder)

@@ -84,6 +84,46 @@ def _dataset_from_uploads(folder: Path, recordings: list[str], transcript: str |
     return root
 
 
+def _s3_options(settings: Settings | None) -> dict[str, Any]:
+    """fsspec/s3fs options from the settings: credentials (else boto's chain), region, endpoint."""
+    options: dict[str, Any] = {}
+    if settings is not None:
+        if settings.aws_access_key_id:
+            options.update(key=settings.aws_access_key_id, secret=settings.aws_secret_access_key)
+        client: dict[str, Any] = {"region_name": settings.aws_region}
+        if settings.s3_endpoint_url:
+            client["endpoint_url"] = settings.s3_endpoint_url
+        options["client_kwargs"] = client
+    return options
+
+
+def _fetch_recordings(
+    urls: list[str], folder: Path, taken: list[str], settings: Settings | None
+) -> list[str]:
+    """CreateVoice's ``Recordings[].Data.S3Url`` objects copied into the job's recordings folder, under
+    their own file names (the transcript names them so) unless an upload already has that name."""
+    import fsspec
+
+    names: list[str] = []
+    (folder / "recordings").mkdir(parents=True, exist_ok=True)
+    for index, url in enumerate(urls):
+        name = (
+            re.sub(r"[^A-Za-z0-9._-]+", "_", url.rsplit("/", 1)[-1]).lstrip("._")[:100] or f"s3-{index:03d}"
+        )
+        if name in taken or name in names:
+            name = f"s3-{index:03d}-{name}"
+        target = folder / "recordings" / name
+        if not target.exists():
+            fs, path = fsspec.core.url_to_fs(url, **_s3_options(settings))
+            try:
+                fs.get(path, f"{target}.partial")
+            except (OSError, ValueError) as error:
+                raise DatasetError(f"cannot read the recording ({error})", path=url) from error
+            os.replace(f"{target}.partial", target)
+        names.append(name)
+    return names
+
+
 def _fetch_location(location: str, work: Path, settings: Settings | None = None) -> Path:
     """A dataset folder on this machine, or an ``s3://`` prefix copied here (fsspec, ``[s3]`` extra) with
     the credentials and endpoint of ``settings``."""
@@ -93,15 +133,7 @@ def _fetch_location(location: str, work: Path, settings: Settings | None = None)
 
     target = work / "download"
     if not target.exists():
-        options: dict = {}
-        if settings is not None:
-            if settings.aws_access_key_id:
-                options.update(key=settings.aws_access_key_id, secret=settings.aws_secret_access_key)
-            client: dict = {"region_name": settings.aws_region}
-            if settings.s3_endpoint_url:
-                client["endpoint_url"] = settings.s3_endpoint_url
-            options["client_kwargs"] = client
-        fs, path = fsspec.core.url_to_fs(location, **options)
+        fs, path = fsspec.core.url_to_fs(location, **_s3_options(settings))
         partial = work / "download.partial"
         shutil.rmtree(partial, ignore_errors=True)
         fs.get(path.rstrip("/") + "/", str(partial), recursive=True)
@@ -118,8 +150,11 @@ def materialise(dataset: dict[str, Any], work: Path, settings: Settings | None =
     """The job's dataset dict -> a dataset folder on this machine (downloaded or built from uploads)."""
     if "location" in dataset:
         return _fetch_location(str(dataset["location"]), work, settings)
-    if dataset.get("recordings"):
-        recordings = [name for name in dataset["recordings"] if name != dataset.get("consent")]
+    if dataset.get("recordings") or dataset.get("urls"):
+        recordings = [name for name in dataset.get("recordings", []) if name != dataset.get("consent")]
+        if dataset.get("urls"):
+            folder = Path(dataset["folder"])
+            recordings += _fetch_recordings(list(dataset["urls"]), folder, recordings, settings)
         return _dataset_from_uploads(Path(dataset["folder"]), recordings, dataset.get("transcript"), work)
     raise DatasetError("the job has no recordings")
 
