@@ -73,7 +73,12 @@ class SageMakerBackend:
         session: Any = None,
         prepare: Callable[[VoiceJob], Path] | None = None,
     ) -> None:
-        import boto3
+        try:
+            import boto3
+        except ImportError:
+            raise TrainingError(
+                "the sagemaker training backend needs boto3: pip install 'voicesmith[sagemaker]'"
+            ) from None
 
         self.settings = settings
         self.session = session or boto3.session.Session(
