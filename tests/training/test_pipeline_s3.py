@@ -74,3 +74,25 @@ def test_s3url_recordings_are_fetched_beside_the_uploads(tmp_path, s3_endpoint):
     assert (folder / "recordings" / "take_one.wav").is_file()
     lines = (root / "metadata.csv").read_text().splitlines()
     assert lines == ["recording000|Uploaded.", "take_one|From S3."]
+
+
+@pytest.mark.slow
+def test_recordings_without_a_transcript_are_transcribed(tmp_path, speech_clips):
+    import shutil
+
+    from voicesmith.errors import DatasetError
+
+    folder = tmp_path / "job"
+    (folder / "recordings").mkdir(parents=True)
+    for clip in speech_clips[:2]:
+        shutil.copy(clip.path, folder / "recordings" / clip.path.name)
+    names = [clip.path.name for clip in speech_clips[:2]]
+    root = materialise({"folder": str(folder), "recordings": names}, tmp_path / "work", language="en-US")
+    lines = (root / "metadata.csv").read_text().splitlines()
+    assert [line.split("|")[0] for line in lines] == [n.removesuffix(".wav") for n in names]
+    heard = (folder / "transcript.auto.txt").read_text().lower()
+    assert all(word in heard for word in speech_clips[0].text.lower().replace(",", "").split()[:2])
+    with pytest.raises(DatasetError, match="only English"):
+        materialise(
+            {"folder": str(tmp_path / "other"), "recordings": names}, tmp_path / "w2", language="de-DE"
+        )

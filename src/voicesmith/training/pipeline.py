@@ -48,9 +48,46 @@ def _key(name: str) -> str:
     return re.sub(r"\W+", "_", Path(name.strip()).stem).lower()
 
 
+AUTO_TRANSCRIPT = "transcript.auto.txt"
+
+
+def transcribe_recordings(folder: Path, recordings: list[str], language: str | None) -> str:
+    """Recordings that came without a transcript (Polly's CreateVoice has none): Whisper tiny.en writes
+    one (``transcript.auto.txt`` in the job folder, where the customer can read and correct it).
+    English only; needs the ``[eval]`` extra on the training host."""
+    if language is not None and not language.lower().startswith("en"):
+        raise DatasetError(
+            f"the recordings came without a transcript, and only English ones are transcribed here "
+            f"({language}): upload 'transcript' with one 'file|text' line each"
+        )
+    target = folder / AUTO_TRANSCRIPT
+    if target.is_file():
+        return target.name
+    from voicesmith.training.asr import Transcriber
+
+    transcriber = Transcriber()
+    lines = []
+    for name in recordings:
+        try:
+            audio, rate = soundfile.read(folder / "recordings" / name, dtype="float32", always_2d=True)
+        except (RuntimeError, soundfile.LibsndfileError) as error:
+            raise DatasetError(f"cannot read the audio ({error})", path=name) from error
+        text = transcriber.transcribe(audio.mean(axis=1), rate).replace("|", " ").strip()
+        if text:
+            lines.append(f"{name}|{text}\n")
+        _LOGGER.info("transcribed %s: %s", name, text)
+    if not lines:
+        raise DatasetError("the recordings came without a transcript and no speech was heard in them")
+    write_text = target.with_name(f".{target.name}.partial")
+    write_text.write_text("".join(lines), encoding="utf-8")
+    os.replace(write_text, target)
+    return target.name
+
+
 def _dataset_from_uploads(folder: Path, recordings: list[str], transcript: str | None, work: Path) -> Path:
     """Uploaded recordings + a transcript (``name|text``, ``name<TAB>text`` or ``name,text`` lines, the
-    name with or without its extension) -> an LJSpeech-layout folder the dataset readers know."""
+    name with or without its extension) -> an LJSpeech-layout folder the dataset readers know.
+    A machine transcript (:func:`transcribe_recordings`) leaves out recordings where it heard nothing."""
     if not transcript:
         raise DatasetError(
             "the recordings came without a transcript: upload 'transcript' with one 'file|text' line each"
@@ -70,6 +107,8 @@ def _dataset_from_uploads(folder: Path, recordings: list[str], transcript: str |
     for name in recordings:
         stem = Path(name).stem
         if _key(name) not in texts:
+            if transcript == AUTO_TRANSCRIPT:
+                continue
             raise DatasetError(f"{name}: no line for it in {transcript}")
         target = root / "wavs" / f"{stem}.wav"
         if not target.exists():
@@ -146,7 +185,9 @@ def is_prepared(folder: Path) -> bool:
     return (folder / "dataset.json").is_file() and (folder / "manifest.jsonl").is_file()
 
 
-def materialise(dataset: dict[str, Any], work: Path, settings: Settings | None = None) -> Path:
+def materialise(
+    dataset: dict[str, Any], work: Path, settings: Settings | None = None, language: str | None = None
+) -> Path:
     """The job's dataset dict -> a dataset folder on this machine (downloaded or built from uploads)."""
     if "location" in dataset:
         return _fetch_location(str(dataset["location"]), work, settings)
@@ -155,7 +196,9 @@ def materialise(dataset: dict[str, Any], work: Path, settings: Settings | None =
         if dataset.get("urls"):
             folder = Path(dataset["folder"])
             recordings += _fetch_recordings(list(dataset["urls"]), folder, recordings, settings)
-        return _dataset_from_uploads(Path(dataset["folder"]), recordings, dataset.get("transcript"), work)
+        folder = Path(dataset["folder"])
+        transcript = dataset.get("transcript") or transcribe_recordings(folder, recordings, language)
+        return _dataset_from_uploads(folder, recordings, transcript, work)
     raise DatasetError("the job has no recordings")
 
 
@@ -261,7 +304,7 @@ def run_job(job_file: Path, *, prepare_only: bool = False, settings: Settings | 
     studio = StudioSettings(**{k: v for k, v in studio_values.items() if k in known})
     try:
         stage("fetching")
-        source = materialise(spec["dataset"], work, settings)
+        source = materialise(spec["dataset"], work, settings, spec.get("language"))
         if prepare_only:
             stage("checking")
             prepared = prepare_voice_dataset(source, work=work, studio=studio, report_to=folder / CHECK_FILE)
@@ -303,7 +346,7 @@ def voice_job_runner(studio: StudioSettings = StudioSettings()):
         work = Path(job.folder) / "studio"
         work.mkdir(parents=True, exist_ok=True)
         try:
-            source = materialise(job.dataset, work, settings)
+            source = materialise(job.dataset, work, settings, job.language)
             make_voice(
                 source,
                 voice_id=job.voice_id,
