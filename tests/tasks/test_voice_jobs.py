@@ -189,3 +189,20 @@ def test_progress_for_getvoice(tmp_path):
         "BackendJobId": "42",
         "BackendState": "RUNNING",
     }
+
+
+def test_a_backend_that_does_not_answer_for_a_while_is_asked_again(env):
+    settings, store = env
+    exported(settings)
+
+    class Flaky(ScriptedBackend):
+        def poll(self, job, handle):
+            if len(self.states) > 1 and self.states[0] == "error":
+                self.states.pop(0)
+                raise TimeoutError("squeue timed out")
+            return super().poll(job, handle)
+
+    backend = Flaky(["error", "error", "running", "succeeded"])
+    catalog = Catalog()
+    VoiceJobWatcher(store, settings, catalog, backend, poll_seconds=0.01)(claim(store))
+    assert len(catalog.installed) == 1 and backend.submitted == ["v1"]

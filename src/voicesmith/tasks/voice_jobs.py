@@ -48,6 +48,8 @@ BACKEND_KEY = "backend"
 """Where a job's backend handle is kept in the row's ``dataset`` JSON (no column of its own)."""
 
 BackendState = Literal["pending", "running", "succeeded", "failed", "cancelled", "lost"]
+MAX_POLL_FAILURES = 20
+"""Consecutive failed polls (backend unreachable) before a job counts as failed."""
 MAX_SUBMISSIONS = 3
 """A backend job that vanished (node lost, process killed) is submitted again at most this often."""
 
@@ -264,6 +266,7 @@ class VoiceJobWatcher:
             _LOGGER.info("voice job %s: re-attaching to %s job %s", row.id, handle["backend"], handle["id"])
         else:
             handle = self._submit(row, job, submissions=0)
+        failures = 0
         while True:
             current = self.store.get_voice_job(row.id)
             if current is None or current.claim != row.claim:
@@ -271,7 +274,20 @@ class VoiceJobWatcher:
                 if current is None:
                     self.backend.cancel(job, handle)
                 raise JobCancelledError(f"voice job {row.id} was cancelled")
-            status = self.backend.poll(job, handle)
+            try:
+                status = self.backend.poll(job, handle)
+                failures = 0
+            except VoicesmithError:
+                raise
+            except Exception:  # a network blip, squeue timing out: the job itself may be fine
+                failures += 1
+                if failures >= MAX_POLL_FAILURES:
+                    raise
+                _LOGGER.warning("voice job %s: asking %s failed (%d in a row)", row.id, self.backend.name,
+                                failures, exc_info=True)  # fmt: skip
+                if self.stopping.wait(self.poll_seconds):
+                    raise JobDetachedError(f"voice job {row.id}: the worker is stopping") from None
+                continue
             if status.detail != handle.get("detail"):
                 handle = {**handle, "detail": status.detail}
                 self.store.set_voice_job_backend(row.id, row.claim, handle)
