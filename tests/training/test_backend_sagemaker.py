@@ -153,6 +153,7 @@ def test_submit_poll_cancel_against_the_service_model(tmp_path, aws):
                           {"TrainingJobName": name})  # fmt: skip
         assert backend.poll(the_job, handle).state == "running"
         assert json.loads((the_job.run_dir / "progress.json").read_text())["step"] == 1500
+        assert json.loads((the_job.folder / "status.json").read_text()) == {"stage": "training"}
 
         stub.add_response("describe_training_job",
                           described(name, "Failed", "Failed", FailureReason="AlgorithmError: out of memory"),

@@ -38,6 +38,7 @@ from voicesmith.tasks.voice_jobs import (
     VoiceJob,
     read_json,
     tail,
+    write_json,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -235,6 +236,9 @@ class SageMakerBackend:
         status = described["TrainingJobStatus"]
         secondary = described.get("SecondaryStatus", "")
         detail = f"{status} ({secondary})" if secondary else status
+        stage = {"Training": "training", "Uploading": "exporting"}.get(secondary, "starting")
+        if status == "InProgress" and (read_json(job.folder / STATUS_FILE) or {}).get("stage") != stage:
+            write_json(job.folder / STATUS_FILE, {"stage": stage})  # GetVoice's Stage, as on other backends
         if status == "InProgress":
             self._sync_progress(job)
             return BackendStatus("pending" if secondary in _STARTING else "running", detail=detail)
