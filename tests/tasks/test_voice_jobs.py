@@ -206,3 +206,24 @@ def test_a_backend_that_does_not_answer_for_a_while_is_asked_again(env):
     catalog = Catalog()
     VoiceJobWatcher(store, settings, catalog, backend, poll_seconds=0.01)(claim(store))
     assert len(catalog.installed) == 1 and backend.submitted == ["v1"]
+
+
+def test_a_job_never_trains_in_two_processes_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    from voicesmith.tasks.voice_jobs import ALREADY_RUNNING, is_training, training_lock
+
+    folder = tmp_path / "job"
+    folder.mkdir()
+    spec = {"voice_id": "v1", "name": "V", "language": "en-US", "gender": None, "folder": str(folder),
+            "dataset": {"location": str(tmp_path / "nowhere")}, "studio": {}}  # fmt: skip
+    (folder / "job.json").write_text(json.dumps(spec))
+    (folder / "status.json").write_text(json.dumps({"stage": "training"}))
+    command = [sys.executable, "-m", "voicesmith.cli", "train", "--job", str(folder / "job.json")]
+    with training_lock(folder) as free:  # as a first training process would hold it
+        assert free and is_training(folder)
+        second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert second.returncode == ALREADY_RUNNING and "already training" in second.stderr
+    assert json.loads((folder / "status.json").read_text()) == {"stage": "training"}  # left alone
+    assert not is_training(folder)

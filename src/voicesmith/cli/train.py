@@ -88,11 +88,6 @@ def train(
 ) -> None:
     """Fine-tune a voice on DATASET (a folder written by `voicesmith dataset prepare`), or run a voice
     job with --job JOB.json."""
-    from voicesmith.errors import TrainingError
-    from voicesmith.training.config import TrainConfig
-    from voicesmith.training.topology import default_precision
-    from voicesmith.training.train import default_run_dir, read_run, run_training
-
     logging.getLogger("voicesmith").setLevel(logging.INFO)
     if logging.getLogger().level > logging.INFO:
         for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
@@ -100,6 +95,11 @@ def train(
     if job_file is not None:
         _run_job(job_file, prepare_only)
         return
+    from voicesmith.errors import TrainingError
+    from voicesmith.training.config import TrainConfig
+    from voicesmith.training.topology import default_precision
+    from voicesmith.training.train import default_run_dir, read_run, run_training
+
     if dataset is None or voice_id is None:
         raise click.UsageError("give DATASET and --voice-id (or --job JOB.json)")
     if resume and output is None:
@@ -142,7 +142,8 @@ def train(
 def _run_job(job_file: Path, prepare_only: bool) -> None:
     """A voice job on a training host; its outcome goes to the job's status.json (exit 1 on failure)."""
     from voicesmith.errors import VoicesmithError
-    from voicesmith.training.pipeline import run_job
+    from voicesmith.tasks.voice_jobs import ALREADY_RUNNING
+    from voicesmith.training.pipeline import JobAlreadyRunningError, run_job
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -153,6 +154,9 @@ def _run_job(job_file: Path, prepare_only: bool) -> None:
         torch.set_num_threads(threads)
     try:
         result = run_job(job_file, prepare_only=prepare_only)
+    except JobAlreadyRunningError as error:  # leaves the job's status to the process that trains it
+        click.echo(f"voice job not started: {error.message}", err=True)
+        raise SystemExit(ALREADY_RUNNING) from None
     except VoicesmithError as error:
         click.echo(f"voice job failed: {error.message}", err=True)
         raise SystemExit(1) from None

@@ -21,11 +21,14 @@ Files in a job folder::
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -208,6 +211,37 @@ def progress(job_dir: Path, handle: dict[str, Any] | None = None) -> dict[str, A
     return out
 
 
+LOCK_FILE = ".train.lock"
+ALREADY_RUNNING = 75
+"""Exit status of a training command that found its job already training elsewhere (EX_TEMPFAIL)."""
+
+
+@contextmanager
+def training_lock(folder: Path) -> Iterator[bool]:
+    """Hold the job folder's training lock while the block runs: True if it was free. The lock is an
+    ``flock`` on a file in the job folder (shared storage for SLURM), so two training processes of one
+    job never run at once, even if a job was submitted twice."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / LOCK_FILE).open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_training(folder: Path) -> bool:
+    """Does some process hold the job's training lock right now?"""
+    if not (folder / LOCK_FILE).exists():
+        return False
+    with training_lock(folder) as free:
+        return not free
+
+
 def upload_bytes(settings: Settings) -> int:
     """Bytes of uploads held by voice-job folders (not the training's work files): what the upload
     quota counts."""
@@ -339,7 +373,7 @@ def cleanup_job_files(folder: Path, *, keep_logs: bool) -> None:
     if not keep_logs:
         shutil.rmtree(folder, ignore_errors=True)
         return
-    keep = {LOG_FILE, STATUS_FILE, CHECK_FILE, JOB_FILE}
+    keep = {LOG_FILE, STATUS_FILE, CHECK_FILE, JOB_FILE, LOCK_FILE}
     if not folder.is_dir():
         return
     for entry in folder.iterdir():

@@ -22,9 +22,9 @@ from typing import Any, Literal
 import soundfile
 
 from voicesmith.engine.catalog import VoiceCatalog
-from voicesmith.errors import DatasetError, VoicesmithError
+from voicesmith.errors import DatasetError, TrainingError, VoicesmithError
 from voicesmith.settings import Settings
-from voicesmith.tasks.voice_jobs import CHECK_FILE, STATUS_FILE, write_json
+from voicesmith.tasks.voice_jobs import CHECK_FILE, STATUS_FILE, training_lock, write_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -288,6 +288,19 @@ def run_job(job_file: Path, *, prepare_only: bool = False, settings: Settings | 
     """
     spec = json.loads(Path(job_file).read_text(encoding="utf-8"))
     folder = Path(spec["folder"])
+    with training_lock(folder) as free:
+        if not free:
+            raise JobAlreadyRunningError(
+                f"voice job {spec['voice_id']} is already training in another process"
+            )
+        return _run_job(spec, folder, prepare_only=prepare_only, settings=settings)
+
+
+class JobAlreadyRunningError(TrainingError):
+    """Another training process holds this job's lock (the job was submitted twice): this one leaves."""
+
+
+def _run_job(spec: dict[str, Any], folder: Path, *, prepare_only: bool, settings: Settings | None) -> Path:
     settings = settings or Settings()
     work = folder / "studio"
     work.mkdir(parents=True, exist_ok=True)

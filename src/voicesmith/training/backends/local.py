@@ -27,6 +27,7 @@ from voicesmith.tasks.voice_jobs import (
     STATUS_FILE,
     BackendStatus,
     VoiceJob,
+    is_training,
     read_json,
     tail,
 )
@@ -125,6 +126,8 @@ class LocalBackend:
         done = final_status(job)  # it may have written its outcome just before exiting
         if done is not None:
             return done
+        if is_training(job.folder):  # ours left (ALREADY_RUNNING): another process trains this job
+            return BackendStatus("running", detail="training (another process)")
         if code is not None and code != 0 and code != -signal.SIGKILL:
             last = tail(job.folder / LOG_FILE, 1500).strip().splitlines()[-8:]
             return BackendStatus("failed", reason=f"training exited with code {code}: " + " | ".join(last))

@@ -24,7 +24,7 @@ from typing import Any
 
 from voicesmith.errors import TrainingError
 from voicesmith.settings import Settings
-from voicesmith.tasks.voice_jobs import JOB_FILE, LOG_FILE, BackendStatus, VoiceJob, tail
+from voicesmith.tasks.voice_jobs import JOB_FILE, LOG_FILE, BackendStatus, VoiceJob, is_training, tail
 from voicesmith.training.backends.local import final_status, result_folder
 
 _LOGGER = logging.getLogger(__name__)
@@ -128,6 +128,8 @@ class SlurmBackend:
         done = final_status(job)  # finished between the two reads
         if done is not None:
             return done
+        if is_training(job.folder):  # a duplicate submission left; another process trains this job
+            return BackendStatus("running", detail="training (another process)")
         if state == "CANCELLED":
             return BackendStatus("cancelled", reason=f"SLURM job {handle['id']} was cancelled", detail=detail)
         if state in _FAILED or state == "COMPLETED":
