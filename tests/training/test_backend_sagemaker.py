@@ -189,9 +189,9 @@ def test_missing_configuration_is_named(tmp_path, aws):
 
 
 @pytest.mark.slow
-def test_the_watcher_installs_the_fetched_artefact_through_the_catalog(tmp_path, aws, shared_cache):
-    from voicesmith.training.tiny_voice import build_tiny_voice
-
+def test_the_watcher_installs_the_fetched_artefact_through_the_catalog(
+    tmp_path, aws, shared_cache, tiny_voices
+):
     settings = make_settings(tmp_path)
     (settings.data_dir).mkdir(parents=True)
     (settings.data_dir / "cache").symlink_to(shared_cache, target_is_directory=True)
@@ -199,7 +199,7 @@ def test_the_watcher_installs_the_fetched_artefact_through_the_catalog(tmp_path,
     store.add(VoiceJobRow(id="sm-voice", name="SM", language="en-US", gender="Female",
                           dataset={"location": "s3://in/x/"}, status=PENDING, created=None))  # fmt: skip
     row = store.claim_next(VoiceJobRow, 30, TRAINING)
-    tiny = build_tiny_voice(tmp_path / "tiny", seed=3)
+    tiny = tiny_voices[1]  # the session's tiny voice (no torch import of our own)
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         tar.add(tiny, "sm-voice/sm-voice.onnx")
