@@ -58,7 +58,8 @@ def build_workers(
             workers=settings.task_workers,
             lease_seconds=settings.task_lease_seconds,
             poll_seconds=settings.task_poll_seconds,
-            on_task_finished=lambda task_id: polly_tasks.notify(services, task_id),
+            on_task_finished=lambda task_id: polly_tasks.task_finished(services, task_id),
+            max_attempts=settings.max_task_attempts,
         )
     handler = voice_job_handler(services, voice_job_runner)  # also gives DeleteVoice the backend
     if voice_jobs and settings.voice_job_workers:
@@ -69,6 +70,9 @@ def build_workers(
             workers=settings.voice_job_workers,
             lease_seconds=settings.task_lease_seconds,
             poll_seconds=settings.task_poll_seconds,
+            # No attempt cap here: a watcher that stops (a restart) detaches and the next one
+            # re-attaches, which is not a failure; lost backend jobs are bounded by MAX_SUBMISSIONS.
+            max_attempts=None,
         )
         if isinstance(handler, VoiceJobWatcher):
             handler.stopping = services.voice_runner.stopping
