@@ -49,6 +49,7 @@ def test_a_voice_trains_as_a_slurm_job(cluster, tmp_path, shared_cache, monkeypa
         voice_training_steps=2,
         voice_training_batch_size=2,
         dataset_allowed_folders=[datasets],
+        voice_job_workers=2,
     )
     with serving(settings) as running:
         polly = polly_client(running.url)
@@ -69,6 +70,18 @@ def test_a_voice_trains_as_a_slurm_job(cluster, tmp_path, shared_cache, monkeypa
         assert voice["Status"] == "pending" and "PENDING" in voice["StatusReason"]
         queued = cluster.run("squeue", "-h", "-j", held["BackendJobId"], "-o", "%T %j")
         assert queued.stdout.split() == ["PENDING", "voicesmith-on-slurm"], queued
+        # A second voice, held too, is cancelled: DeleteVoice scancels its SLURM job.
+        answer = httpx.post(
+            f"{running.url}/v1/voices",
+            json={**body, "VoiceId": "slurm-cancel", "DatasetLocation": str(datasets / "prepared")},
+        )
+        assert answer.status_code == 200, answer.text
+        doomed = wait_for(lambda: details(running.url, "slurm-cancel").get("BackendJobId"), timeout=30)
+        polly.delete_voice(VoiceId="slurm-cancel")
+        wait_for(
+            lambda: "CANCELLED" in cluster.run("scontrol", "show", "job", doomed, "-o").stdout, timeout=30
+        )
+        assert not (settings.data_dir / "voice_jobs" / "slurm-cancel").exists()
         released = cluster.run("scontrol", "release", held["BackendJobId"])
         assert released.returncode == 0, released.stderr
 
