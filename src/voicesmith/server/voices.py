@@ -227,7 +227,8 @@ def _summary(details: dict[str, Any]) -> str:
 
 @router.post("/voices", summary="CreateVoice")
 async def create_voice(request: Request, services: ServicesDep) -> dict:
-    uploads.check_quota(services.settings, int(request.headers.get("content-length", "0") or 0))
+    length = request.headers.get("content-length", "")
+    uploads.check_quota(services.settings, int(length) if length.isdigit() else 0)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         raw, recordings, transcript, consent = await _read_form(request)
         raw["TermsAccepted"] = str(raw.get("TermsAccepted", "")).lower() in ("true", "1", "yes")
