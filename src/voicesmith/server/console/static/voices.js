@@ -54,6 +54,12 @@ export function initVoices({ call, showError, clearError }) {
       box.append(ul);
     }
     if (voice.Status === "failed" && voice.StatusReason) box.append(text("p", voice.StatusReason, "reason"));
+    if (job.Log && voice.Status !== "active") {
+      const log = document.createElement("details");
+      log.className = "log";
+      log.append(text("summary", "Training log"), text("pre", job.Log));
+      box.append(log);
+    }
     return box;
   }
 
