@@ -27,9 +27,9 @@ from voicesmith.errors import (
     ValidationError,
 )
 from voicesmith.server.deps import ServicesDep, polly_auth
-from voicesmith.server.polly import check_voice, epoch
+from voicesmith.server.polly import epoch, prepare_speech
 from voicesmith.server.services import Services
-from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, enum_error, output_bytes, prepare
+from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, check_engine, enum_error, output_bytes
 from voicesmith.tasks.store import (
     COMPLETED,
     FAILED,
@@ -74,7 +74,7 @@ def check_sns_topic(topic: str | None) -> str | None:
 def task_json(row: TaskRow) -> dict[str, Any]:
     request = row.request
     task: dict[str, Any] = {
-        "Engine": request.get("Engine") or "neural",
+        "Engine": check_engine(request.get("Engine")),
         "TaskId": row.id,
         "TaskStatus": row.status,
         "OutputUri": row.output_uri,
@@ -98,9 +98,7 @@ def task_json(row: TaskRow) -> dict[str, Any]:
 
 
 def _start(services: Services, fields: StartTaskFields) -> TaskRow:
-    lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
-    speech = prepare(fields, TASK_LIMITS, lexicons)
-    check_voice(services, fields)
+    speech = prepare_speech(services, fields, TASK_LIMITS)
     check_sns_topic(fields.SnsTopicArn)
     task_id = str(uuid.uuid4())
     key = services.storage.key(
@@ -166,9 +164,7 @@ def list_tasks(
 def run_task(services: Services, row: TaskRow) -> None:
     """Synthesize one task and write its output (called by the task runner, in a worker thread)."""
     fields = StartTaskFields.model_validate(row.request)
-    lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
-    speech = prepare(fields, TASK_LIMITS, lexicons)
-    check_voice(services, fields)
+    speech = prepare_speech(services, fields, TASK_LIMITS)
     services.storage.write(row.request["OutputKey"], output_bytes(services.synthesizer, speech))
 
 
