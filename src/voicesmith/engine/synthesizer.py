@@ -351,11 +351,16 @@ class Synthesizer:
 
     @staticmethod
     def _duration_scales(words, word_ranges, spans, count: int, utterance_rate: float) -> np.ndarray:
-        scales = np.full(count, 1.0 / utterance_rate, dtype=np.float32)
+        """Duration factor per phoneme id. Each id takes the rate of the word it belongs to or follows
+        (the pause after a word goes at that word's rate; ids before the first word at the first
+        word's), so a ``<prosody rate>`` region scales as a whole, its pauses included."""
+        rates = np.ones(count, dtype=np.float64)
+        first = True
         for word, (a, b) in zip(words, word_ranges, strict=True):
-            if word.rate != 1.0 and b > a:
-                scales[spans[a][0] : spans[b - 1][1]] /= word.rate
-        return scales
+            if b > a:
+                rates[0 if first else spans[a][0] :] = word.rate
+                first = False
+        return (1.0 / (utterance_rate * rates)).astype(np.float32)
 
     @staticmethod
     def _max_duration_scales(
