@@ -1,6 +1,6 @@
 """Speech marks, as Amazon Polly writes them: one JSON object per line.
 
-``{"time": 370, "type": "word", "start": 5, "end": 10, "value": "hello"}``: ``time`` in milliseconds
+``{"time":370,"type":"word","start":5,"end":10,"value":"hello"}``: ``time`` in milliseconds
 from the start of the audio, ``start``/``end`` UTF-8 byte offsets into the input as given (SSML tags
 included). Times come from the voice's own phoneme durations, so they hold after breaks, rate changes
 and sentence windows.
@@ -43,8 +43,15 @@ class SpeechMark:
         return data
 
 
+def mark_to_json(mark: SpeechMark) -> str:
+    """One mark as Polly writes it: compact JSON in Polly's key order, UTF-8 text left unescaped."""
+    return json.dumps(mark.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+
 def marks_to_json_lines(marks: Iterable[SpeechMark]) -> bytes:
-    return b"".join(json.dumps(m.to_json(), ensure_ascii=False).encode() + b"\n" for m in marks)
+    """Polly's speech-mark stream: one compact JSON object per line, each line ending in a newline
+    (``{"time":35,"type":"viseme","value":"k"}``): clients split it on lines or on whitespace."""
+    return b"".join(mark_to_json(m).encode() + b"\n" for m in marks)
 
 
 def sort_marks(marks: Iterable[SpeechMark]) -> list[SpeechMark]:
