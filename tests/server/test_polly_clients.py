@@ -308,3 +308,30 @@ def test_names_map_by_language_gender_and_the_operators_table(mapped_server):
     amy = polly.synthesize_speech(Text="Hello.", VoiceId="Amy", OutputFormat="pcm")["AudioStream"].read()
     emily = polly.synthesize_speech(Text="Hello.", VoiceId="emily", OutputFormat="pcm")["AudioStream"].read()
     assert amy == emily
+
+
+def test_marks_of_pollys_published_example(polly):
+    """Polly's documentation shows the marks of "Mary had a little lamb." (Joanna): the same lines, keys
+    and visemes here, but for the times (another voice) and "little" (espeak-ng hears a schwa in it)."""
+    answer = polly.synthesize_speech(
+        Text="Mary had a little lamb.",
+        VoiceId="Joanna",
+        OutputFormat="json",
+        SpeechMarkTypes=["viseme", "word", "sentence"],
+    )
+    lines = answer["AudioStream"].read().decode().splitlines()
+    assert re.fullmatch(
+        r'\{"time":0,"type":"sentence","start":0,"end":23,"value":"Mary had a little lamb\."\}', lines[0]
+    )
+    marks = [json.loads(line) for line in lines]
+    words = [(m["start"], m["end"], m["value"]) for m in marks if m["type"] == "word"]
+    assert words == [(0, 4, "Mary"), (5, 8, "had"), (9, 10, "a"), (11, 17, "little"), (18, 22, "lamb")]
+    by_word: dict[str, list[str]] = {}
+    for mark in marks:
+        if mark["type"] == "word":
+            current = by_word.setdefault(mark["value"], [])
+        elif mark["type"] == "viseme" and mark["value"] != "sil":
+            current.append(mark["value"])
+    assert by_word["Mary"] == ["p", "E", "r", "i"] and by_word["had"] == ["k", "a", "t"]
+    assert by_word["a"] == ["@"] and by_word["lamb"] == ["t", "a", "p"]
+    assert by_word["little"][:3] == ["t", "i", "t"]  # Polly: t i t t (equal visemes are not merged)

@@ -124,8 +124,8 @@ def visemes(phonemes: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
     """``(phoneme, start_ms, duration_ms)`` -> ``(viseme, start_ms, duration_ms)``, Polly's en-US table.
 
     Diphthongs and affricates that espeak-ng writes as two symbols give one viseme; length marks and
-    stress marks extend the symbol before them; punctuation and pauses give ``sil``; consecutive equal
-    visemes merge, as Polly's do.
+    stress marks extend the symbol before them; punctuation and pauses give ``sil``. Consecutive equal
+    visemes stay apart, as in Polly's own output ("little": ``t i t t``); only pauses merge.
     """
     out: list[list] = []
     index = 0
@@ -144,7 +144,7 @@ def visemes(phonemes: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
             if out:
                 out[-1][2] = start + duration - out[-1][1]
             continue
-        if out and out[-1][0] == viseme:
+        if out and out[-1][0] == viseme == "sil":
             out[-1][2] = start + duration - out[-1][1]
             continue
         out.append([viseme, start, duration])
