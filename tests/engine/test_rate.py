@@ -9,7 +9,7 @@ import pytest
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.engine.voice import scaled_frames
 
-TEXT = "The quick brown fox jumps over the lazy dog, and runs into the forest."
+TEXT = "The quick brown fox jumps over the lazy dog, into the forest."
 
 
 def speech_span(audio: np.ndarray, rate: int) -> float:
