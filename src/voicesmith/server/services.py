@@ -111,8 +111,15 @@ class Services:
             polly = polly_voice(voice_id)
             if polly is None:
                 raise
-        target, _ = self.polly_voices.choose(polly, self.synthesizer.voices(), language)
-        return self._installed_voice(target)
+        target, why = self.polly_voices.choose(polly, self.synthesizer.voices(), language)
+        try:
+            return self._installed_voice(target)
+        except VoiceNotFoundError:
+            _LOGGER.error("polly voice map: %s -> %r, which is not installed", polly.id, target)
+            raise VoiceNotFoundError(
+                f"voice {polly.id!r} is served by {target!r} ({why}), which is not installed: the "
+                "server's polly_voice_map needs that voice or another entry; use an installed voice meanwhile"
+            ) from None
 
     def _installed_voice(self, voice_id: str) -> VoiceInfo:
         try:
