@@ -182,7 +182,7 @@ CASES: list[tuple[str, str]] = [
     ("6 ft", "six feet"),
     ("1 ft", "one foot"),
     ("12in", "twelve inches"),
-    ("a 12 in. board", "a twelve inches board"),
+    ("a 12 in. board", "a twelve inch board"),
     ("5 in the box", "five in the box"),
     ("1 in 10 people", "one in ten people"),
     ("50 Hz", "fifty hertz"),
@@ -321,6 +321,9 @@ CASES: list[tuple[str, str]] = [
     ("She moved to St. Louis.", "She moved to saint Louis."),
     ("St Andrews", "saint Andrews"),
     ("He lives on Elm St. Paul lives on Oak Ave.", "He lives on Elm street. Paul lives on Oak avenue."),
+    ("Use a 12V battery.", "Use a twelve volt battery."),
+    ("It is an 8 kg weight.", "It is an eight kilogram weight."),
+    ("It weighs 8 kg.", "It weighs eight kilograms."),
 ]
 
 

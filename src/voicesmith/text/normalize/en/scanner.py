@@ -200,7 +200,9 @@ class EnglishScanner:
         pieces = [Piece(w, start, end) for w in words]
         if unit is not None:
             singular, plural, unit_start, unit_end = unit
-            name = singular if units.is_singular(int_part, frac) else plural
+            # "a 12V battery": a measure before its noun is singular (a twelve volt battery)
+            attributive = abbr.prev_word(text, start)[0].lower() in ("a", "an")
+            name = singular if attributive or units.is_singular(int_part, frac) else plural
             if text[unit_end - 1] == "." and self._ends_sentence(unit_end - 1):
                 pieces += [Piece(w, unit_start, unit_end - 1) for w in name.split()]
                 pieces.append(Piece(".", unit_end - 1, unit_end, "punct"))
