@@ -355,3 +355,4 @@ def test_marks_of_pollys_published_example(polly):
     assert by_word["Mary"] == ["p", "E", "r", "i"] and by_word["had"] == ["k", "a", "t"]
     assert by_word["a"] == ["@"] and by_word["lamb"] == ["t", "a", "p"]
     assert by_word["little"][:3] == ["t", "i", "t"]  # Polly: t i t t (equal visemes are not merged)
+    assert marks[-1] == {"time": marks[-1]["time"], "type": "viseme", "value": "p"}  # no closing "sil"

@@ -120,12 +120,13 @@ _JOINS = {("d", "ʒ"), ("t", "ʃ"), ("a", "ɪ"), ("a", "ʊ"), ("e", "ɪ"), ("o",
 _SILENT = set(",.;:!?—…") | {" ", "ˈ", "ˌ", "ː", "ʲ", "̩", "ʔ", "-"}
 
 
-def visemes(phonemes: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+def visemes(phonemes: list[tuple[str, int, int]], final: bool = False) -> list[tuple[str, int, int]]:
     """``(phoneme, start_ms, duration_ms)`` -> ``(viseme, start_ms, duration_ms)``, Polly's en-US table.
 
     Diphthongs and affricates that espeak-ng writes as two symbols give one viseme; length marks and
     stress marks extend the symbol before them; punctuation and pauses give ``sil``. Consecutive equal
-    visemes stay apart, as in Polly's own output ("little": ``t i t t``); only pauses merge.
+    visemes stay apart, as in Polly's own output ("little": ``t i t t``); only pauses merge. ``final``:
+    these phonemes end the text, and Polly's marks end on the last sound, not on a closing ``sil``.
     """
     out: list[list] = []
     index = 0
@@ -148,4 +149,6 @@ def visemes(phonemes: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
             out[-1][2] = start + duration - out[-1][1]
             continue
         out.append([viseme, start, duration])
+    if final and out and out[-1][0] == "sil":
+        out.pop()
     return [(v, s, d) for v, s, d in out]

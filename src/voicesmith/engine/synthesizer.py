@@ -338,7 +338,7 @@ class Synthesizer:
                 gain = word_gain(word.gain_db)
                 if gain != 1.0:
                     word_samples.append((first, end, gain))
-            marks.extend(self._visemes(timings, rate))
+            marks.extend(self._visemes(timings, rate, final=index == len(plan.utterances) - 1))
             samples = prior.num_frames * hop
             for mark in utterance.trailing_marks:
                 marks.append(SpeechMark(_ms(start + samples, rate), "ssml", mark.start, mark.end, mark.name))
@@ -385,10 +385,10 @@ class Synthesizer:
         return scales if changed else None
 
     @staticmethod
-    def _visemes(timings: list[PhonemeTiming], rate: int) -> list[SpeechMark]:
+    def _visemes(timings: list[PhonemeTiming], rate: int, final: bool = False) -> list[SpeechMark]:
         from voicesmith.engine.marks import visemes
 
-        out = visemes([(t.phoneme, t.start, t.samples) for t in timings])
+        out = visemes([(t.phoneme, t.start, t.samples) for t in timings], final=final)
         return [SpeechMark(_ms(start, rate), "viseme", 0, 0, viseme) for viseme, start, _ in out]
 
     # -- audio ----------------------------------------------------------------------------------------------
