@@ -197,3 +197,16 @@ class PollyVoiceMap:
         """Every Polly id -> the voice id that speaks it now."""
         table = self.overrides()
         return {voice.id: self.choose(voice, voices, table=table)[0] for voice in polly_voices()}
+
+
+def voice_for_name(
+    name: str, voices: Sequence[VoiceInfo], settings: Settings, language: str | None = None
+) -> str:
+    """``name`` as an installed voice id: an installed voice's id as it is, a Polly name (``Joanna``) as the
+    id of the voice that speaks it, anything else unchanged (the catalog's lookup reports it)."""
+    if any(voice.id == name for voice in voices):
+        return name
+    polly = polly_voice(name)
+    if polly is None:
+        return name
+    return PollyVoiceMap(settings).choose(polly, voices, language)[0]
