@@ -70,6 +70,12 @@ def test_an_operators_aliases_are_models(aliased):
     assert [m["id"] for m in listed["models"]] == ["tts-1", "tts-1-hd", "gpt-4o-mini-tts", "kokoro", "piper"]
 
 
+def test_models_can_be_retrieved(oai):
+    assert oai.models.retrieve("gpt-4o-mini-tts-2025-12-15").id == "gpt-4o-mini-tts-2025-12-15"
+    with pytest.raises(openai.NotFoundError):
+        oai.models.retrieve("gpt-5")
+
+
 def test_open_webui_reads_models_and_voices(server):
     models = httpx.get(f"{server.url}/v1/audio/models").json()
     assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts"} <= {m["id"] for m in models["models"]}

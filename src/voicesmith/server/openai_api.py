@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID
 from voicesmith.engine.synthesizer import SynthesisRequest
-from voicesmith.errors import ValidationError, VoiceNotFoundError
+from voicesmith.errors import ResourceNotFoundError, ValidationError, VoiceNotFoundError
 from voicesmith.server.deps import ServicesDep, openai_auth
 from voicesmith.server.services import Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
@@ -226,6 +226,16 @@ def _model_list(settings: Settings) -> list[dict]:
 @router.get("/models", summary="List models (OpenAI)")
 def list_models(services: ServicesDep) -> dict:
     return {"object": "list", "data": _model_list(services.settings)}
+
+
+@router.get("/models/{model}", summary="Retrieve a model (OpenAI)")
+def retrieve_model(model: str, services: ServicesDep) -> dict:
+    """A model card for the ids ``/v1/models`` lists and the dated snapshots the speech route accepts."""
+    try:
+        check_model(services.settings, model)
+    except ValidationError:
+        raise ResourceNotFoundError(f"model {model!r} does not exist; GET /v1/models lists them") from None
+    return ModelCard(id=model).model_dump()
 
 
 @router.get("/audio/models", summary="Speech models (Open WebUI's shape, and OpenAI's list)")
