@@ -131,6 +131,7 @@ class PollyVoiceMap:
         self.settings = settings
         self._lock = threading.Lock()
         self._file_table: tuple[float, dict[str, str]] | None = None
+        self._warned: frozenset[str] = frozenset()
 
     def _read_file(self, path: Path) -> dict[str, str]:
         """The operator's file, read again whenever it changes. A file that cannot be used is logged and
@@ -167,9 +168,12 @@ class PollyVoiceMap:
         path = self.settings.polly_voice_map_file
         table = dict(self._read_file(path)) if path is not None else {}
         table.update(self.settings.polly_voice_map)
-        unknown = sorted(k for k in table if k != FALLBACK_KEY and k not in _voices())
-        if unknown:
-            _LOGGER.warning("polly voice map: %s are not Polly voice ids; ignored", ", ".join(unknown[:10]))
+        unknown = frozenset(k for k in table if k != FALLBACK_KEY and k not in _voices())
+        if unknown and unknown != self._warned:  # once per table, not once per request
+            self._warned = unknown
+            _LOGGER.warning(
+                "polly voice map: %s are not Polly voice ids; ignored", ", ".join(sorted(unknown)[:10])
+            )
         return table
 
     def choose(
