@@ -139,9 +139,13 @@ class PollyVoiceMap:
         try:
             stamp = path.stat().st_mtime
         except OSError as error:
-            _LOGGER.error(
-                "polly_voice_map_file %s: cannot read it (%s); using the automatic choice", path, error
-            )
+            with self._lock:
+                first = self._file_table != (-1.0, {})
+                self._file_table = (-1.0, {})
+            if first:  # logged once until the file is back
+                _LOGGER.error(
+                    "polly_voice_map_file %s: cannot read it (%s); choosing by language", path, error
+                )
             return {}
         with self._lock:
             if self._file_table is not None and self._file_table[0] == stamp:
