@@ -9,6 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test.
 DEB_TEST_PACKAGES := espeak-ng flite chromium
+# curl and xxd run speech-dispatcher's mary-generic command line in the MaryTTS test.
+DEB_TEST_PACKAGES += curl xxd
 PYTEST_ARGS ?=
 
 .PHONY: serve test install install-test deb-test lint bench clean

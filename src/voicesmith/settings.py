@@ -87,6 +87,36 @@ class Settings(BaseSettings):
     emotion_fear_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "sad"
     """The emotion spoken where fear is asked for."""
 
+    # -- bounds: what one request or task may cost (docs/server.md, "Limits") ---------------------------
+
+    max_speech_audio_seconds: float = Field(default=600.0, gt=0)
+    """Longest audio one synchronous request (SynthesizeSpeech, OpenAI speech, SageMaker invocations,
+    ``voicesmith say``) may make, breaks included; Polly stops SynthesizeSpeech at 10 minutes. A longer
+    request is refused before any audio with a ValidationException naming this limit."""
+
+    max_task_audio_seconds: float = Field(default=14_400.0, gt=0)
+    """Longest audio one StartSpeechSynthesisTask may make (4 h: Polly's 100,000 billed characters at
+    normal speed with room to spare); bounds the output written to storage per task."""
+
+    max_task_attempts: int = Field(default=3, ge=1, le=100)
+    """Runs of one task or voice job whose worker died (crashed, OOM-killed) before it is given up as
+    failed, with a reason saying so, instead of being run again forever."""
+
+    # -- more front doors: Wyoming (Home Assistant), MaryTTS ----------------------------------------------
+
+    wyoming_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of the Wyoming TCP server (Home Assistant; 10200 is the usual one); None: no Wyoming server.
+    Wyoming has no authentication: bind it (``wyoming_host``) where only Home Assistant reaches it."""
+    wyoming_host: str | None = None
+    """Interface of the Wyoming server; None: the HTTP server's ``host``."""
+    wyoming_zeroconf: bool = False
+    """Advertise the Wyoming server over mDNS (``_wyoming._tcp``) so Home Assistant discovers it."""
+    wyoming_zeroconf_name: str | None = None
+    """Service name in the advertisement; None: ``voicesmith``."""
+    marytts_port: int | None = Field(default=None, ge=1, le=65535)
+    """A second HTTP port for MaryTTS clients (59125 is MaryTTS's own); None: MaryTTS's routes are on the
+    main port only."""
+
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
 

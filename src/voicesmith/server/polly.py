@@ -31,6 +31,7 @@ from voicesmith.server.speech import (
     SUPPORTED_ENGINES,
     PollySpeechFields,
     PreparedSpeech,
+    TextLimits,
     encoded_audio,
     enum_error,
     prepare,
@@ -167,10 +168,16 @@ def _languages(voice: PollyVoice) -> str:
     return " and ".join((voice.language, *voice.additional_languages))
 
 
-def prepare_speech(services: Services, fields: PollySpeechFields, limits=SPEECH_LIMITS) -> PreparedSpeech:
-    """A checked speech request, spoken by the installed voice that serves its VoiceId."""
+def prepare_speech(
+    services: Services,
+    fields: PollySpeechFields,
+    limits: TextLimits = SPEECH_LIMITS,
+    max_audio_seconds: float | None = None,
+) -> PreparedSpeech:
+    """A checked speech request, spoken by the installed voice that serves its VoiceId
+    (``max_audio_seconds``: see :func:`~voicesmith.server.speech.prepare`)."""
     speech_lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
-    prepared = prepare(fields, limits, speech_lexicons)
+    prepared = prepare(fields, limits, speech_lexicons, max_audio_seconds)
     info = check_voice(services, fields)
     return replace(prepared, request=replace(prepared.request, voice=info.id))
 

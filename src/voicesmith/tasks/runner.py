@@ -3,8 +3,9 @@
 Workers poll the store (and wake at once when a job is submitted here), claim one job at a time,
 renew the claim's lease while the job runs, and record the outcome only while they still hold the
 claim. A job whose process died keeps its ``inProgress``/``training`` status until its lease runs out;
-then any worker (this process after a restart, or another node) claims and runs it again. Output is
-written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates.
+then any worker (this process after a restart, or another node) claims and runs it again, up to
+``max_attempts`` runs in all: a job that kills its worker each time fails with a reason saying so.
+Output is written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates.
 """
 
 from __future__ import annotations
@@ -61,8 +62,11 @@ class TaskRunner:
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
         on_task_finished: Callable[[str], None] | None = None,
+        max_attempts: int | None = None,
     ) -> None:
         self.store = store
+        self.max_attempts = max_attempts
+        """Runs of a job whose worker died (lease ran out) before the job fails; None: no cap."""
         self.workers = workers
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
@@ -112,6 +116,9 @@ class TaskRunner:
     def run_once(self) -> bool:
         """Claim and run one job of any kind; False if none was waiting."""
         for kind in self._kinds:
+            if self.max_attempts is not None:
+                for job_id in self.store.give_up(kind.model, kind.running, self.max_attempts):
+                    self._finished(kind, job_id)
             job = self.store.claim_next(kind.model, self.lease_seconds, kind.running)
             if job is not None:
                 self._run(kind, job)
@@ -152,11 +159,14 @@ class TaskRunner:
         _LOGGER.info(
             "%s %s: %s%s", kind.model.__tablename__, job.id, status, f" ({reason})" if reason else ""
         )
+        self._finished(kind, job.id)
+
+    def _finished(self, kind: _Kind, job_id: str) -> None:
         if kind.model is TaskRow and self._on_task_finished is not None:
             try:
-                self._on_task_finished(job.id)
+                self._on_task_finished(job_id)
             except Exception:  # a notification failure never changes the task's outcome
-                _LOGGER.exception("task %s: completion callback failed", job.id)
+                _LOGGER.exception("task %s: completion callback failed", job_id)
 
     def _heartbeat(
         self, kind: _Kind, job_id: str, claim: str, done: threading.Event, lost: threading.Event
