@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test.
-DEB_TEST_PACKAGES := espeak-ng flite chromium
+# Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test,
+# slurmctld + slurmd + slurm-client + munge make the one-node SLURM cluster of the SLURM backend test.
+DEB_TEST_PACKAGES := espeak-ng flite chromium slurmctld slurmd slurm-client munge
 # postgresql: the store, task and multi-node tests start a throwaway cluster (tests/pg.py).
 DEB_TEST_PACKAGES += postgresql
 # curl and xxd run speech-dispatcher's mary-generic command line in the MaryTTS test.

@@ -24,7 +24,13 @@ _LOGGER = logging.getLogger(__name__)
 @click.option(
     "--task-workers",
     type=click.IntRange(0, 64),
-    help="Task/voice-job worker threads per process (default: VOICESMITH_TASK_WORKERS or 1).",
+    help="Synthesis-task worker threads per process (default: VOICESMITH_TASK_WORKERS or 1).",
+)
+@click.option(
+    "--voice-job-workers",
+    type=click.IntRange(0, 64),
+    help="Voice-job watcher threads per process; they dispatch to the training backend and never train "
+    "here (default: VOICESMITH_VOICE_JOB_WORKERS or 1). 0 with `voicesmith worker --voice-jobs` elsewhere.",
 )
 # -- more front doors (Wyoming, MaryTTS's port): read by every worker process from the environment --
 @click.option(
@@ -53,6 +59,7 @@ def serve(
     port: int | None,
     workers: int,
     task_workers: int | None,
+    voice_job_workers: int | None,
     log_level: str,
     wyoming_port: int | None = None,
     wyoming_zeroconf: bool | None = None,
@@ -73,6 +80,8 @@ def serve(
 
     if task_workers is not None:
         os.environ["VOICESMITH_TASK_WORKERS"] = str(task_workers)  # read by every worker process
+    if voice_job_workers is not None:
+        os.environ["VOICESMITH_VOICE_JOB_WORKERS"] = str(voice_job_workers)
     _door_environment(wyoming_port, wyoming_zeroconf, marytts_port, host)
     settings = Settings()
     from voicesmith.server.logs import configure

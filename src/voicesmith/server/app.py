@@ -10,7 +10,6 @@ Run it with ``voicesmith serve`` (uvicorn), or
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import uuid
@@ -50,10 +49,10 @@ from voicesmith.server.errors import (
 )
 from voicesmith.server.marytts import router as marytts_router
 from voicesmith.server.services import Services, SynthesisPool
-from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
+from voicesmith.server.voices import VoiceJobRunner
+from voicesmith.server.workers import build_workers, start_workers
 from voicesmith.server.wyoming import router as wyoming_router
 from voicesmith.settings import Settings
-from voicesmith.tasks.runner import TaskRunner
 from voicesmith.tasks.storage import OutputStorage, SharedFolder
 from voicesmith.tasks.store import Store
 
@@ -185,18 +184,6 @@ def readiness(services: Services) -> dict[str, dict[str, object]]:
     return checks
 
 
-def default_voice_job_runner(settings: Settings) -> VoiceJobRunner:
-    """The voice studio pipeline where the ``[train]`` extra is installed, else a runner that fails
-    each job saying that training is not available here."""
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("lightning") is None:
-        return unavailable_voice_job_runner
-    from voicesmith.training.pipeline import StudioSettings, voice_job_runner
-
-    return voice_job_runner(
-        StudioSettings(max_steps=settings.voice_training_steps, batch_size=settings.voice_training_batch_size)
-    )
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -207,28 +194,18 @@ def create_app(
 
     Args:
         settings: where state lives and the server's limits and keys (default: from the environment).
-        voice_job_runner: makes a custom voice from a job's data (default: the voice studio pipeline,
-            or, without the ``[train]`` extra, a runner that fails each job saying so).
+        voice_job_runner: makes a custom voice in-process from a job's data (tests, embedders); default:
+            the configured training backend (``VOICESMITH_TRAINING_BACKEND``), or, for ``local`` without
+            the ``[train]`` extra, a runner that fails each job saying so.
         synthesizer: share an already loaded synthesizer (tests); default: a new one on ``settings``.
     """
     settings = settings or Settings()
     services = build_services(settings, synthesizer)
-    if settings.task_workers:
-        services.runner = TaskRunner(
-            services.store,
-            lambda row: polly_tasks.run_task(services, row),
-            make_voice_job_handler(services, voice_job_runner or default_voice_job_runner(settings)),
-            workers=settings.task_workers,
-            lease_seconds=settings.task_lease_seconds,
-            poll_seconds=settings.task_poll_seconds,
-            on_task_finished=lambda task_id: polly_tasks.task_finished(services, task_id),
-            max_attempts=settings.max_task_attempts,
-        )
+    build_workers(services, voice_job_runner=voice_job_runner)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if services.runner is not None:
-            services.runner.start()
+        start_workers(services)
         _LOGGER.info("voicesmith %s serving; data in %s", __version__, settings.data_dir)
         try:
             yield
