@@ -26,6 +26,17 @@ def finished(polly, task_id: str):
     return task if task["TaskStatus"] in ("completed", "failed") else None
 
 
+def wav_bytes(seconds: float = 1.0) -> bytes:
+    """A real (if tuneless) recording: CreateVoice checks that uploads decode as audio."""
+    import numpy as np
+    import soundfile
+
+    t = np.arange(int(22050 * seconds)) / 22050
+    buffer = io.BytesIO()
+    soundfile.write(buffer, 0.3 * np.sin(2 * np.pi * 220 * t), 22050, format="WAV")
+    return buffer.getvalue()
+
+
 def voice_status(polly, voice_id: str):
     voice = polly.get_voice(VoiceId=voice_id)["Voice"]
     return voice if voice["Status"] in ("active", "failed") else None
@@ -112,7 +123,7 @@ def test_tasks_lexicons_and_voice_jobs_on_postgresql_and_s3(tmp_path, shared_cac
             Name="Copy",
             LanguageCode="en-US",
             TermsAccepted=True,
-            VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": b"RIFF-not-used"}}]},
+            VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": wav_bytes()}}]},
         )["Voice"]
         voice = wait_for(lambda: voice_status(polly, created["Id"]))
         assert voice["Status"] == "active", voice.get("StatusReason")
@@ -136,14 +147,14 @@ def test_uploads_of_a_voice_job_reach_the_node_that_runs_it(tmp_path, shared_cac
         install_copy_of_joe(job)
 
     common = {"db_url": pg_url, "shared_storage_url": shared, "s3_endpoint_url": s3_endpoint.url}
-    a = make_settings(tmp_path / "a", shared_cache, task_workers=0, **common)
+    a = make_settings(tmp_path / "a", shared_cache, task_workers=0, voice_job_workers=0, **common)
     b = make_settings(tmp_path / "b", shared_cache, task_workers=1, **common)
     with serving(a, voice_job_runner=runner) as node_a, serving(b, voice_job_runner=runner) as node_b:
         created = polly_client(node_a.url).create_voice(
             Name="Uploaded",
             LanguageCode="en-US",
             TermsAccepted=True,
-            VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": b"RIFF-one"}}]},
+            VoiceCreationData={"Recordings": [{"Format": "wav", "Data": {"Bytes": wav_bytes()}}]},
         )["Voice"]
         voice = wait_for(lambda: voice_status(polly_client(node_b.url), created["Id"]))
         assert voice["Status"] == "active", voice.get("StatusReason")
