@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -78,6 +79,65 @@ def load_all(data_dir: Path) -> dict[str, tuple[list[str], np.ndarray]]:
     }
 
 
+#: The in-domain labels (data/emotion/sentences.tsv) as Ekman columns.
+IN_DOMAIN_TO_EKMAN = {
+    "angry": "anger",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happy": "joy",
+    "neutral": "neutral",
+    "sad": "sadness",
+    "surprise": "surprise",
+}
+REPO = Path(__file__).resolve().parents[1]
+IN_DOMAIN = REPO / "data" / "emotion" / "sentences.tsv"
+PROJECT_TEST = REPO / "tests" / "emotion" / "in_domain.tsv"
+
+
+def load_in_domain(path: Path = IN_DOMAIN) -> dict[str, tuple[list[str], np.ndarray]]:
+    """The in-domain sentences by split (``train``, ``tune``, ``heldout``): texts and one-hot Ekman rows.
+
+    The splits are fixed by a hash of the text (data/emotion/build.py); ``heldout`` is never trained or
+    tuned on."""
+    out: dict[str, tuple[list[str], list[np.ndarray]]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            vector = np.zeros(len(EKMAN), dtype=np.float32)
+            vector[EKMAN.index(IN_DOMAIN_TO_EKMAN[row["label"]])] = 1.0
+            texts, labels = out.setdefault(row["split"], ([], []))
+            texts.append(row["text"])
+            labels.append(vector)
+    return {name: (texts, np.stack(labels)) for name, (texts, labels) in out.items()}
+
+
+def load_project_test(path: Path = PROJECT_TEST) -> tuple[list[str], np.ndarray]:
+    """tests/emotion/in_domain.tsv (the project's own test set; never trained or tuned on)."""
+    texts, labels = [], []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            vector = np.zeros(len(EKMAN), dtype=np.float32)
+            vector[EKMAN.index(IN_DOMAIN_TO_EKMAN[row["label"]])] = 1.0
+            texts.append(row["text"])
+            labels.append(vector)
+    return texts, np.stack(labels)
+
+
+def training_mix(
+    splits: dict, in_domain: dict, goemotions_rows: int, in_domain_repeat: int, seed: int
+) -> tuple[list[str], np.ndarray]:
+    """GoEmotions train (a fixed random subsample of ``goemotions_rows``, 0 = all) plus the in-domain
+    train split repeated ``in_domain_repeat`` times: a cheap CPU schedule that still sees the register
+    the product meets far more often than its share of rows."""
+    texts, labels = splits["train"]
+    if goemotions_rows and goemotions_rows < len(texts):
+        keep = np.sort(np.random.default_rng(seed).choice(len(texts), goemotions_rows, replace=False))
+        texts, labels = [texts[i] for i in keep], labels[keep]
+    own_texts, own_labels = in_domain["train"]
+    texts = list(texts) + list(own_texts) * in_domain_repeat
+    labels = np.concatenate([labels] + [own_labels] * in_domain_repeat)
+    return texts, labels
+
+
 # ------------------------------------------------------------------------------------------ metrics
 def f1_per_class(gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     tp = (gold * predicted).sum(0)
@@ -121,11 +181,11 @@ def _build_model(base: Path, attention: str = "sdpa"):
     return EmotionClassifier()
 
 
-def _tokenizer(base: Path):
+def _tokenizer(base: Path, max_tokens: int = MAX_TOKENS):
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_truncation(max_tokens)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     return tokenizer
 
@@ -141,6 +201,21 @@ def _batches(tokenizer, texts: list[str], batch_size: int, order: np.ndarray):
         yield index, ids, mask
 
 
+def length_bucketed_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """A shuffled order whose batches hold texts of similar length (less padding: ~1.5x faster on CPU).
+
+    Rows are shuffled, cut into chunks of 50 batches, sorted by length within a chunk, batched, and the
+    batches shuffled again."""
+    order = rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    return np.concatenate([batches[i] for i in rng.permutation(len(batches))])
+
+
 def predict_torch(model, tokenizer, texts: list[str], device: str) -> np.ndarray:
     import torch
 
@@ -154,26 +229,92 @@ def predict_torch(model, tokenizer, texts: list[str], device: str) -> np.ndarray
     return out
 
 
+def state_from_onnx(path: Path) -> dict:
+    """The classifier's weights read back from a shipped int8 graph (``export``'s output): each
+    quantised tensor dequantised as (q - zero_point) * scale, the fused QKV split into query, key and
+    value, everything renamed to the torch module's names. Lets a later run continue from the shipped
+    model without its torch checkpoint (the int8 rounding is kept: it is what the product runs)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    tensors = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+
+    def dequant(stem: str) -> np.ndarray:
+        q = tensors[f"{stem}_quantized"].astype(np.float32)
+        return (q - tensors[f"{stem}_zero_point"].astype(np.float32)) * tensors[f"{stem}_scale"]
+
+    state: dict[str, np.ndarray] = {
+        k: v
+        for k, v in tensors.items()
+        if k.startswith("encoder.") and v.dtype == np.float32 and not k.endswith(("_scale", "_zero_point"))
+    }
+    for name in ("word_embeddings", "position_embeddings", "token_type_embeddings"):
+        state[f"encoder.embeddings.{name}.weight"] = dequant(f"encoder.embeddings.{name}.weight")
+    for name in ("weight", "bias"):
+        state[f"encoder.embeddings.LayerNorm.{name}"] = dequant(f"encoder.embeddings.LayerNorm.{name}")
+    matmuls = {
+        n.name: n.input[1].removesuffix("_quantized")
+        for n in model.graph.node
+        if n.op_type == "MatMulInteger"
+    }
+    for layer in range(6):
+        qkv = dequant(f"Attention_{layer}_qkv_weight")
+        bias = tensors[f"Attention_{layer}_qkv_bias"]
+        prefix = f"encoder.encoder.layer.{layer}"
+        for part, name in enumerate(("query", "key", "value")):
+            state[f"{prefix}.attention.self.{name}.weight"] = qkv[:, part * 384 : (part + 1) * 384].T
+            state[f"{prefix}.attention.self.{name}.bias"] = bias[part * 384 : (part + 1) * 384]
+        for dense in ("attention/output/dense", "intermediate/dense", "output/dense"):
+            stem = matmuls[f"/encoder/encoder/layer.{layer}/{dense}/MatMul_quant"]
+            state[f"{prefix}.{dense.replace('/', '.')}.weight"] = dequant(stem).T
+    state["head.weight"] = dequant("head.weight_Transposed").T
+    state["head.bias"] = tensors["head.bias"]
+    return {k: torch.tensor(np.ascontiguousarray(v)) for k, v in state.items()}
+
+
 def finetune(args: argparse.Namespace) -> None:
     import torch
     from safetensors.torch import save_file
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     splits = load_all(args.data)
-    train_texts, train_labels = splits["train"]
+    in_domain = load_in_domain(args.in_domain)
     dev_texts, dev_labels = splits["dev"]
+    tune_texts, tune_labels = in_domain["tune"]
     if args.limit:  # smoke test
-        train_texts, train_labels = train_texts[: args.limit], train_labels[: args.limit]
+        splits["train"] = (splits["train"][0][: args.limit], splits["train"][1][: args.limit])
         dev_texts, dev_labels = dev_texts[: args.limit], dev_labels[: args.limit]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    tokenizer = _tokenizer(args.base)
+    tokenizer = _tokenizer(args.base, args.max_tokens)
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     best_overall = (-1.0, None)
     for lr, epochs, seed in args.configs:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
+        train_texts, train_labels = training_mix(
+            splits, in_domain, args.goemotions_rows, args.in_domain_repeat, seed
+        )
+        lengths = np.array([len(e.ids) for e in tokenizer.encode_batch(train_texts)])
         model = _build_model(args.base).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        if args.init_onnx:
+            missing, unexpected = model.load_state_dict(state_from_onnx(args.init_onnx), strict=False)
+            assert not unexpected and all(k.startswith("encoder.pooler.") for k in missing), (
+                missing,
+                unexpected,
+            )
+        if args.freeze_embeddings:  # 12 of MiniLM's 22 M weights; the optimiser step is the CPU's cost
+            model.encoder.embeddings.requires_grad_(False)
+        if args.train_layers:  # only the top layers (and the head) learn; no backward through the rest
+            model.encoder.embeddings.requires_grad_(False)
+            for layer in model.encoder.encoder.layer[: len(model.encoder.encoder.layer) - args.train_layers]:
+                layer.requires_grad_(False)
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01
+        )
         steps = epochs * math.ceil(len(train_texts) / args.batch_size)
         warmup = max(1, int(0.06 * steps))
         schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -182,11 +323,14 @@ def finetune(args: argparse.Namespace) -> None:
         )
         labels_t = torch.tensor(train_labels)
         best = (-1.0, None, 0)
+        _LOGGER.info("lr=%g seed=%d: %d training rows, %d steps", lr, seed, len(train_texts), steps)
         for epoch in range(epochs):
             model.train()
             started = time.time()
-            order = rng.permutation(len(train_texts))
-            for index, ids, mask in _batches(tokenizer, train_texts, args.batch_size, order):
+            order = length_bucketed_order(lengths, args.batch_size, rng)
+            for step, (index, ids, mask) in enumerate(
+                _batches(tokenizer, train_texts, args.batch_size, order)
+            ):
                 with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
                     logits = model(ids.to(device), mask.to(device))
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -197,36 +341,213 @@ def finetune(args: argparse.Namespace) -> None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 schedule.step()
+                if step % 100 == 0:
+                    _LOGGER.info(
+                        "epoch %d step %d loss %.4f (%.0f s)", epoch + 1, step, loss, time.time() - started
+                    )
             probs = predict_torch(model, tokenizer, dev_texts, device)
             thresholds = tune_class_thresholds(dev_labels, probs)
             tuned = float(f1_per_class(dev_labels, (probs > thresholds).astype(float)).mean())
-            at_half = float(f1_per_class(dev_labels, (probs > 0.5).astype(float)).mean())
+            own = predict_torch(model, tokenizer, tune_texts, device)
+            own_accuracy = float((own.argmax(1) == tune_labels.argmax(1)).mean())
+            # the epoch choice weighs both: GoEmotions' dev macro-F1 and the in-domain tune accuracy
+            criterion = (tuned + own_accuracy) / 2
             _LOGGER.info(
-                "lr=%g seed=%d epoch %d: dev macro-F1 %.4f tuned, %.4f at 0.5 (%.0f s)",
+                "lr=%g seed=%d epoch %d: dev macro-F1 %.4f tuned, in-domain tune accuracy %.4f (%.0f s)",
                 lr,
                 seed,
                 epoch + 1,
                 tuned,
-                at_half,
+                own_accuracy,
                 time.time() - started,
             )
             results.append(
-                {"lr": lr, "seed": seed, "epoch": epoch + 1, "dev_tuned": tuned, "dev_05": at_half}
+                {
+                    "lr": lr,
+                    "seed": seed,
+                    "epoch": epoch + 1,
+                    "dev_tuned": round(tuned, 4),
+                    "tune_accuracy": round(own_accuracy, 4),
+                }
             )
-            if tuned > best[0]:
+            if criterion > best[0]:
                 best = (
-                    tuned,
+                    criterion,
                     {k: v.detach().half().cpu().clone() for k, v in model.state_dict().items()},
                     epoch + 1,
                 )
-        _LOGGER.info("lr=%g seed=%d: best dev macro-F1 %.4f at epoch %d", lr, seed, best[0], best[2])
+                save_file(best[1], str(args.out / f"weights-lr{lr:g}-seed{seed}.safetensors"))
+        _LOGGER.info("lr=%g seed=%d: best criterion %.4f at epoch %d", lr, seed, best[0], best[2])
         if best[0] > best_overall[0]:
             best_overall = (best[0], best[1])
-            chosen = {"lr": lr, "seed": seed, "epoch": best[2], "dev_tuned": best[0]}
+            chosen = {"lr": lr, "seed": seed, "epoch": best[2], "criterion": round(best[0], 4)}
             save_file(best_overall[1], str(args.out / "weights.safetensors"))
         # written after every run, so a run cut short still leaves the best model so far
-        (args.out / "finetune.json").write_text(json.dumps({"chosen": chosen, "runs": results}, indent=1))
+        schedule_used = {
+            "goemotions_rows": args.goemotions_rows,
+            "in_domain_repeat": args.in_domain_repeat,
+            "max_tokens": args.max_tokens,
+            "batch_size": args.batch_size,
+            "freeze_embeddings": args.freeze_embeddings,
+            "init_onnx": str(args.init_onnx) if args.init_onnx else None,
+            "train_layers": args.train_layers,
+        }
+        (args.out / "finetune.json").write_text(
+            json.dumps({"chosen": chosen, "schedule": schedule_used, "runs": results}, indent=1)
+        )
         _LOGGER.info("chosen so far %s", chosen)
+
+
+def token_states(encoder: Path, texts: list[str], layer: int, max_tokens: int) -> list[np.ndarray]:
+    """The int8 ``encoder``'s token states after ``layer`` (0-based) for each text, one sentence per run
+    (as the analyser runs it), as float16 arrays (tokens, 384)."""
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper
+    from tokenizers import Tokenizer
+
+    model = onnx.load(str(encoder))
+    name = _LAYER_OUTPUT.format(layer)
+    model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    tokenizer = Tokenizer.from_file(str(encoder.parent / "tokenizer.json"))
+    tokenizer.enable_truncation(max_tokens)
+    tokenizer.no_padding()
+    out = []
+    started = time.time()
+    for row, encoding in enumerate(tokenizer.encode_batch(list(texts))):
+        ids = np.asarray([encoding.ids], dtype=np.int64)
+        (state,) = session.run([name], {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        out.append(state[0].astype(np.float16))
+        if row and row % 2000 == 0:
+            _LOGGER.info("token states: %d of %d (%.0f s)", row, len(texts), time.time() - started)
+    return out
+
+
+def finetune_top(args: argparse.Namespace) -> None:
+    """Stage 1b, the CPU schedule: continue from a shipped int8 model (:func:`state_from_onnx`) and train
+    only its top ``--train-layers`` layers and the head, on GoEmotions (a subsample) plus the in-domain
+    train split (repeated). The frozen layers' outputs are computed once, by the int8 graph, and cached,
+    so an epoch costs a fraction of a full fine-tune: minutes on 2 shared cores, not hours."""
+    import torch
+    from safetensors.torch import save_file
+
+    torch.set_num_threads(args.threads or 1)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    splits = load_all(args.data)
+    own = load_in_domain(args.in_domain)
+    go_texts, go_labels = training_mix(splits, own, args.goemotions_rows, 0, args.seed)
+    own_texts, own_labels = own["train"]
+    dev_texts, dev_labels = splits["dev"][0][: args.dev_rows], splits["dev"][1][: args.dev_rows]
+    tune_texts, tune_labels = own["tune"]
+    first = 6 - args.train_layers
+    texts = list(go_texts) + list(own_texts) + list(dev_texts) + list(tune_texts)
+    started = time.time()
+    states = token_states(args.init_onnx, texts, first - 1, args.max_tokens)
+    _LOGGER.info(
+        "cached the states after layer %d of %d texts in %.0f s", first - 1, len(texts), time.time() - started
+    )
+    n_go, n_own, n_dev = len(go_texts), len(own_texts), len(dev_texts)
+    go_idx = np.arange(n_go)
+    own_idx = np.arange(n_go, n_go + n_own)
+    dev_idx = np.arange(n_go + n_own, n_go + n_own + n_dev)
+    tune_idx = np.arange(n_go + n_own + n_dev, len(texts))
+    labels = np.concatenate([go_labels, own_labels, dev_labels, tune_labels]).astype(np.float32)
+    train_idx = np.concatenate([go_idx] + [own_idx] * args.in_domain_repeat)
+
+    model = _build_model(args.base, attention="eager")
+    missing, unexpected = model.load_state_dict(state_from_onnx(args.init_onnx), strict=False)
+    assert not unexpected and all(k.startswith("encoder.pooler.") for k in missing), (missing, unexpected)
+    top = model.encoder.encoder.layer[first:]
+    model.requires_grad_(False)
+    top.requires_grad_(True)
+    model.head.requires_grad_(True)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.01)
+    steps = args.epochs * math.ceil(len(train_idx) / args.batch_size)
+    warmup = max(1, int(0.06 * steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
+    )
+
+    def forward(index: np.ndarray, train: bool):
+        length = max(len(states[i]) for i in index)
+        hidden = torch.zeros((len(index), length, 384))
+        mask = torch.zeros((len(index), length))
+        for row, i in enumerate(index):
+            hidden[row, : len(states[i])] = torch.from_numpy(states[i].astype(np.float32))
+            mask[row, : len(states[i])] = 1.0
+        additive = (1.0 - mask)[:, None, None, :] * -1e9
+        model.train(train)
+        for layer in top:
+            hidden = layer(hidden, attention_mask=additive)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+        return model.head(model.dropout(pooled))
+
+    def predict(index: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate(
+                [torch.sigmoid(forward(index[s : s + 256], False)).numpy() for s in range(0, len(index), 256)]
+            )
+
+    lengths = np.array([len(state) for state in states])
+    best, log = (-1.0, None, 0), []
+    for epoch in range(args.epochs):
+        began = time.time()
+        order = train_idx[length_bucketed_order(lengths[train_idx], args.batch_size, rng)]
+        for start in range(0, len(order), args.batch_size):
+            index = order[start : start + args.batch_size]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                forward(index, True), torch.from_numpy(labels[index])
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            schedule.step()
+        dev = predict(dev_idx)
+        dev_f1 = float(
+            f1_per_class(dev_labels, (dev > tune_class_thresholds(dev_labels, dev)).astype(float)).mean()
+        )
+        tune = predict(tune_idx)
+        tune_accuracy = float(
+            (spoken_index(np.eye(len(EKMAN))[tune.argmax(1)]) == spoken_index(tune_labels)).mean()
+        )
+        criterion = dev_f1 + tune_accuracy
+        log.append(
+            {"epoch": epoch + 1, "dev_macro_f1": round(dev_f1, 4), "tune_accuracy": round(tune_accuracy, 4)}
+        )
+        _LOGGER.info("top-layer fine-tune %s (%.0f s)", log[-1], time.time() - began)
+        if criterion > best[0]:
+            state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+            best = (criterion, state, epoch + 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_file(best[1], str(args.out / "weights.safetensors"))
+    record = {
+        "chosen": {"epoch": best[2], "criterion": round(best[0], 4)},
+        "schedule": {
+            "init_onnx": str(args.init_onnx),
+            "train_layers": args.train_layers,
+            "lr": args.lr,
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "batch_size": args.batch_size,
+            "goemotions_rows": n_go,
+            "in_domain_rows": n_own,
+            "in_domain_repeat": args.in_domain_repeat,
+            "max_tokens": args.max_tokens,
+            "epoch_choice": f"GoEmotions dev (first {n_dev} rows) tuned macro-F1 + in-domain tune accuracy",
+        },
+        "runs": log,
+    }
+    (args.out / "finetune.json").write_text(json.dumps(record, indent=1))
+    _LOGGER.info("saved epoch %d to %s", best[2], args.out / "weights.safetensors")
 
 
 def _config(text: str) -> tuple[float, int, int]:
@@ -244,6 +565,18 @@ def main() -> None:
     tune.add_argument("--data", type=Path, required=True, help="folder with train.tsv and dev.tsv")
     tune.add_argument("--base", type=Path, required=True, help="folder of all-MiniLM-L6-v2")
     tune.add_argument("--out", type=Path, required=True)
+    tune.add_argument("--in-domain", type=Path, default=IN_DOMAIN, help="data/emotion/sentences.tsv")
+    tune.add_argument("--goemotions-rows", type=int, default=0, help="subsample GoEmotions train (0 = all)")
+    tune.add_argument(
+        "--in-domain-repeat", type=int, default=6, help="times the in-domain train split is seen"
+    )
+    tune.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    tune.add_argument("--freeze-embeddings", action="store_true")
+    tune.add_argument(
+        "--init-onnx", type=Path, default=None, help="start from a shipped int8 model (state_from_onnx)"
+    )
+    tune.add_argument("--train-layers", type=int, default=0, help="train only the top N layers (0 = all)")
+    tune.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     tune.add_argument("--batch-size", type=int, default=32)
     tune.add_argument("--limit", type=int, default=0, help="use only this many rows (smoke test)")
     tune.add_argument(
@@ -254,12 +587,56 @@ def main() -> None:
         help="lr:epochs:seed, one run each",
     )
     tune.set_defaults(func=finetune)
+    top = sub.add_parser("finetune-top", help="CPU schedule: train the top layers of a shipped model")
+    top.add_argument("--data", type=Path, required=True)
+    top.add_argument("--base", type=Path, required=True, help="folder of all-MiniLM-L6-v2 (config)")
+    top.add_argument("--init-onnx", type=Path, required=True, help="the shipped int8 model to continue from")
+    top.add_argument("--in-domain", type=Path, default=IN_DOMAIN)
+    top.add_argument("--out", type=Path, required=True)
+    top.add_argument("--train-layers", type=int, default=2)
+    top.add_argument("--goemotions-rows", type=int, default=6000)
+    top.add_argument("--in-domain-repeat", type=int, default=4)
+    top.add_argument("--dev-rows", type=int, default=2000)
+    top.add_argument("--epochs", type=int, default=4)
+    top.add_argument("--lr", type=float, default=5e-5)
+    top.add_argument("--batch-size", type=int, default=32)
+    top.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    top.add_argument("--seed", type=int, default=0)
+    top.add_argument("--threads", type=int, default=2)
+    top.set_defaults(func=finetune_top)
     export = sub.add_parser("export", help="export to int8 ONNX, tune thresholds, measure")
     export.add_argument("--data", type=Path, required=True)
     export.add_argument("--base", type=Path, required=True)
     export.add_argument("--weights", type=Path, required=True)
     export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--in-domain", type=Path, default=IN_DOMAIN)
     export.set_defaults(func=export_model)
+    again = sub.add_parser("calibrate", help="re-tune and re-measure the model in --out (no training)")
+    again.add_argument("--data", type=Path, required=True)
+    again.add_argument("--in-domain", type=Path, default=IN_DOMAIN)
+    again.add_argument("--out", type=Path, required=True)
+    again.set_defaults(func=lambda a: calibrate(a.out, a.data, a.in_domain, _kept_provenance(a.out)))
+    feats = sub.add_parser("features", help="stage 3a: encoder features for the head (CPU, ~15 ms a text)")
+    feats.add_argument(
+        "--encoder", type=Path, required=True, help="the int8 ONNX model (shipped or exported)"
+    )
+    feats.add_argument("--data", type=Path, required=True)
+    feats.add_argument("--in-domain", type=Path, default=IN_DOMAIN)
+    feats.add_argument("--goemotions-rows", type=int, default=15000, help="GoEmotions train rows (0 = all)")
+    feats.add_argument("--out", type=Path, required=True, help="an .npz file")
+    feats.set_defaults(func=extract_features)
+    head = sub.add_parser("head", help="stage 3b: train the head, write the model, tune and measure")
+    head.add_argument("--features", type=Path, required=True)
+    head.add_argument("--encoder", type=Path, required=True)
+    head.add_argument("--data", type=Path, required=True)
+    head.add_argument("--in-domain", type=Path, default=IN_DOMAIN)
+    head.add_argument("--out", type=Path, required=True)
+    head.add_argument("--hidden", type=int, default=256)
+    head.add_argument("--epochs", type=int, default=30)
+    head.add_argument("--lr", type=float, default=1e-3)
+    head.add_argument("--seed", type=int, default=0)
+    head.add_argument("--in-domain-repeat", type=int, default=8)
+    head.set_defaults(func=train_head)
     args = parser.parse_args()
     args.func(args)
 
@@ -272,15 +649,14 @@ def spoken_gold(gold: np.ndarray) -> np.ndarray:
 
 
 def switch_metrics(
-    texts: list[str], gold: np.ndarray, probs: np.ndarray, threshold: float
+    texts: list[str], gold: np.ndarray, probs: np.ndarray, threshold, margin: float = 0.0
 ) -> dict[str, float]:
-    """Precision/recall/F1 per spoken label of the analyser's single-label decision (plain-question rule
-    included), counting a decision right when the label is among the row's gold labels; also the angry
-    precision against Ekman anger alone."""
-    from voicesmith.emotion.analyze import decide, discount_plain_questions, spoken_scores
+    """Precision/recall/F1 per spoken label of the analyser's single-label decision (``threshold``: one
+    value or one per label), counting a decision right when the label is among the row's gold labels;
+    also the angry precision against Ekman anger alone."""
     from voicesmith.emotion.labels import SPOKEN_EMOTIONS
 
-    chosen = decide(discount_plain_questions(spoken_scores(probs, EKMAN), texts), threshold)
+    chosen = pipeline_labels(texts, probs, threshold, margin)
     gold5 = spoken_gold(gold)
     out: dict[str, float] = {}
     f1s = []
@@ -367,45 +743,501 @@ def export_onnx(args: argparse.Namespace, fp32_path: Path, int8_path: Path) -> N
 
 
 def export_model(args: argparse.Namespace) -> None:
-    """Write the int8 ONNX model, the tokenizer and the tuned thresholds into ``args.out``."""
+    """Write the int8 ONNX model and the tokenizer into ``args.out``, then calibrate and measure."""
     import shutil
 
-    from voicesmith.emotion.analyze import MODEL_FILE, SETTINGS_FILE, TOKENIZER_FILE, EmotionAnalyzer
+    from voicesmith.emotion.analyze import MODEL_FILE, TOKENIZER_FILE
 
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.weights.parent
     export_onnx(args, work / "emotion_fp32.onnx", args.out / MODEL_FILE)
     shutil.copyfile(args.base / "tokenizer.json", args.out / TOKENIZER_FILE)
-    splits = load_all(args.data)
-    # Thresholds are tuned on the probabilities of the shipped (quantised) model, not the torch one.
-    provisional = {"ekman_labels": list(EKMAN), "class_thresholds": [0.5] * len(EKMAN), "threshold": 0.5}
-    (args.out / SETTINGS_FILE).write_text(json.dumps(provisional))
-    analyzer = EmotionAnalyzer(args.out)
-    probs = {
-        name: analyzer.ekman_probabilities(texts) for name, (texts, _) in splits.items() if name != "train"
+    extra = {}
+    finetune_log = work / "finetune.json"
+    if finetune_log.exists():
+        extra["finetune"] = json.loads(finetune_log.read_text())
+    calibrate(args.out, args.data, args.in_domain, extra, cache=work / "probabilities.npz")
+
+
+def _kept_provenance(out: Path) -> dict:
+    """The training record of the model already in ``out`` (kept by ``calibrate``)."""
+    from voicesmith.emotion.analyze import SETTINGS_FILE
+
+    old = json.loads((out / SETTINGS_FILE).read_text())
+    return {key: old[key] for key in ("finetune", "head") if key in old}
+
+
+def calibrate(
+    out: Path, data_dir: Path, in_domain_path: Path, extra: dict, cache: Path | None = None
+) -> dict:
+    """Tune the shipped model's decision and measure it; writes ``emotion_model.json`` in ``out``.
+
+    Probabilities come from the shipped (quantised) graph through the analyser itself, one sentence
+    per run as in production. GoEmotions' per-class thresholds (for its Ekman macro-F1) are tuned on its
+    dev split; the spoken decision's per-label thresholds and margin on in-domain ``tune`` plus
+    GoEmotions dev (:func:`tune_decisions`). Reported on the splits never used for either: GoEmotions'
+    held-out tenth, the in-domain ``heldout`` fifth and ``tests/emotion/in_domain.tsv``."""
+    from voicesmith.emotion.analyze import SETTINGS_FILE, EmotionAnalyzer
+
+    provisional = {
+        "ekman_labels": list(EKMAN),
+        "class_thresholds": [0.5] * len(EKMAN),
+        "threshold": 0.5,
+        "max_tokens": MAX_TOKENS,
     }
-    dev_gold = splits["dev"][1]
-    class_thresholds = tune_class_thresholds(dev_gold, probs["dev"])
-    threshold = tune_switch_threshold(splits["dev"][0], dev_gold, probs["dev"])
-    metrics = {
-        name: report_metrics(splits[name][0], splits[name][1], probs[name], class_thresholds, threshold)
-        for name in ("dev", "heldout")
+    (out / SETTINGS_FILE).write_text(json.dumps(provisional))
+    analyzer = EmotionAnalyzer(out)
+    splits = load_all(data_dir)
+    own = load_in_domain(in_domain_path)
+    sets = {
+        "own_tune": own["tune"],
+        "own_heldout": own["heldout"],
+        "project_test": load_project_test(),
+        "go_dev": splits["dev"],
+        "go_heldout": splits["heldout"],
     }
+    probs = {}
+    for name, (texts, _) in sets.items():
+        started = time.time()
+        probs[name] = analyzer.ekman_probabilities(texts)
+        _LOGGER.info("calibrate: %s, %d texts in %.0f s", name, len(texts), time.time() - started)
+    if cache is not None:
+        np.savez_compressed(cache, **probs)
+    texts = {name: value[0] for name, value in sets.items()}
+    gold = {name: value[1] for name, value in sets.items()}
+    class_thresholds = tune_class_thresholds(gold["go_dev"], probs["go_dev"])
+    thresholds, margin = tune_decisions(
+        texts["own_tune"],
+        spoken_index(gold["own_tune"]),
+        probs["own_tune"],
+        texts["go_dev"],
+        gold["go_dev"],
+        probs["go_dev"],
+    )
+    metrics: dict = {}
+    for name in ("own_tune", "own_heldout", "project_test"):
+        predicted = pipeline_labels(texts[name], probs[name], thresholds, margin)
+        metrics[name] = single_label_report(spoken_index(gold[name]), predicted)
+    for name in ("go_dev", "go_heldout"):
+        f1 = f1_per_class(gold[name], (probs[name] > class_thresholds).astype(float))
+        metrics[name] = {
+            "ekman_macro_f1": round(float(f1.mean()), 4),
+            "ekman_f1": {label: round(float(v), 4) for label, v in zip(EKMAN, f1, strict=True)},
+            "switch": switch_metrics(texts[name], gold[name], probs[name], thresholds, margin),
+            "rows": int(len(gold[name])),
+        }
     settings = {
         "ekman_labels": list(EKMAN),
         "class_thresholds": [round(float(t), 3) for t in class_thresholds],
-        "threshold": round(float(threshold), 3),
+        "label_thresholds": thresholds,
+        "threshold": thresholds["angry"],
+        "margin": margin,
         "max_tokens": MAX_TOKENS,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), fine-tuned",
-        "training_data": "GoEmotions, Ekman taxonomy (Apache-2.0); heldout = sha1(comment id) % 10 == 0",
+        "training_data": "GoEmotions, Ekman taxonomy (Apache-2.0; heldout = sha1(comment id) % 10 == 0) "
+        "and voicesmith's in-domain sentences (data/emotion, GPL-3.0-or-later; heldout = sha1(text) % 10 "
+        "in {0, 5}, tune = 1)",
+        **extra,
         "metrics": metrics,
     }
-    finetune_log = args.weights.parent / "finetune.json"
-    if finetune_log.exists():
-        settings["finetune"] = json.loads(finetune_log.read_text())["chosen"]
+    (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
+    summary = {
+        name: {k: v for k, v in m.items() if k not in ("confusion", "ekman_f1", "switch")}
+        for name, m in metrics.items()
+    }
+    _LOGGER.info(
+        "wrote %s: thresholds %s margin %s\n%s", out, thresholds, margin, json.dumps(summary, indent=1)
+    )
+    for name in ("own_heldout", "project_test"):
+        _LOGGER.info("%s confusion (rows gold, columns spoken):\n%s", name, format_confusion(metrics[name]))
+    return settings
+
+
+# ------------------------------------------------------------------------------ stage 3: the head
+#: the encoder's layers whose token states feed the head, mean- and max-pooled over the tokens
+HEAD_LAYERS = (3, 4, 5)
+_LAYER_OUTPUT = "/encoder/encoder/layer.{}/output/LayerNorm/LayerNormalization_output_0"
+
+
+def _feature_session(encoder: Path):
+    """An onnxruntime session on ``encoder`` that also returns the token states of :data:`HEAD_LAYERS`."""
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(encoder))
+    present = {o.name for o in model.graph.output}
+    for layer in HEAD_LAYERS:
+        name = _LAYER_OUTPUT.format(layer)
+        if name not in present:
+            model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(
+        model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+def encoder_features(session, tokenizer, texts: list[str]) -> np.ndarray:
+    """Per text: mean and max over tokens of each :data:`HEAD_LAYERS` layer's states (6 x 384), one
+    sentence per run, as the analyser runs it (the int8 activations' ranges are per run)."""
+    names = [_LAYER_OUTPUT.format(layer) for layer in HEAD_LAYERS]
+    out = np.zeros((len(texts), 2 * len(names) * 384), dtype=np.float32)
+    for row, encoding in enumerate(tokenizer.encode_batch(list(texts))):
+        ids = np.asarray([encoding.ids], dtype=np.int64)
+        states = session.run(names, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        out[row] = np.concatenate([part for s in states for part in (s[0].mean(0), s[0].max(0))])
+        if row and row % 2000 == 0:
+            _LOGGER.info("features: %d of %d", row, len(texts))
+    return out
+
+
+def extract_features(args: argparse.Namespace) -> None:
+    """Stage 3a: the encoder's features of every split the head trains, tunes and is measured on."""
+    from tokenizers import Tokenizer
+
+    session = _feature_session(args.encoder)
+    tokenizer = Tokenizer.from_file(str(args.encoder.parent / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.no_padding()
+    splits = load_all(args.data)
+    in_domain = load_in_domain(args.in_domain)
+    train_texts, train_labels = splits["train"]
+    if args.goemotions_rows and args.goemotions_rows < len(train_texts):
+        keep = np.sort(np.random.default_rng(0).choice(len(train_texts), args.goemotions_rows, replace=False))
+        train_texts, train_labels = [train_texts[i] for i in keep], train_labels[keep]
+    sets = {
+        "own_train": in_domain["train"],
+        "own_tune": in_domain["tune"],
+        "own_heldout": in_domain["heldout"],
+        "project_test": load_project_test(),
+        "go_dev": splits["dev"],
+        "go_heldout": splits["heldout"],
+        "go_train": (train_texts, train_labels),
+    }
+    arrays = {}
+    for name, (texts, labels) in sets.items():
+        started = time.time()
+        arrays[f"{name}_x"] = encoder_features(session, tokenizer, texts).astype(np.float16)
+        arrays[f"{name}_y"] = labels
+        _LOGGER.info("%s: %d texts in %.0f s", name, len(texts), time.time() - started)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.out, **arrays)  # after each set, so a long run can be used early
+
+
+SPOKEN = ("neutral", "angry", "happy", "sad", "surprise")
+FEATURE_SETS = ("own_train", "own_tune", "own_heldout", "project_test", "go_dev", "go_heldout", "go_train")
+
+
+def _feature_texts(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The texts of the evaluated feature sets, in the order ``features`` wrote them."""
+    splits = load_all(args.data)
+    in_domain = load_in_domain(args.in_domain)
+    return {
+        "own_train": in_domain["train"][0],
+        "own_tune": in_domain["tune"][0],
+        "own_heldout": in_domain["heldout"][0],
+        "project_test": load_project_test()[0],
+        "go_dev": splits["dev"][0],
+        "go_heldout": splits["heldout"][0],
+    }
+
+
+def fit_head(train_x, train_y, select, *, hidden: int, epochs: int, lr: float, seed: int):
+    """Fit the MLP head (dropout, Linear, ReLU, dropout, Linear) with multi-label BCE; ``select(probs_fn)``
+    scores an epoch and the best one is kept. Returns numpy (w1, b1, w2, b2) with the feature
+    standardisation folded into the first layer, and the per-epoch log."""
+    import torch
+
+    torch.manual_seed(seed)
+    mean = train_x.mean(0)
+    std = train_x.std(0) + 1e-4
+    x = torch.tensor((train_x - mean) / std, dtype=torch.float32)
+    y = torch.tensor(train_y, dtype=torch.float32)
+    net = torch.nn.Sequential(
+        torch.nn.Dropout(0.1),
+        torch.nn.Linear(x.shape[1], hidden),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.1),
+        torch.nn.Linear(hidden, len(EKMAN)),
+    )
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(seed)
+
+    def folded():
+        w1 = net[1].weight.detach().numpy().T / std[:, None]
+        b1 = net[1].bias.detach().numpy() - mean @ w1
+        return (
+            w1.astype(np.float32),
+            b1.astype(np.float32),
+            net[4].weight.detach().numpy().T.copy(),
+            net[4].bias.detach().numpy().copy(),
+        )
+
+    best, log = (-1.0, None, 0), []
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(x), 128):
+            index = order[start : start + 128]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        net.eval()
+        weights = folded()
+        score, details = select(lambda features, w=weights: head_probabilities(features, w))
+        log.append({"epoch": epoch + 1, "criterion": round(score, 4), **details})
+        _LOGGER.info("head epoch %d: %s", epoch + 1, log[-1])
+        if score > best[0]:
+            best = (score, weights, epoch + 1)
+    return best[1], best[2], log
+
+
+def head_probabilities(features: np.ndarray, weights) -> np.ndarray:
+    """The head's sigmoid outputs, as the ONNX graph computes them."""
+    w1, b1, w2, b2 = weights
+    hidden = np.maximum(features.astype(np.float32) @ w1 + b1, 0.0)
+    return 1.0 / (1.0 + np.exp(-(hidden @ w2 + b2)))
+
+
+def write_head_graph(encoder: Path, weights, out_path: Path) -> None:
+    """``encoder``'s graph with its head replaced by ours: mean and max of :data:`HEAD_LAYERS`'s token
+    states, concatenated, then the MLP (fp32: 2.4 MB). The graph then expects one unpadded sentence
+    per run, which is how the analyser runs it."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(encoder))
+    graph = model.graph
+    for node in graph.node:  # the old head's output, pruned below
+        node.output[:] = ["old_logits" if name == "logits" else name for name in node.output]
+    w1, b1, w2, b2 = weights
+    pooled = []
+    nodes = []
+    for layer in HEAD_LAYERS:
+        state = _LAYER_OUTPUT.format(layer)
+        for op in ("ReduceMean", "ReduceMax"):
+            name = f"head/{op}_{layer}"
+            nodes.append(helper.make_node(op, [state], [name], axes=[1], keepdims=0, name=name))
+            pooled.append(name)
+    nodes += [
+        helper.make_node("Concat", pooled, ["head/features"], axis=1, name="head/Concat"),
+        helper.make_node("MatMul", ["head/features", "head.w1"], ["head/h"], name="head/MatMul1"),
+        helper.make_node("Add", ["head/h", "head.b1"], ["head/hb"], name="head/Add1"),
+        helper.make_node("Relu", ["head/hb"], ["head/relu"], name="head/Relu"),
+        helper.make_node("MatMul", ["head/relu", "head.w2"], ["head/o"], name="head/MatMul2"),
+        helper.make_node("Add", ["head/o", "head.b2"], ["logits"], name="head/Add2"),
+    ]
+    graph.node.extend(nodes)
+    for name, value in (("head.w1", w1), ("head.b1", b1), ("head.w2", w2), ("head.b2", b2)):
+        graph.initializer.append(numpy_helper.from_array(value.astype(np.float32), name))
+    # prune what no longer leads to the output
+    needed = {"logits"}
+    kept = []
+    for node in reversed(list(graph.node)):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    used = {name for node in graph.node for name in node.input}
+    initializers = [init for init in graph.initializer if init.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out_path))
+
+
+def spoken_index(gold: np.ndarray) -> np.ndarray:
+    """Single-label gold (one-hot Ekman rows of the in-domain sets) as indices into SPOKEN."""
+    from voicesmith.emotion.labels import resolve_emotion
+
+    return np.array([SPOKEN.index(resolve_emotion(EKMAN[int(k)]).value) for k in gold.argmax(1)])
+
+
+@functools.cache
+def _cues_of(text: str) -> tuple:
+    from voicesmith.emotion.lexicon import clear_cues
+
+    return tuple(clear_cues(text).items())
+
+
+def pipeline_labels(texts, probs, thresholds: dict[str, float] | float, margin: float = 0.0) -> np.ndarray:
+    """The analyser's per-sentence decision (calibrated thresholds, margin, plain questions, clear
+    words; as :meth:`EmotionAnalyzer.analyze_sentences` without an operator lexicon) from the model's
+    probabilities, as indices into SPOKEN."""
+    from voicesmith.emotion.analyze import apply_cues, decide, discount_plain_questions, spoken_scores
+    from voicesmith.emotion.labels import SPOKEN_EMOTIONS
+
+    if not isinstance(thresholds, dict):
+        thresholds = dict.fromkeys(SPOKEN[1:], float(thresholds))
+    scores = discount_plain_questions(spoken_scores(probs, EKMAN), list(texts))
+    limits = np.array([thresholds[name] for name in SPOKEN[1:]])
+    chosen = decide(scores, limits, margin)
+    for row, text in enumerate(texts):
+        cues = dict(_cues_of(text))
+        if cues:
+            row_scores = {e.value: float(v) for e, v in zip(SPOKEN_EMOTIONS, scores[row], strict=True)}
+            label, _ = apply_cues(SPOKEN_EMOTIONS[int(chosen[row])], row_scores, thresholds, cues)
+            chosen[row] = SPOKEN.index(label.value)
+    return chosen
+
+
+def single_label_report(gold: np.ndarray, predicted: np.ndarray) -> dict:
+    """Accuracy, per-label precision/recall, the 5x5 confusion table (rows gold, columns spoken) and
+    the rate of angry or happy sentences spoken sad."""
+    confusion = np.zeros((len(SPOKEN), len(SPOKEN)), dtype=int)
+    for g, p in zip(gold, predicted, strict=True):
+        confusion[g, p] += 1
+    report: dict = {"rows": int(len(gold)), "accuracy": round(float((gold == predicted).mean()), 4)}
+    for k, name in enumerate(SPOKEN):
+        said = confusion[:, k].sum()
+        report[f"{name}_precision"] = round(float(confusion[k, k] / max(said, 1)), 4)
+        report[f"{name}_recall"] = round(float(confusion[k, k] / max(confusion[k].sum(), 1)), 4)
+    angry_happy = np.isin(gold, [SPOKEN.index("angry"), SPOKEN.index("happy")])
+    report["angry_or_happy_spoken_sad"] = round(
+        float((predicted[angry_happy] == SPOKEN.index("sad")).mean()) if angry_happy.any() else 0.0, 4
+    )
+    report["confusion"] = {
+        "rows_gold_columns_spoken": list(SPOKEN),
+        **{name: confusion[k].tolist() for k, name in enumerate(SPOKEN)},
+    }
+    return report
+
+
+def tune_decisions(texts, gold, probs, go_texts, go_gold, go_probs) -> tuple[dict[str, float], float]:
+    """Per-label thresholds (and the two-emotion margin) for the decision, by coordinate ascent on the
+    in-domain tune split and GoEmotions dev together: maximise in-domain accuracy + GoEmotions 5-label
+    macro-F1, subject to in-domain angry precision >= 0.9 and no more than 2 % of angry or happy
+    sentences spoken sad. The held-out splits are not looked at."""
+    grid = np.round(np.arange(0.2, 0.81, 0.02), 2)
+    thresholds = dict.fromkeys(SPOKEN[1:], 0.5)
+    margin = 0.0
+
+    def objective(candidate: dict[str, float], m: float) -> float:
+        own = single_label_report(gold, pipeline_labels(texts, probs, candidate, m))
+        if own["angry_precision"] < 0.9 or own["angry_or_happy_spoken_sad"] > 0.02:
+            return -1.0 + own["accuracy"]
+        go = switch_metrics(go_texts, go_gold, go_probs, candidate, m)
+        return own["accuracy"] + go["macro_f1_5"]
+
+    best = objective(thresholds, margin)
+    for _ in range(3):
+        for name in SPOKEN[1:]:
+            for value in grid:
+                candidate = {**thresholds, name: float(value)}
+                score = objective(candidate, margin)
+                if score > best:
+                    best, thresholds = score, candidate
+        for m in (0.0, 0.05, 0.1, 0.15):
+            score = objective(thresholds, m)
+            if score > best:
+                best, margin = score, m
+    _LOGGER.info("decision thresholds %s, margin %.2f (objective %.4f)", thresholds, margin, best)
+    return thresholds, margin
+
+
+def train_head(args: argparse.Namespace) -> None:
+    """Stage 3b: train the head on GoEmotions + in-domain features, write the model, tune, measure."""
+    import shutil
+
+    from voicesmith.emotion.analyze import MODEL_FILE, SETTINGS_FILE, TOKENIZER_FILE, EmotionAnalyzer
+
+    data = np.load(args.features)
+    x = {name: data[f"{name}_x"].astype(np.float32) for name in FEATURE_SETS}
+    y = {name: data[f"{name}_y"] for name in FEATURE_SETS}
+    texts = _feature_texts(args)
+    train_x = np.concatenate([x["go_train"]] + [x["own_train"]] * args.in_domain_repeat)
+    train_y = np.concatenate([y["go_train"]] + [y["own_train"]] * args.in_domain_repeat)
+    tune_gold = spoken_index(y["own_tune"])
+
+    def select(probs_of):
+        dev = probs_of(x["go_dev"])
+        dev_f1 = float(
+            f1_per_class(y["go_dev"], (dev > tune_class_thresholds(y["go_dev"], dev)).astype(float)).mean()
+        )
+        own = probs_of(x["own_tune"])
+        own_accuracy = float((spoken_index(np.eye(len(EKMAN))[own.argmax(1)]) == tune_gold).mean())
+        return dev_f1 + own_accuracy, {
+            "dev_macro_f1": round(dev_f1, 4),
+            "tune_accuracy": round(own_accuracy, 4),
+        }
+
+    weights, epoch, log = fit_head(
+        train_x, train_y, select, hidden=args.hidden, epochs=args.epochs, lr=args.lr, seed=args.seed
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    encoder_copy = args.features.parent / "encoder_int8.onnx"
+    if args.encoder.resolve() == (args.out / MODEL_FILE).resolve():
+        shutil.copyfile(args.encoder, encoder_copy)  # about to be overwritten
+        args.encoder = encoder_copy
+    write_head_graph(args.encoder, weights, args.out / MODEL_FILE)
+    if (args.encoder.parent / TOKENIZER_FILE).resolve() != (args.out / TOKENIZER_FILE).resolve():
+        shutil.copyfile(args.encoder.parent / TOKENIZER_FILE, args.out / TOKENIZER_FILE)
+    probs = {name: head_probabilities(x[name], weights) for name in FEATURE_SETS if name != "go_train"}
+    class_thresholds = tune_class_thresholds(y["go_dev"], probs["go_dev"])
+    thresholds, margin = tune_decisions(
+        texts["own_tune"], tune_gold, probs["own_tune"], texts["go_dev"], y["go_dev"], probs["go_dev"]
+    )
+    metrics: dict = {}
+    for name in ("own_tune", "own_heldout", "project_test"):
+        gold = spoken_index(y[name])
+        metrics[name] = single_label_report(
+            gold, pipeline_labels(texts[name], probs[name], thresholds, margin)
+        )
+    for name in ("go_dev", "go_heldout"):
+        f1 = f1_per_class(y[name], (probs[name] > class_thresholds).astype(float))
+        metrics[name] = {
+            "ekman_macro_f1": round(float(f1.mean()), 4),
+            "ekman_f1": {label: round(float(v), 4) for label, v in zip(EKMAN, f1, strict=True)},
+            "switch": switch_metrics(texts[name], y[name], probs[name], thresholds, margin),
+            "rows": int(len(y[name])),
+        }
+    settings = {
+        "ekman_labels": list(EKMAN),
+        "class_thresholds": [round(float(t), 3) for t in class_thresholds],
+        "label_thresholds": thresholds,
+        "threshold": thresholds["angry"],
+        "margin": margin,
+        "max_tokens": MAX_TOKENS,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), fine-tuned on GoEmotions; "
+        f"head on layers {list(HEAD_LAYERS)} (mean+max pooled) trained on GoEmotions + in-domain",
+        "training_data": "GoEmotions, Ekman taxonomy (Apache-2.0; heldout = sha1(comment id) % 10 == 0) "
+        "and voicesmith's in-domain sentences (data/emotion, GPL-3.0-or-later; heldout = sha1(text) % 10 "
+        "in {0, 5}, tune = 1)",
+        "head": {
+            "epoch": epoch,
+            "hidden": args.hidden,
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "seed": args.seed,
+            "goemotions_rows": int(len(x["go_train"])),
+            "in_domain_rows": int(len(x["own_train"])),
+            "in_domain_repeat": args.in_domain_repeat,
+            "log": log,
+        },
+        "metrics": metrics,
+    }
     (args.out / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
-    np.savez_compressed(work / "probabilities.npz", **probs)  # for experiments with the decision rule
-    _LOGGER.info("wrote %s: %s", args.out, json.dumps(metrics, indent=1))
+    # the graph must give what the numpy head gave (features were stored as float16)
+    shipped = EmotionAnalyzer(args.out).ekman_probabilities(texts["own_heldout"])
+    drift = float(np.abs(shipped - probs["own_heldout"]).max())
+    _LOGGER.info("ONNX vs numpy head on in-domain held-out: max |diff| %.4f", drift)
+    summary = {
+        name: {k: v for k, v in m.items() if k not in ("confusion", "ekman_f1", "switch")}
+        for name, m in metrics.items()
+    }
+    _LOGGER.info("wrote %s: %s", args.out, json.dumps(summary, indent=1))
+    for name in ("own_heldout", "project_test"):
+        _LOGGER.info("%s confusion (rows gold, columns spoken):\n%s", name, format_confusion(metrics[name]))
+
+
+def format_confusion(report: dict) -> str:
+    table = report["confusion"]
+    lines = ["gold \\ spoken " + " ".join(f"{name:>8}" for name in SPOKEN)]
+    lines += [f"{name:>14} " + " ".join(f"{v:>8}" for v in table[name]) for name in SPOKEN]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
