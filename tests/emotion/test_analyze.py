@@ -21,8 +21,8 @@ from voicesmith.emotion.analyze import (
     spoken_scores,
     text_intensity,
 )
-from voicesmith.emotion.lexicon import OperatorLexicon
 from voicesmith.emotion.labels import SPOKEN_EMOTIONS, Emotion
+from voicesmith.emotion.lexicon import OperatorLexicon
 from voicesmith.errors import ServiceFailureError, ValidationError
 
 IN_DOMAIN = Path(__file__).with_name("in_domain.tsv")
