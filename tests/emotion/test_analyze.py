@@ -234,34 +234,54 @@ def _in_domain_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def test_in_domain_quality(analyzer):
-    """Floors a little under what the shipped model measures on our own narration / audiobook /
-    customer-service sentences (measured: accuracy 0.73; recall neutral 1.0, angry 0.5, happy 0.85,
-    sad 0.65, surprise 0.65; angry precision 1.0)."""
-    rows = _in_domain_rows()
-    assert len(rows) >= 80
-    results = analyzer.analyze_sentences([row["text"] for row in rows])
-    gold = [row["label"] for row in rows]
-    predicted = [result.label.value for result in results]
+def _quality(analyzer, texts: list[str], gold: list[str]) -> dict:
+    predicted = [result.label.value for result in analyzer.analyze_sentences(texts)]
     hits = Counter(g for g, p in zip(gold, predicted, strict=True) if g == p)
     totals = Counter(gold)
-    recall = {label: hits[label] / totals[label] for label in totals}
-    accuracy = sum(hits.values()) / len(rows)
     said_angry = [g for g, p in zip(gold, predicted, strict=True) if p == "angry"]
-    assert accuracy >= 0.68, recall
-    assert recall["neutral"] >= 0.9
-    assert recall["angry"] >= 0.4
-    assert recall["happy"] >= 0.75
-    assert recall["sad"] >= 0.6
-    assert recall["surprise"] >= 0.55
-    assert said_angry.count("angry") / len(said_angry) >= 0.85
+    angry_or_happy = [p for g, p in zip(gold, predicted, strict=True) if g in ("angry", "happy")]
+    return {
+        "accuracy": sum(hits.values()) / len(gold),
+        "recall": {label: hits[label] / totals[label] for label in totals},
+        "angry_precision": said_angry.count("angry") / max(len(said_angry), 1),
+        "spoken_sad": angry_or_happy.count("sad") / len(angry_or_happy),
+    }
+
+
+def test_in_domain_quality(analyzer):
+    """The project's own test set (never trained or tuned on). Floors a little under what the shipped
+    model measures (emotion_model.json, metrics.project_test: MEASURED_PROJECT)."""
+    rows = _in_domain_rows()
+    assert len(rows) >= 80
+    m = _quality(analyzer, [row["text"] for row in rows], [row["label"] for row in rows])
+    assert m["accuracy"] >= FLOOR_PROJECT_ACCURACY, m
+    assert m["recall"]["neutral"] >= 0.9, m
+    assert m["recall"]["angry"] >= FLOOR_PROJECT_ANGRY, m
+    assert m["angry_precision"] >= 0.85, m
+    assert m["spoken_sad"] <= 0.05, m
+
+
+def test_own_held_out_quality(analyzer):
+    """data/emotion's held-out fifth (never trained or tuned on; MEASURED_OWN)."""
+    with OWN_DATA.open(encoding="utf-8", newline="") as handle:
+        rows = [
+            r
+            for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            if r["split"] == "heldout"
+        ]
+    spoken = {"fear": "sad", "disgust": "angry"}
+    m = _quality(analyzer, [r["text"] for r in rows], [spoken.get(r["label"], r["label"]) for r in rows])
+    assert m["accuracy"] >= FLOOR_OWN_ACCURACY, m
+    assert m["recall"]["angry"] >= FLOOR_OWN_ANGRY, m
+    assert m["angry_precision"] >= FLOOR_OWN_ANGRY_PRECISION, m
+    assert m["spoken_sad"] <= 0.03, m
 
 
 def test_angry_customer_service_sentences_are_angry(analyzer):
     rows = [r for r in _in_domain_rows() if r["label"] == "angry" and r["domain"] == "service"]
     results = analyzer.analyze_sentences([row["text"] for row in rows])
     angry = sum(result.label is Emotion.ANGRY for result in results)
-    assert angry / len(rows) >= 0.5  # measured 8 of 12
+    assert angry / len(rows) >= FLOOR_SERVICE_ANGRY  # MEASURED_SERVICE
 
 
 def test_threshold_out_of_range():

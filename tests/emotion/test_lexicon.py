@@ -36,6 +36,11 @@ A, H, S, U = Emotion.ANGRY, Emotion.HAPPY, Emotion.SAD, Emotion.SURPRISE
         ("He enraged everyone", {A: "enraged"}),
         ("Outrageously priced", {A: "outrageously"}),
         ("I've had enough to eat", {}),
+        ("Furious Pete's Diner is on the left.", {}),  # a name
+        ("We watched the Angry Birds film.", {}),
+        ("The word livid originally meant bluish grey.", {}),  # a mention
+        ("Livid, I was.", {A: "livid"}),
+        ("I AM FURIOUS", {A: "furious"}),
         ("Outrageousnessfulness", {}),  # too far from the stem
     ],
 )

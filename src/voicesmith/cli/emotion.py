@@ -128,26 +128,34 @@ def emotion(
 
 
 def _print_table(sentences: list[str], results: list, spoken: list, explanations: list) -> None:
+    """One row a sentence: its label, intensity, best emotional score, the rule that decided and what
+    ``auto`` speaks it with (``--json`` has every score)."""
     from rich.console import Console
     from rich.table import Table
 
     from voicesmith.emotion.labels import SPOKEN_EMOTIONS
 
     table = Table(show_lines=False)
-    table.add_column("sentence", overflow="fold")
+    table.add_column("sentence", overflow="fold", ratio=3)
     table.add_column("label", style="bold")
     table.add_column("intensity", justify="right")
-    for emotion_label in SPOKEN_EMOTIONS:
-        table.add_column(emotion_label.value, justify="right")
-    table.add_column("by")
-    table.add_column("spoken", style="bold")
+    table.add_column("score", justify="right")
+    table.add_column("by", overflow="fold")
+    table.add_column("spoken", style="bold", overflow="fold")
     explaining = any(why is not None for why in explanations)
     if explaining:
-        table.add_column("words that drove it", overflow="fold")
+        table.add_column("words that drove it", overflow="fold", ratio=2)
     for sentence, result, routed, why in zip(sentences, results, spoken, explanations, strict=True):
-        scores = [f"{result.scores[e.value]:.2f}" for e in SPOKEN_EMOTIONS]
+        top = max(SPOKEN_EMOTIONS[1:], key=lambda e: result.scores[e.value])
+        shown = result.label if result.label is not SPOKEN_EMOTIONS[0] else top
         by = result.source + (f" ({result.cue})" if result.cue else "")
-        row = [sentence, result.label.value, f"{result.intensity:.2f}", *scores, by]
+        row = [
+            sentence,
+            result.label.value,
+            f"{result.intensity:.2f}",
+            f"{shown.value} {result.scores[shown.value]:.2f}",
+            by,
+        ]
         row.append(routed.label.value + (" (context)" if routed.source == "context" else ""))
         if explaining:
             words = ", ".join(f"{w.word} {w.weight:+.2f}" for w in why.top(5))

@@ -21,9 +21,10 @@ A sentence's decision, in order:
    the largest factor; where none clears one, or the two best emotions are within ``margin`` of each
    other, it is neutral: uncertainty falls back to neutral, never to a different emotion;
 4. clear words (:func:`apply_cues`): an emotion named outright and not negated ("livid", "thrilled",
-   "heartbroken", "astonished"; not "I am not angry") is never overruled into another emotion. The one
-   exception is a happy word in a sentence decided angry ("Oh I'm thrilled, another delay"): sarcasm,
-   and an angry caller spoken happy is the worse mistake;
+   "heartbroken", "astonished") is never overruled into another emotion. The one exception is a happy
+   word in a sentence decided angry ("Oh I'm thrilled, another delay"): sarcasm, and an angry caller
+   spoken happy is the worse mistake. An emotion named only in the negative ("I am not angry, just
+   tired") is not spoken with that emotion: neutral;
 5. ``intensity`` (:func:`text_intensity`): 0 for neutral; otherwise from the wording on the same 0-2
    scale the request's ``intensity`` uses ("a bit annoyed" 0.5 < "angry" 1.0 < "furious" 1.5 <
    "absolutely furious!" 2.0), from the model's confidence where no emotion word is present, plus
@@ -45,7 +46,13 @@ from pathlib import Path
 import numpy as np
 
 from voicesmith.emotion.labels import SPOKEN_EMOTIONS, Emotion, resolve_emotion
-from voicesmith.emotion.lexicon import OperatorLexicon, clear_cues, punctuation_boost, word_intensity
+from voicesmith.emotion.lexicon import (
+    OperatorLexicon,
+    clear_cues,
+    negated_cues,
+    punctuation_boost,
+    word_intensity,
+)
 from voicesmith.errors import ServiceFailureError, ValidationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,13 +65,16 @@ SETTINGS_FILE = "emotion_model.json"
 EMOTIONAL: tuple[Emotion, ...] = SPOKEN_EMOTIONS[1:]
 """The labels that replace neutral: angry, happy, sad, surprise."""
 
-CUE_FLOOR = 0.4
+CUE_FLOOR = 0.0
 """A clear emotion word turns a neutral decision into its emotion when the model gives that emotion at
-least this fraction of its threshold ("The word livid meant bluish grey" stays neutral)."""
+least this fraction of its threshold. 0: always. The model may not know the word at all ("livid"
+scores sad on GoEmotions' Reddit register); names and mentions ("Furious Pete's Diner", "the word
+livid") are no cue (:func:`~voicesmith.emotion.lexicon.clear_cues`)."""
 
 _SURPRISE_CUES = re.compile(
     r"!|\b(wow|whoa|woah|oh|huh|really|seriously|what\?|no way|(can't|cannot|couldn't) believe|unbelievable"
-    r"|surpris\w*|amaz\w*|astonish\w*|stun\w*|shock\w*)",
+    r"|surpris\w*|amaz\w*|astonish\w*|stun\w*|shock\w*|wait|hold on|hang on|since when|goodness"
+    r"|good (heavens|grief|lord)|blimey|gosh|kidding|are you serious|you're joking)",
     re.IGNORECASE,
 )
 
@@ -159,9 +169,18 @@ def text_intensity(
 
 
 def apply_cues(
-    label: Emotion, scores: dict[str, float], thresholds: dict[str, float], cues: dict[Emotion, str]
+    label: Emotion,
+    scores: dict[str, float],
+    thresholds: dict[str, float],
+    cues: dict[Emotion, str],
+    negated: set[Emotion] = frozenset(),
 ) -> tuple[Emotion, str | None]:
-    """The label after the clear-word rule (module docstring, step 4) and the word that decided it."""
+    """The label after the clear-word rule (module docstring, step 4) and the word that decided it.
+
+    ``negated``: emotions named only in the negative ("I am not angry"); a decision for one of them,
+    with no clear word for it, falls back to neutral."""
+    if label in negated and label not in cues:
+        return Emotion.NEUTRAL, None
     if not cues or label in cues:
         return label, None
     if label is Emotion.ANGRY and set(cues) == {Emotion.HAPPY}:
@@ -191,7 +210,8 @@ def decide_text(
         label, source, cue, fixed_intensity = entry.emotion, "lexicon", entry.phrase, entry.intensity
     else:
         cues = clear_cues(text, disgust_as=disgust_as, fear_as=fear_as)
-        label, cue = apply_cues(model_label, scores, thresholds, cues)
+        negated = negated_cues(text, disgust_as=disgust_as, fear_as=fear_as)
+        label, cue = apply_cues(model_label, scores, thresholds, cues, negated)
         source = "cue" if cue is not None else "model"
     if label is Emotion.NEUTRAL:
         return label, 0.0, source, cue

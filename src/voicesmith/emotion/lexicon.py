@@ -252,21 +252,50 @@ def _find(words: list[str], phrase: str) -> list[int]:
     return hits
 
 
+_MENTION = frozenset("word term called named titled".split())
+
+
+def _is_name_or_mention(raw: list[str], index: int) -> bool:
+    """A capitalised emotion word inside a name ("Furious Pete's Diner", "the Angry Birds film") or one
+    mentioned rather than used ("the word livid")."""
+    word = raw[index]
+    following = raw[index + 1] if index + 1 < len(raw) else ""
+    if index and raw[index - 1].lower() in _MENTION:
+        return True
+    if word[:1].isupper() and not word.isupper():
+        return index > 0 or (following[:1].isupper() and not following.isupper())
+    return False
+
+
 def clear_cues(text: str, *, disgust_as: str = "angry", fear_as: str = "sad") -> dict[Emotion, str]:
-    """The emotions named outright in ``text`` by a :data:`CLEAR_WORDS` word that is not negated,
-    each with the word that named it (the first one)."""
-    words = _words(text)
+    """The emotions named outright in ``text`` by a :data:`CLEAR_WORDS` word that is not negated (and
+    not part of a name, nor mentioned as a word), each with the word that named it (the first one)."""
+    raw = [match.group(0) for match in _WORD.finditer(text)]
+    words = [word.lower().replace("’", "'") for word in raw]
     found: dict[Emotion, str] = {}
     for name, stems in CLEAR_WORDS.items():
         emotion = resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as)
         if emotion is Emotion.NEUTRAL or emotion in found:
             continue
         for stem in stems:
-            hits = [i for i in _find(words, stem) if not _is_negated(words, i)]
+            hits = [
+                i for i in _find(words, stem) if not _is_negated(words, i) and not _is_name_or_mention(raw, i)
+            ]
             if hits:
                 found[emotion] = " ".join(words[hits[0] : hits[0] + len(stem.split())])
                 break
     return found
+
+
+def negated_cues(text: str, *, disgust_as: str = "angry", fear_as: str = "sad") -> set[Emotion]:
+    """Emotions whose clear words occur in ``text`` only negated ("I am not angry, just tired")."""
+    words = _words(text)
+    out: set[Emotion] = set()
+    for name, stems in CLEAR_WORDS.items():
+        emotion = resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as)
+        if any(_is_negated(words, i) for stem in stems for i in _find(words, stem)):
+            out.add(emotion)
+    return out - set(clear_cues(text, disgust_as=disgust_as, fear_as=fear_as)) - {Emotion.NEUTRAL}
 
 
 def word_intensity(
