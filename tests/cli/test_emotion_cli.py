@@ -89,7 +89,9 @@ def test_explain_names_the_words_and_the_rule():
 
 
 def test_a_paragraphs_emotion_carries_to_its_follow_ups():
-    result = _run(["--json"], stdin="I am furious. Third time this week. Fix it.\n\nFix it.\n")
+    result = _run(
+        ["--json"], stdin="I am furious. Third time this week. Fix it.\n\nThe next train leaves at six.\n"
+    )
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.output.splitlines()]
     assert [r["spoken"] for r in records] == ["angry", "angry", "angry", "neutral"]

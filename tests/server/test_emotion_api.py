@@ -52,7 +52,7 @@ def test_explain_names_the_words_with_offsets(server):
 
 
 def test_spoken_emotion_carries_through_the_paragraph(server):
-    text = "I am furious. Third time this week. Fix it.\n\nFix it."
+    text = "I am furious. Third time this week. Fix it.\n\nThe next train leaves at six."
     body = httpx.post(f"{server.url}/v1/emotion", json={"Text": text}, timeout=60).json()
     assert [s["SpokenEmotion"] for s in body["Sentences"]] == ["angry", "angry", "angry", "neutral"]
     assert body["Sentences"][2]["DecidedBy"] in ("context", "model", "cue")

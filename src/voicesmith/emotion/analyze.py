@@ -143,7 +143,7 @@ def decide(scores: np.ndarray, thresholds: np.ndarray | float, margin: float = 0
     top_score = emotional[rows, top]
     others = emotional.copy()
     others[rows, top] = -1.0
-    close = top_score - others.max(axis=1) < margin
+    close = np.abs(top_score - others.max(axis=1)) < margin if margin > 0 else np.zeros(len(scores), bool)
     return np.where((ratio[rows, top] >= 1.0) & ~close, top + 1, 0)
 
 
