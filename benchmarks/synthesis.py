@@ -173,18 +173,29 @@ def main() -> None:
         from voicesmith import Settings, Synthesizer
 
         Synthesizer(Settings(data_dir=data_dir)).catalog.load("joe")  # split once, as after install
-        results = {engine: _run(engine, args, data_dir) for engine in ("piper", "voicesmith")}
+        # ABBA order: on a shared machine the load drifts; each engine's figures are the means of its
+        # two runs, one early and one late.
+        runs: dict[str, list[dict]] = {"piper": [], "voicesmith": []}
+        for engine in ("piper", "voicesmith", "voicesmith", "piper"):
+            runs[engine].append(_run(engine, args, data_dir))
+        results = {
+            engine: {key: statistics.mean(r[key] for r in values) for key in values[0]}
+            for engine, values in runs.items()
+        }
     rows = [
-        ("load (s)", "load_s", None),
-        ("RTF, 20 sentences, one request each", "rtf", "<= 1.10 x piper"),
-        ("RTF, the 20 sentences as one text", "rtf_text", "<= 1.10 x piper"),
+        ("load (s)", "load_s", "<= piper"),
+        ("RTF, 20 sentences, one request each", "rtf", "<= 0.90 x piper"),
+        ("RTF, the 20 sentences as one text", "rtf_text", "<= 0.90 x piper"),
         ("first audio, 3-sentence paragraph (s)", "first_audio_paragraph_s", "<= 0.10 s"),
-        ("first audio, long sentence (s)", "first_audio_long_s", "<= 0.15 s"),
+        ("first audio, long sentence (s)", "first_audio_long_s", "<= 0.08 s"),
         ("long sentence audio (s)", "long_sentence_audio_s", ">= 12 s"),
         ("RSS after load (MB)", "rss_after_load_mb", None),
-        ("peak RSS (MB)", "peak_rss_mb", "<= 400 MB"),
+        ("peak RSS (MB)", "peak_rss_mb", "<= 350 MB"),
     ]
-    print(f"threads={args.threads} repeats={args.repeats} (medians)")
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(
+        f"threads={args.threads} repeats={args.repeats} (medians; ABBA runs; load average {' '.join(load)})"
+    )
     print(f"{'measure':40} {'piper':>10} {'voicesmith':>11} {'ratio':>7}  target")
     for label, key, target in rows:
         p, v = results["piper"][key], results["voicesmith"][key]
