@@ -1,7 +1,8 @@
 """A loaded Piper voice: phonemes in, exact durations and streamed audio out.
 
 The voice's graph is split once (see :mod:`voicesmith.engine.graph`) into encoder, flow and decoder
-sessions, cached next to the other derived files of the voice. One sentence is synthesised as:
+sessions, cached next to the other derived files of the voice with their optimised graphs (ORT format),
+so a later load skips onnxruntime's graph optimisation. One sentence is synthesised as:
 
 1. ``encode``: phoneme ids -> frames per id, prior mean/log-std per id (one encoder run).
 2. numpy: expand the prior to frames and draw its noise from a generator seeded by the request, so the
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import platform
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -96,7 +98,7 @@ def _open_session(path: Path, threads: int, arena: bool) -> onnxruntime.Inferenc
         except Exception as error:  # noqa: BLE001 - a damaged cache file: optimise again
             _LOGGER.warning("optimised graph %s unreadable (%s): optimising again", optimized, error)
             options = _session_options(threads, arena)
-    tmp = optimized.with_name(f"{optimized.name}.{os.getpid()}.tmp")
+    tmp = optimized.with_name(f"{optimized.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     options.optimized_model_filepath = str(tmp)
     options.add_session_config_entry("session.save_model_format", "ORT")
     options.log_severity_level = 3  # its warning says what _runtime_tag handles: hardware-specific layouts
