@@ -31,10 +31,10 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
-import onnx.shape_inference
-import onnx.utils
+if TYPE_CHECKING:  # onnx (~0.1 s to import) is needed only to split: a cached voice loads without it
+    import onnx
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -216,6 +216,10 @@ def _conv_in_channels(model: onnx.ModelProto, consumer_prefix: str) -> int:
 def ensure_value_info(model: onnx.ModelProto, names: list[str]) -> None:
     """The extractor needs a type for every tensor it cuts at; exports without shape information
     (torch's exporter leaves it out for some graphs) get one from shape inference, else float."""
+    import onnx
+    import onnx.shape_inference
+    import onnx.utils
+
     known = {
         v.name for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output)
     }
@@ -235,6 +239,10 @@ def ensure_value_info(model: onnx.ModelProto, names: list[str]) -> None:
 
 def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
     """Write ``encoder.onnx`` and ``decoder.onnx`` for the voice at ``model_path`` into ``out_dir``."""
+    import onnx
+    import onnx.shape_inference
+    import onnx.utils
+
     model = onnx.load(str(model_path))
     cuts = find_cut_points(model)
     ensure_value_info(
@@ -292,6 +300,10 @@ def file_digest(path: Path) -> str:
 
 def split_flow_decoder(decoder_path: Path, out_dir: Path) -> tuple[Path, Path]:
     """Cut ``decoder.onnx`` (flow + HiFi-GAN) at the HiFi-GAN's input."""
+    import onnx
+    import onnx.shape_inference
+    import onnx.utils
+
     model = onnx.load(str(decoder_path))
     dec_input = None
     for node in model.graph.node:
