@@ -345,8 +345,9 @@ class PiperModel:
     def decode_windows(self, prior: Prior, first_window: int | None, window: int) -> Iterator[np.ndarray]:
         """Decode the whole prior as a series of windows: an optional short first one, then ``window``.
 
-        The flow runs once per block of up to ``window`` frames (once per utterance, usually) and
-        HiFi-GAN once per window, so a short first window costs only HiFi-GAN's context frames twice.
+        The flow runs once per block of up to ``window`` frames (once per utterance, usually; a short first
+        window of an utterance longer than ``window`` has a flow block of its own) and HiFi-GAN once per
+        window, so a short first window costs only the context frames twice.
         It is worth it only when decoding the whole utterance at once would delay the first audio
         (beyond ~``EARLY_WHOLE_FRAMES``).
         """
@@ -367,9 +368,12 @@ class PiperModel:
         for index, (start, end) in enumerate(bounds):
             needed_end = min(total, end + DECODER_CONTEXT_FRAMES)
             if z is None or needed_end > exact_end:
-                block_end = (
-                    bounds[index + 1][1] if index == 0 and len(bounds) > 1 and end - start < window else end
-                )
+                # The flow's first block also covers the second window (one flow run, not two), unless
+                # the utterance is longer than a window: then the flow over the first window alone gets
+                # the first audio out sooner (measured, 1 thread: flow 0.020 s CPU on 84 frames, 0.095 s
+                # on 396), at the cost of running the flow over those frames twice.
+                joint = index == 0 and len(bounds) > 1 and end - start < window and total <= window
+                block_end = bounds[index + 1][1] if joint else end
                 z, z_start, exact_end = self._flow_block(
                     prior,
                     max(0, start - DECODER_CONTEXT_FRAMES),
