@@ -228,3 +228,10 @@ class StorageError(VoicesmithError):
 
 class TrainingError(VoicesmithError):
     """A training run cannot start or go on: bad prepared dataset, base voice or run folder."""
+
+
+class ServiceQuotaExceededError(VoicesmithError):
+    """A request would go over a configured quota (upload storage for custom voices, say)."""
+
+    polly_type = "ServiceQuotaExceededException"
+    status = 402

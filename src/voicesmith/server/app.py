@@ -10,7 +10,6 @@ Run it with ``voicesmith serve`` (uvicorn), or
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import uuid
@@ -27,18 +26,22 @@ from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import RequestTooLargeError, VoicesmithError
 from voicesmith.server import console, emotion_api, openai_api, polly, polly_tasks, sagemaker, voices
 from voicesmith.server.deps import ServicesDep
+from voicesmith.server.elevenlabs import router as elevenlabs_router
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
+    door_error,
     install_error_handlers,
     is_openai_path,
     openai_error,
     polly_error,
     unexpected_error_response,
 )
+from voicesmith.server.marytts import router as marytts_router
 from voicesmith.server.services import Services, SynthesisPool
-from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
+from voicesmith.server.voices import VoiceJobRunner
+from voicesmith.server.workers import build_workers, start_workers
+from voicesmith.server.wyoming import router as wyoming_router
 from voicesmith.settings import Settings
-from voicesmith.tasks.runner import TaskRunner
 from voicesmith.tasks.storage import OutputStorage
 from voicesmith.tasks.store import Store
 
@@ -109,7 +112,9 @@ class RequestContextMiddleware:
     @staticmethod
     async def _too_large(scope: Scope, receive: Receive, send: Send, size: int, limit: int) -> None:
         message = f"the request body is {size} bytes or more; this server accepts at most {limit}"
-        if is_openai_path(scope["path"]):
+        if (door := door_error(scope["path"], message, 413)) is not None:
+            response = door
+        elif is_openai_path(scope["path"]):
             response = openai_error(message, 413)
         else:
             response = polly_error("ValidationException", message, 413, scope["state"]["request_id"])
@@ -152,18 +157,6 @@ def readiness(services: Services) -> dict[str, dict[str, object]]:
     return checks
 
 
-def default_voice_job_runner(settings: Settings) -> VoiceJobRunner:
-    """The voice studio pipeline where the ``[train]`` extra is installed, else a runner that fails
-    each job saying that training is not available here."""
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("lightning") is None:
-        return unavailable_voice_job_runner
-    from voicesmith.training.pipeline import StudioSettings, voice_job_runner
-
-    return voice_job_runner(
-        StudioSettings(max_steps=settings.voice_training_steps, batch_size=settings.voice_training_batch_size)
-    )
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -174,28 +167,18 @@ def create_app(
 
     Args:
         settings: where state lives and the server's limits and keys (default: from the environment).
-        voice_job_runner: makes a custom voice from a job's data (default: the voice studio pipeline,
-            or, without the ``[train]`` extra, a runner that fails each job saying so).
+        voice_job_runner: makes a custom voice in-process from a job's data (tests, embedders); default:
+            the configured training backend (``VOICESMITH_TRAINING_BACKEND``), or, for ``local`` without
+            the ``[train]`` extra, a runner that fails each job saying so.
         synthesizer: share an already loaded synthesizer (tests); default: a new one on ``settings``.
     """
     settings = settings or Settings()
     services = build_services(settings, synthesizer)
-    if settings.task_workers:
-        services.runner = TaskRunner(
-            services.store,
-            lambda row: polly_tasks.run_task(services, row),
-            make_voice_job_handler(services, voice_job_runner or default_voice_job_runner(settings)),
-            workers=settings.task_workers,
-            lease_seconds=settings.task_lease_seconds,
-            poll_seconds=settings.task_poll_seconds,
-            on_task_finished=lambda task_id: polly_tasks.task_finished(services, task_id),
-            max_attempts=settings.max_task_attempts,
-        )
+    build_workers(services, voice_job_runner=voice_job_runner)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if services.runner is not None:
-            services.runner.start()
+        start_workers(services)
         _LOGGER.info("voicesmith %s serving; data in %s", __version__, settings.data_dir)
         try:
             yield
@@ -212,6 +195,9 @@ def create_app(
     )
     for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console):
         app.include_router(module.router)
+    app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
+    app.include_router(elevenlabs_router)  # ElevenLabs' API under /elevenlabs
+    app.include_router(marytts_router)  # MaryTTS's /process, /voices, /locales, /version
 
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:

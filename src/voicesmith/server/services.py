@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.engine.synthesizer import Synthesizer
@@ -69,6 +69,11 @@ class Services:
     storage: OutputStorage
     pool: SynthesisPool
     runner: TaskRunner | None = None
+    """Synthesis-task workers."""
+    voice_runner: TaskRunner | None = None
+    """Voice-job workers (dispatch to the training backend and watch; never train here)."""
+    training_backend: Any = None
+    """The configured ``voicesmith.tasks.voice_jobs.TrainingBackend`` (None: jobs run in-process)."""
     _lexicon_cache: dict[tuple[str, datetime], Lexicon] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,5 +115,7 @@ class Services:
     def close(self) -> None:
         if self.runner is not None:
             self.runner.stop()
+        if self.voice_runner is not None:
+            self.voice_runner.stop()
         self.pool.shutdown()
         self.store.close()

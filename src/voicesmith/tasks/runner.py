@@ -1,4 +1,8 @@
-"""The in-process worker pool that runs synthesis tasks and custom-voice jobs from the store.
+"""The in-process worker pool that runs synthesis tasks or custom-voice jobs from the store.
+
+One pool runs one kind of job (give the other handler as None), so synthesis tasks never wait behind a
+voice job: ``create_app`` and ``voicesmith worker`` start a pool per kind. A voice-job handler only
+dispatches to a training backend and watches it (``tasks.voice_jobs``); it never trains in-process.
 
 Workers poll the store (and wake at once when a job is submitted here), claim one job at a time,
 renew the claim's lease while the job runs, and record the outcome only while they still hold the
@@ -45,6 +49,12 @@ class _Kind:
     handler: Callable[[JobRow], None]
 
 
+class JobDetachedError(Exception):
+    """Raised by a handler that stops watching a job it does not run itself (a voice job training in
+    its backend) because the worker is stopping: the claim is released, no outcome is recorded, and the
+    next worker to claim the job re-attaches to it."""
+
+
 class JobLostError(RuntimeError):
     """The worker's claim on a job was taken over (its lease ran out); its outcome is not recorded."""
 
@@ -55,8 +65,8 @@ class TaskRunner:
     def __init__(
         self,
         store: Store,
-        task_handler: TaskHandler,
-        voice_job_handler: VoiceJobHandler,
+        task_handler: TaskHandler | None,
+        voice_job_handler: VoiceJobHandler | None,
         *,
         workers: int = 1,
         lease_seconds: float = 30.0,
@@ -71,14 +81,15 @@ class TaskRunner:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self._on_task_finished = on_task_finished
-        self._kinds = (
-            _Kind(TaskRow, IN_PROGRESS, COMPLETED, task_handler),
-            _Kind(VoiceJobRow, TRAINING, ACTIVE, voice_job_handler),
+        kinds = (
+            _Kind(TaskRow, IN_PROGRESS, COMPLETED, task_handler),  # type: ignore[arg-type]
+            _Kind(VoiceJobRow, TRAINING, ACTIVE, voice_job_handler),  # type: ignore[arg-type]
         )
+        self._kinds = tuple(kind for kind in kinds if kind.handler is not None)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.name = f"runner-{uuid.uuid4().hex[:8]}"
+        self.name = f"runner-{'+'.join(k.model.__tablename__ for k in self._kinds)}-{uuid.uuid4().hex[:6]}"
 
     def start(self) -> None:
         self._stop.clear()
@@ -96,6 +107,11 @@ class TaskRunner:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once :meth:`stop` was called (handlers that watch long jobs check it)."""
+        return self._stop
 
     def wake(self) -> None:
         """A job was submitted: look now instead of at the next poll."""
@@ -143,6 +159,12 @@ class TaskRunner:
                 "%s: running %s %s (attempt %d)", self.name, kind.model.__tablename__, job.id, job.attempts
             )
             kind.handler(job)
+        except JobDetachedError:
+            done.set()
+            heartbeat.join()
+            self.store.renew(kind.model, job.id, claim, 0.0)  # lease ends now: the next worker re-attaches
+            _LOGGER.info("%s %s: detached; it goes on in its backend", kind.model.__tablename__, job.id)
+            return
         except VoicesmithError as error:
             status, reason = FAILED, error.message
         except Exception as error:

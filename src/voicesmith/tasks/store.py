@@ -236,9 +236,31 @@ class Store:
         with self.session() as session:
             return session.get(VoiceJobRow, voice_id)
 
+    def list_voice_jobs(self, offset: int = 0, limit: int = 100) -> list[VoiceJobRow]:
+        """Voice jobs, newest first."""
+        with self.session() as session:
+            query = select(VoiceJobRow).order_by(VoiceJobRow.created.desc(), VoiceJobRow.id)
+            return list(session.scalars(query.offset(offset).limit(limit)))
+
     def delete_voice_job(self, voice_id: str) -> bool:
         with self.session() as session:
             return session.execute(delete(VoiceJobRow).where(VoiceJobRow.id == voice_id)).rowcount > 0
+
+    def set_voice_job_backend(self, voice_id: str, claim: str | None, handle: dict[str, Any]) -> bool:
+        """Record where a voice job trains (its backend handle, in the ``dataset`` JSON), only while
+        ``claim`` holds the job; False if it was deleted or taken over."""
+        with self.session() as session:
+            dataset = session.scalar(
+                select(VoiceJobRow.dataset).where(VoiceJobRow.id == voice_id, VoiceJobRow.claim == claim)
+            )
+            if dataset is None:
+                return False
+            changed = session.execute(
+                update(VoiceJobRow)
+                .where(VoiceJobRow.id == voice_id, VoiceJobRow.claim == claim)
+                .values(dataset={**dataset, "backend": handle}, updated=utcnow())
+            ).rowcount
+            return changed > 0
 
     def claim_next(self, model: type[JobRow], lease_seconds: float, running: str) -> JobRow | None:
         """Take one waiting job (or one whose worker's lease ran out) and mark it ``running``.
