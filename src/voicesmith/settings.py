@@ -183,6 +183,21 @@ class Settings(BaseSettings):
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
 
+    # -- client compatibility: Polly voice names, OpenAI names (engine/polly_voices.py, server/openai_api.py)
+
+    polly_voice_map: dict[str, str] = Field(default_factory=dict)
+    """Polly VoiceId -> installed voice id, over the automatic choice by language and gender
+    (``VOICESMITH_POLLY_VOICE_MAP='{"Joanna": "amy", "*": "joe"}'``; ``*``: names without a voice of
+    their language)."""
+    polly_voice_map_file: Path | None = None
+    """A JSON file with the same table, read again when it changes; ``polly_voice_map`` wins over it."""
+    openai_voice_map: dict[str, str] = Field(default_factory=dict)
+    """OpenAI voice name (``marin``, ``alloy``...) -> installed voice id; unlisted names speak with the
+    bundled voice."""
+    openai_model_aliases: list[str] = Field(default_factory=list)
+    """More model ids the OpenAI route accepts, for clients set up for other servers
+    (``VOICESMITH_OPENAI_MODEL_ALIASES='["kokoro", "piper"]'``)."""
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:

@@ -394,7 +394,7 @@ class Synthesizer:
                 gain = word_gain(word.gain_db)
                 if gain != 1.0:
                     word_samples.append((first, end, gain))
-            marks.extend(self._visemes(timings, rate))
+            marks.extend(self._visemes(timings, rate, final=index == len(plan.utterances) - 1))
             samples = prior.num_frames * hop
             for mark in utterance.trailing_marks:
                 marks.append(SpeechMark(_ms(start + samples, rate), "ssml", mark.start, mark.end, mark.name))
@@ -407,11 +407,16 @@ class Synthesizer:
 
     @staticmethod
     def _duration_scales(words, word_ranges, spans, count: int, utterance_rate: float) -> np.ndarray:
-        scales = np.full(count, 1.0 / utterance_rate, dtype=np.float32)
+        """Duration factor per phoneme id. Each id takes the rate of the word it belongs to or follows
+        (the pause after a word goes at that word's rate; ids before the first word at the first
+        word's), so a ``<prosody rate>`` region scales as a whole, its pauses included."""
+        rates = np.ones(count, dtype=np.float64)
+        first = True
         for word, (a, b) in zip(words, word_ranges, strict=True):
-            if word.rate != 1.0 and b > a:
-                scales[spans[a][0] : spans[b - 1][1]] /= word.rate
-        return scales
+            if b > a:
+                rates[0 if first else spans[a][0] :] = word.rate
+                first = False
+        return (1.0 / (utterance_rate * rates)).astype(np.float32)
 
     @staticmethod
     def _max_duration_scales(
@@ -436,10 +441,10 @@ class Synthesizer:
         return scales if changed else None
 
     @staticmethod
-    def _visemes(timings: list[PhonemeTiming], rate: int) -> list[SpeechMark]:
+    def _visemes(timings: list[PhonemeTiming], rate: int, final: bool = False) -> list[SpeechMark]:
         from voicesmith.engine.marks import visemes
 
-        out = visemes([(t.phoneme, t.start, t.samples) for t in timings])
+        out = visemes([(t.phoneme, t.start, t.samples) for t in timings], final=final)
         return [SpeechMark(_ms(start, rate), "viseme", 0, 0, viseme) for viseme, start, _ in out]
 
     # -- audio ----------------------------------------------------------------------------------------------

@@ -110,6 +110,29 @@ def _open_session(path: Path, threads: int, arena: bool) -> onnxruntime.Inferenc
     return session
 
 
+def scaled_frames(durations: np.ndarray, factor: float, duration_scales: np.ndarray | None) -> np.ndarray:
+    """Frames per phoneme id from the duration predictor's fractional ``durations`` (at the voice's own
+    length scale), lengthened by ``factor`` (the request's rate) and ``duration_scales`` (per id).
+
+    At the voice's own rate the frames are piper's (``ceil``), bit for bit. Otherwise the rounded frames
+    are scaled and rounded again on their running sum, so the whole keeps the exact ratio (within one
+    frame) however short the ids: rounding each id up after scaling made 50 % rate 1.6x as long, not 2x,
+    since every id gained up to a frame whatever the rate. Scaling the fractional durations instead would
+    miss as far the other way (1.55x for 50 % on a 147-id sentence: at rate 1 the ceil adds ~0.5 frame per
+    id, which then no rate scales). An id may get 0 frames when sped up.
+    """
+    frames = np.ceil(np.maximum(durations, 0.0)).astype(np.int64)
+    scales = np.full(len(frames), factor, dtype=np.float64)
+    if duration_scales is not None:
+        scales *= np.asarray(duration_scales, dtype=np.float64)
+    if not np.all(scales == 1.0):
+        ends = np.floor(np.cumsum(frames * scales) + 0.5).astype(np.int64)
+        frames = np.diff(ends, prepend=0)
+    if frames.sum() < 1:
+        frames[-1] = 1
+    return frames
+
+
 class PiperModel:
     """One Piper voice loaded for synthesis: a :class:`~voicesmith.engine.model.VoiceModel`."""
 
@@ -275,7 +298,8 @@ class PiperModel:
         inputs: dict[str, np.ndarray] = {
             "input": np.asarray([phoneme_ids], dtype=np.int64),
             "input_lengths": np.asarray([count], dtype=np.int64),
-            "scales": np.asarray([noise_scale, length_scale, noise_w], dtype=np.float32),
+            # The voice's own length scale: rate changes scale the rounded frames (scaled_frames).
+            "scales": np.asarray([noise_scale, config.length_scale, noise_w], dtype=np.float32),
             "dp_noise": rng.standard_normal((1, 2, count), dtype=np.float32),
         }
         if "sid" in self._encoder_inputs or "g" in self._encoder_inputs:
@@ -289,12 +313,11 @@ class PiperModel:
             else:
                 inputs["sid"] = np.asarray([speaker], dtype=np.int64)
         outputs = self._encoder.run(None, inputs)
-        raw = np.maximum(outputs[0].reshape(-1), 0.0)
-        if duration_scales is not None:
-            raw = raw * np.asarray(duration_scales, dtype=np.float32)
-        frames = np.ceil(raw).astype(np.int64)
-        if frames.sum() < 1:
-            frames[-1] = 1
+        frames = scaled_frames(
+            outputs[0].reshape(-1),
+            length_scale / config.length_scale if config.length_scale else 1.0,
+            duration_scales,
+        )
         m_p, logs_p = outputs[1][0], outputs[2][0]
         mean = np.repeat(m_p, frames, axis=1)
         std = np.exp(np.repeat(logs_p, frames, axis=1))
