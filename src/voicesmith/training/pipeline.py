@@ -99,8 +99,20 @@ def make_voice(
     name: str | None = None,
     gender: str | None = None,
     studio: StudioSettings = StudioSettings(),
+    dataset: dict | None = None,
 ) -> None:
-    """check -> prepare -> train -> export -> install, resuming whatever an earlier attempt left."""
+    """check -> prepare -> train -> export -> install, resuming whatever an earlier attempt left.
+
+    ``dataset`` is the job's dataset dict: its ``"consent"`` names a consent recording (in the job's
+    folder, or its ``recordings/``) that must be the speaker of the recordings (ConsentMismatchError).
+    """
+    if dataset and dataset.get("consent"):  # no one's voice is cloned from recordings of someone else
+        from voicesmith.training.speaker import check_dataset_consent
+
+        folder = Path(dataset.get("folder") or ".")
+        consent = folder / "recordings" / dataset["consent"]
+        consent = consent if consent.is_file() else folder / dataset["consent"]
+        check_dataset_consent(consent, source, settings.consent_similarity_threshold)
     from voicesmith.training.check import check_dataset
     from voicesmith.training.config import TrainConfig
     from voicesmith.training.export import export_run
@@ -119,7 +131,6 @@ def make_voice(
     config = TrainConfig(
         max_steps=studio.max_steps,
         batch_size=studio.batch_size,
-        frozen_steps=max(studio.max_steps // 10, 1),
         precision=default_precision(),
     )
     run_training(prepared, voice_id=voice_id, run_dir=run_dir, config=config, base=studio.base, resume=resume)
@@ -159,6 +170,7 @@ def voice_job_runner(studio: StudioSettings = StudioSettings()):
                 name=job.name,
                 gender=(job.gender or "").lower() or None,
                 studio=studio,
+                dataset=dataset,
             )
         finally:
             shutil.rmtree(work / "download", ignore_errors=True)
