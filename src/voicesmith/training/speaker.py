@@ -44,6 +44,7 @@ OUTLIER_MARGIN = 0.10
 OUTLIER_MAD_FACTOR = 3.0
 """...or ``OUTLIER_MAD_FACTOR`` robust standard deviations (1.4826 x MAD) below it, whichever is larger."""
 MIN_CLIPS_FOR_OUTLIERS = 5
+_MAX_CACHED_FILES = 20_000  # 256 float64 each: at most ~40 MB
 """Fewer clips give no stable median: no clip is flagged."""
 
 
@@ -66,6 +67,9 @@ class SpeakerEncoder:
         self._encoder = VoiceEncoder("cpu", verbose=False)
         self._preprocess = preprocess_wav
         self._lock = threading.Lock()
+        self._files: dict[tuple[str, int, int], np.ndarray | None] = {}
+        """Embeddings of files by (path, mtime, size): an evaluation of several voices against one
+        reference embeds its recordings once."""
 
     @classmethod
     def shared(cls) -> SpeakerEncoder:
@@ -100,10 +104,17 @@ class SpeakerEncoder:
         import soundfile
 
         try:
+            info = Path(path).stat()
+            key = (str(Path(path).resolve()), info.st_mtime_ns, info.st_size)
+            if key in self._files:
+                return self._files[key]
             samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
         except Exception as error:  # noqa: BLE001 - libsndfile raises several types
             raise DatasetError(f"cannot read the audio: {error}", path=path) from error
-        return self.embed(samples, rate)
+        embedding = self.embed(samples, rate)
+        if len(self._files) < _MAX_CACHED_FILES:
+            self._files[key] = embedding
+        return embedding
 
 
 def _normalise(vector: np.ndarray) -> np.ndarray:

@@ -204,7 +204,7 @@ def evaluate_voice(
     return report
 
 
-MAX_SIMILARITY_CLIPS = 100
+MAX_SIMILARITY_CLIPS = 50
 """Reference recordings (evenly spread over the dataset) whose embeddings make the speaker centroid."""
 
 
