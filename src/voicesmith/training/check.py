@@ -314,7 +314,7 @@ def _check_clip(
     stats = clip.stats = measure(audio if audio.shape[1] > 1 else audio[:, 0], sample_rate)
     _check_audio(clip, stats, base)
     if encoder is not None and clip.usable:
-        clip.embedding = encoder.embed(mono(audio), sample_rate)
+        clip.embedding = encoder.embed_file(utterance.audio_path)  # cached: a re-check embeds nothing
     if transcriber is not None and clip.usable and utterance.text.strip():
         try:
             clip.asr_text = transcriber.transcribe(mono(audio), sample_rate)
