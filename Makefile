@@ -7,8 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test.
-DEB_TEST_PACKAGES := espeak-ng flite chromium
+# Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test,
+# slurmctld + slurmd + slurm-client + munge make the one-node SLURM cluster of the SLURM backend test.
+DEB_TEST_PACKAGES := espeak-ng flite chromium slurmctld slurmd slurm-client munge
+# curl and xxd run speech-dispatcher's mary-generic command line in the MaryTTS test.
+DEB_TEST_PACKAGES += curl xxd
 PYTEST_ARGS ?=
 
 .PHONY: serve test install install-test deb-test lint bench clean

@@ -28,11 +28,8 @@ import numpy as np
 import onnx
 import onnx.utils
 import onnxruntime
-from piper import PiperVoice
-from piper import voice as piper_voice_module
-from piper.config import PhonemeType, PiperConfig
+from piper.config import PiperConfig
 from piper.const import BOS, EOS, PAD
-from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
 
 from voicesmith.engine.graph import (
     UnsupportedGraphError,
@@ -41,6 +38,7 @@ from voicesmith.engine.graph import (
     split_voice_model,
 )
 from voicesmith.errors import InvalidVoiceError, ValidationError
+from voicesmith.text import espeak
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,9 +49,9 @@ DECODER_CONTEXT_FRAMES = 12
 EARLY_WHOLE_FRAMES = 128
 """An utterance this short (~1.5 s for joe) is decoded whole even first: ~40 ms on 2 cores."""
 _SPLIT_VERSION = "4"
+"""Bump when the split changes, so cached split models are rebuilt."""
 _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you doing today? Let us begin."
 _TARGET_PEAK = 0.8
-"""Bump when the split changes, so cached split models are rebuilt."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +167,29 @@ def prepare_split_models(model_path: Path, cache_dir: Path) -> Path:
     return folder
 
 
+def scaled_frames(durations: np.ndarray, factor: float, duration_scales: np.ndarray | None) -> np.ndarray:
+    """Frames per phoneme id from the duration predictor's fractional ``durations`` (at the voice's own
+    length scale), lengthened by ``factor`` (the request's rate) and ``duration_scales`` (per id).
+
+    At the voice's own rate the frames are piper's (``ceil``), bit for bit. Otherwise the rounded frames
+    are scaled and rounded again on their running sum, so the whole keeps the exact ratio (within one
+    frame) however short the ids: rounding each id up after scaling made 50 % rate 1.6x as long, not 2x,
+    since every id gained up to a frame whatever the rate. Scaling the fractional durations instead would
+    miss as far the other way (1.55x for 50 % on a 147-id sentence: at rate 1 the ceil adds ~0.5 frame per
+    id, which then no rate scales). An id may get 0 frames when sped up.
+    """
+    frames = np.ceil(np.maximum(durations, 0.0)).astype(np.int64)
+    scales = np.full(len(frames), factor, dtype=np.float64)
+    if duration_scales is not None:
+        scales *= np.asarray(duration_scales, dtype=np.float64)
+    if not np.all(scales == 1.0):
+        ends = np.floor(np.cumsum(frames * scales) + 0.5).astype(np.int64)
+        frames = np.diff(ends, prepend=0)
+    if frames.sum() < 1:
+        frames[-1] = 1
+    return frames
+
+
 class PiperModel:
     """One Piper voice loaded for synthesis."""
 
@@ -205,7 +226,7 @@ class PiperModel:
         self.style_table: np.ndarray | None = np.load(styles).astype(np.float32) if styles.is_file() else None
         """Speaker/style embeddings of a voice exported with a style-vector input (rows: speaker ids)."""
         self._encoder_inputs = {i.name for i in self._encoder.get_inputs()}
-        self._phonemizer = PiperVoice(session=None, config=self.config)  # type: ignore[arg-type]
+        self._phonemizer = espeak.voice_phonemizer(self.config)
         self._check_phoneme_map()
         self.output_gain = self._calibrate(folder)
 
@@ -271,23 +292,11 @@ class PiperModel:
         ``language`` (BCP-47, from SSML ``xml:lang``) phonemises with that language's espeak-ng voice,
         for words of another language inside the text; the voice then says them with its own sounds.
         """
-        own = self.config.espeak_voice
-        if not language or self.config.phoneme_type != PhonemeType.ESPEAK:
-            return self._phonemizer.phonemize(text)
-        espeak_voice = language.lower()
-        if espeak_voice == own or espeak_voice.split("-")[0] == own.split("-")[0]:
-            return self._phonemizer.phonemize(text)
-        with piper_voice_module._ESPEAK_PHONEMIZER_LOCK:  # espeak-ng is one global state
-            if piper_voice_module._ESPEAK_PHONEMIZER is None:
-                piper_voice_module._ESPEAK_PHONEMIZER = EspeakPhonemizer(ESPEAK_DATA_DIR)
-            phonemizer = piper_voice_module._ESPEAK_PHONEMIZER
-            for candidate in (espeak_voice, espeak_voice.split("-")[0]):
-                try:
-                    return phonemizer.phonemize(candidate, text)
-                except Exception:  # noqa: BLE001 - espeak-ng has no voice for that language
-                    continue
-        _LOGGER.debug("no espeak-ng voice for %s; using %s", language, own)
-        return self._phonemizer.phonemize(text)
+        if language:
+            phonemes = espeak.phonemize_in_language(self.config, text, language)
+            if phonemes is not None:
+                return phonemes
+        return self._phonemizer(text)
 
     def phoneme_ids(self, phonemes: Sequence[str]) -> tuple[list[int], list[tuple[int, int]]]:
         """Phonemes to ids with piper's framing (BOS PAD p1 PAD p2 PAD ... EOS).
@@ -337,7 +346,8 @@ class PiperModel:
         inputs: dict[str, np.ndarray] = {
             "input": np.asarray([phoneme_ids], dtype=np.int64),
             "input_lengths": np.asarray([count], dtype=np.int64),
-            "scales": np.asarray([noise_scale, length_scale, noise_w], dtype=np.float32),
+            # The voice's own length scale: rate changes scale the rounded frames (scaled_frames).
+            "scales": np.asarray([noise_scale, config.length_scale, noise_w], dtype=np.float32),
             "dp_noise": rng.standard_normal((1, 2, count), dtype=np.float32),
         }
         if "sid" in self._encoder_inputs or "g" in self._encoder_inputs:
@@ -351,12 +361,11 @@ class PiperModel:
             else:
                 inputs["sid"] = np.asarray([speaker], dtype=np.int64)
         outputs = self._encoder.run(None, inputs)
-        raw = np.maximum(outputs[0].reshape(-1), 0.0)
-        if duration_scales is not None:
-            raw = raw * np.asarray(duration_scales, dtype=np.float32)
-        frames = np.ceil(raw).astype(np.int64)
-        if frames.sum() < 1:
-            frames[-1] = 1
+        frames = scaled_frames(
+            outputs[0].reshape(-1),
+            length_scale / config.length_scale if config.length_scale else 1.0,
+            duration_scales,
+        )
         m_p, logs_p = outputs[1][0], outputs[2][0]
         mean = np.repeat(m_p, frames, axis=1)
         std = np.exp(np.repeat(logs_p, frames, axis=1))

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voicesmith.errors import AccessDeniedError, VoicesmithError
@@ -33,6 +34,25 @@ _HTTP_POLLY_TYPES = {
 
 def is_openai_path(path: str) -> bool:
     return path.startswith(OPENAI_PATHS)
+
+
+#: Doors whose errors have a shape of their own (MaryTTS, ElevenLabs): ``(matches(path), shape(message,
+#: status, error or None))``, registered by the door modules; the first match wins.
+_DOOR_SHAPES: list[tuple[Callable[[str], bool], Callable[[str, int, Exception | None], Response]]] = []
+
+
+def register_error_shape(
+    matches: Callable[[str], bool], shape: Callable[[str, int, Exception | None], Response]
+) -> None:
+    _DOOR_SHAPES.append((matches, shape))
+
+
+def door_error(path: str, message: str, status: int, error: Exception | None = None) -> Response | None:
+    """The error in the shape of the door that serves ``path``, or None for the Polly/OpenAI paths."""
+    for matches, shape in _DOOR_SHAPES:
+        if matches(path):
+            return shape(message, status, error)
+    return None
 
 
 def request_id(request: Request) -> str:
@@ -67,7 +87,9 @@ def openai_error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def error_response(request: Request, error: VoicesmithError) -> JSONResponse:
+def error_response(request: Request, error: VoicesmithError) -> Response:
+    if (door := door_error(request.url.path, error.message, error.status, error)) is not None:
+        return door
     if is_openai_path(request.url.path):
         if isinstance(error, AccessDeniedError):
             return openai_error(error.message, 401, code="invalid_api_key")
@@ -75,7 +97,7 @@ def error_response(request: Request, error: VoicesmithError) -> JSONResponse:
     return polly_error(error.polly_type, error.message, error.status, request_id(request))
 
 
-async def _on_voicesmith_error(request: Request, error: Exception) -> JSONResponse:
+async def _on_voicesmith_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, VoicesmithError)
     if error.status >= 500:
         _LOGGER.error("%s %s: %s", request.method, request.url.path, error.message)
@@ -94,17 +116,21 @@ def _describe(error: RequestValidationError) -> tuple[str, str | None]:
     return f"{count} validation error{'s' if count != 1 else ''} detected: " + "; ".join(problems), param
 
 
-async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     message, param = _describe(error)
+    if (door := door_error(request.url.path, message, 400, error)) is not None:
+        return door
     if is_openai_path(request.url.path):
         return openai_error(message, 400, param=param)
     return polly_error("ValidationException", message, 400, request_id(request))
 
 
-async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     message = str(error.detail)
+    if (door := door_error(request.url.path, message, error.status_code, error)) is not None:
+        return door
     if is_openai_path(request.url.path):
         return openai_error(message, error.status_code)
     error_type = _HTTP_POLLY_TYPES.get(error.status_code, "ValidationException")
@@ -113,9 +139,11 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     return polly_error(error_type, message, error.status_code, request_id(request))
 
 
-async def unexpected_error_response(request: Request, error: Exception) -> JSONResponse:
+async def unexpected_error_response(request: Request, error: Exception) -> Response:
     _LOGGER.exception("%s %s failed", request.method, request.url.path)
     message = f"internal error ({type(error).__name__}); the server log has the details"
+    if (door := door_error(request.url.path, message, 500)) is not None:
+        return door
     if is_openai_path(request.url.path):
         return openai_error(message, 500)
     return polly_error("ServiceFailureException", message, 500, request_id(request))

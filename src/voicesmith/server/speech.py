@@ -18,18 +18,22 @@ from voicesmith.audio.formats import get_format, resolve_rate
 from voicesmith.engine.marks import marks_to_json_lines
 from voicesmith.engine.synthesizer import SynthesisRequest, SynthesisStream, Synthesizer
 from voicesmith.errors import (
-    EngineNotSupportedError,
+    AudioDurationExceededError,
     MarksNotSupportedForFormatError,
     TextLengthExceededError,
     ValidationError,
 )
-from voicesmith.text.ssml import TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.ssml import Break, TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("json", "mp3", "ogg_opus", "ogg_vorbis", "pcm", "mulaw", "alaw")
 ENGINES = ("standard", "neural", "long-form", "generative")
-SUPPORTED_ENGINES = ("neural",)
+DEFAULT_ENGINE = "standard"
+"""Polly's engine when a request names none."""
+SUPPORTED_ENGINES = ENGINES
+"""Every voice speaks under every engine name: the engine is recorded, the voice is the same."""
 TEXT_TYPES = ("ssml", "text")
 SPEECH_MARK_TYPES = ("sentence", "ssml", "viseme", "word")
 MAX_MARK_TYPES = 4
@@ -95,33 +99,43 @@ def enum_error(value: object, field: str, allowed: tuple[str, ...]) -> Validatio
 
 
 def check_engine(engine: str | None) -> str:
-    """``neural`` (or nothing) is what voicesmith's voices are; the others are refused by name."""
+    """The request's engine (Polly's default ``standard`` when none is named). Every engine is served by
+    the same voices; an engine outside Polly's four is a ValidationException, as on Polly."""
     if engine is None:
-        return "neural"
+        return DEFAULT_ENGINE
     if engine not in ENGINES:
         raise enum_error(engine, "engine", ENGINES)
-    if engine not in SUPPORTED_ENGINES:
-        raise EngineNotSupportedError(
-            f"engine {engine!r} is not available: voicesmith voices are neural; "
-            "set Engine to 'neural' or omit it"
-        )
     return engine
 
 
 def billed_characters(text: str, text_type: str) -> int:
     """Characters Polly bills: the text, without SSML tags (entities count once). Validates the SSML."""
+    return _measure(text, text_type)[0]
+
+
+def _measure(text: str, text_type: str) -> tuple[int, float]:
+    """Billed characters and the seconds of ``<break>`` silence (which Polly does not bill)."""
     if text_type != "ssml":
-        return len(text)
+        return len(text), 0.0
     document = parse_ssml(text)
-    return sum(len(item.text) for item in document if isinstance(item, TextRun))
+    billed = sum(len(item.text) for item in document if isinstance(item, TextRun))
+    return billed, sum(item.time_ms for item in document if isinstance(item, Break)) / 1000.0
 
 
-def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object]) -> PreparedSpeech:
+def prepare(
+    fields: PollySpeechFields,
+    limits: TextLimits,
+    lexicons: list[object],
+    max_audio_seconds: float | None = None,
+) -> PreparedSpeech:
     """Check a Polly speech request the way Polly does and build the synthesis request.
 
     ``lexicons`` are the parsed lexicons named by ``LexiconNames`` (the caller looks them up, so
-    LexiconNotFound comes from there).
+    LexiconNotFound comes from there). ``max_audio_seconds``: the longest audio the request may make
+    (None: the synthesizer's per-request limit); SSML breaks beyond it are refused here, the rest when
+    the request is planned, before any audio.
     """
+    check_text(fields.Text, "Text")
     if fields.OutputFormat not in OUTPUT_FORMATS:
         raise enum_error(fields.OutputFormat, "outputFormat", OUTPUT_FORMATS)
     if fields.TextType not in TEXT_TYPES:
@@ -153,10 +167,15 @@ def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object
             f"the text is {len(fields.Text)} characters; the limit is {limits.total} characters in all "
             f"({limits.billed} billed): split it, or use StartSpeechSynthesisTask for long text"
         )
-    billed = billed_characters(fields.Text, fields.TextType)
+    billed, silence = _measure(fields.Text, fields.TextType)
     if billed > limits.billed:
         raise TextLengthExceededError(
             f"the text has {billed} billed characters (without SSML tags); the limit is {limits.billed}"
+        )
+    if max_audio_seconds is not None and silence > max_audio_seconds:
+        raise AudioDurationExceededError(
+            f"the SSML's breaks alone last {silence:.0f} s; the limit is {max_audio_seconds:g} s of audio "
+            f"per {'task' if limits is TASK_LIMITS else 'request'}: shorten or remove breaks"
         )
     rate = None
     if fields.OutputFormat != "json":
@@ -170,6 +189,7 @@ def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object
         lexicons=tuple(lexicons),
         emotion=fields.Emotion,
         intensity=fields.EmotionIntensity,
+        max_audio_seconds=max_audio_seconds,
     )
     return PreparedSpeech(request, fields.OutputFormat, rate, marks, billed)
 

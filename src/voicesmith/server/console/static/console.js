@@ -10,6 +10,7 @@ import {
   wordRanges,
 } from "./speech.js";
 import { canonicalQuery, signatureHeaders } from "./sigv4.js";
+import { initVoices } from "./voices.js";
 
 const SPEECH_BILLED_LIMIT = 3000;
 const TASK_POLL_MS = 1500;
@@ -20,6 +21,7 @@ const SSML_EXAMPLE =
   '  <p>A pause <break time="600ms"/> and then <prosody rate="slow">slower words</prosody>.</p>\n</speak>';
 
 const $ = (id) => document.getElementById(id);
+let voicesPanel = null; // the Voices panel (voices.js), made once the page is set up
 const el = {
   form: $("speak-form"),
   text: $("text"),
@@ -201,9 +203,27 @@ async function loadVoices() {
     token = page.NextToken;
   } while (token);
   voices.sort((a, b) => a.LanguageCode.localeCompare(b.LanguageCode) || a.Name.localeCompare(b.Name));
-  el.voice.replaceChildren(
-    ...voices.map((v) => new Option(`${v.Name} (${v.LanguageCode}, ${v.Gender.toLowerCase()})`, v.Id)),
-  );
+  // Installed voices first; Amazon Polly's names (spoken by an installed voice, the vendor field says
+  // which) in a group of their own, so ~100 names do not bury the voices themselves.
+  const isAlias = (v) => v.VoicesmithVoiceId && v.VoicesmithVoiceId !== v.Id;
+  const option = (v) => new Option(`${v.Name} (${v.LanguageCode}, ${v.Gender.toLowerCase()})`, v.Id);
+  const installed = voices.filter((v) => !isAlias(v));
+  const aliases = voices.filter(isAlias);
+  const groups = [];
+  if (installed.length) {
+    const group = document.createElement("optgroup");
+    group.label = "Installed voices";
+    group.append(...installed.map(option));
+    groups.push(group);
+  }
+  if (aliases.length) {
+    const group = document.createElement("optgroup");
+    group.label = "Amazon Polly names";
+    group.append(...aliases.map(option));
+    groups.push(group);
+  }
+  el.voice.replaceChildren(...groups);
+  if (installed.length) el.voice.value = installed[0].Id;
   if (!voices.length) {
     el.voice.replaceChildren(new Option("No voices installed", ""));
     throw Object.assign(new Error("the server has no voices: install one (voicesmith voices --help)"), {
@@ -461,6 +481,7 @@ el.startTask.addEventListener("click", startTask);
 el.refreshTasks.addEventListener("click", refreshTasks);
 
 function loadAll() {
+  voicesPanel?.refresh();
   loadVoices()
     .then(() => document.body.classList.add("ready"))
     .catch((error) => showError("compose-error", error));
@@ -474,3 +495,4 @@ updateStyle();
 showKeys();
 loadHealth();
 loadAll();
+voicesPanel = initVoices({ call, showError, clearError });
