@@ -230,6 +230,20 @@ class TrainingError(VoicesmithError):
     """A training run cannot start or go on: bad prepared dataset, base voice or run folder."""
 
 
+class ConsentMismatchError(ValidationError):
+    """The consent recording's speaker is not the speaker of the recordings a voice is trained on."""
+
+    def __init__(self, similarity: float, threshold: float) -> None:
+        super().__init__(
+            f"the consent recording does not sound like the speaker of the recordings (speaker similarity "
+            f"{similarity:.2f}, at least {threshold:.2f} is needed): the person whose voice is cloned must "
+            "record the consent statement themselves, in the same setting as the recordings; no voice is "
+            "trained from recordings of someone else"
+        )
+        self.similarity = similarity
+        self.threshold = threshold
+
+
 class ServiceQuotaExceededError(VoicesmithError):
     """A request would go over a configured quota (upload storage for custom voices, say)."""
 

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     """Fine-tuning steps of a custom-voice job (``POST /v1/voices``)."""
     voice_training_batch_size: int = Field(default=8, ge=1)
 
+    consent_similarity_threshold: float = Field(default=0.80, ge=0.0, le=1.0)
+    """Least speaker similarity (GE2E cosine, ``training.speaker``) between a custom voice's consent
+    recording and its recordings; below it the job fails with ConsentMismatchError. Measured on flite
+    slt/awb/rms/kal, espeak-ng and joe with a consent sentence none said in the dataset: the same speaker
+    scores 0.95-0.97, any other at most 0.74 (joe against slt 0.53). 0.80 sits in the gap, nearer the
+    impostors, because real people recorded on another day match themselves less than synthetic voices."""
+
     # -- custom-voice training (training/backends; docs/training.md) ---------------------------------------
 
     voice_job_workers: int = Field(default=1, ge=0, le=64)
@@ -187,6 +194,21 @@ class Settings(BaseSettings):
 
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
+
+    # -- client compatibility: Polly voice names, OpenAI names (engine/polly_voices.py, server/openai_api.py)
+
+    polly_voice_map: dict[str, str] = Field(default_factory=dict)
+    """Polly VoiceId -> installed voice id, over the automatic choice by language and gender
+    (``VOICESMITH_POLLY_VOICE_MAP='{"Joanna": "amy", "*": "joe"}'``; ``*``: names without a voice of
+    their language)."""
+    polly_voice_map_file: Path | None = None
+    """A JSON file with the same table, read again when it changes; ``polly_voice_map`` wins over it."""
+    openai_voice_map: dict[str, str] = Field(default_factory=dict)
+    """OpenAI voice name (``marin``, ``alloy``...) -> installed voice id; unlisted names speak with the
+    bundled voice."""
+    openai_model_aliases: list[str] = Field(default_factory=list)
+    """More model ids the OpenAI route accepts, for clients set up for other servers
+    (``VOICESMITH_OPENAI_MODEL_ALIASES='["kokoro", "piper"]'``)."""
 
     @field_validator("data_dir", mode="after")
     @classmethod
