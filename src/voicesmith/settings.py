@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     emotion_fear_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "sad"
     """The emotion spoken where fear is asked for."""
 
+    emotion_lexicon: Path | None = None
+    """An operator's list of words/phrases and the emotion each one means, applied before the emotion
+    model (``emotion=auto`` and ``POST /v1/emotion``): UTF-8, one ``phrase<TAB>emotion[<TAB>intensity]``
+    a line, ``#`` comments (voicesmith.emotion.lexicon.OperatorLexicon). Re-read when the file changes."""
+
     # -- bounds: what one request or task may cost (docs/server.md, "Limits") ---------------------------
 
     max_speech_audio_seconds: float = Field(default=600.0, gt=0)

@@ -263,7 +263,11 @@ class Synthesizer:
         styles = {
             emotion: info.speakers[name] for emotion, name in info.styles.items() if name in info.speakers
         }
-        aliases = {"disgust_as": self.settings.emotion_disgust_as, "fear_as": self.settings.emotion_fear_as}
+        aliases = {
+            "disgust_as": self.settings.emotion_disgust_as,
+            "fear_as": self.settings.emotion_fear_as,
+            "lexicon": self.settings.emotion_lexicon,
+        }
         renderings = rendering_for(utterances, request, styles, model.blends_styles, aliases)
         return _Plan(request, info, model, params, utterances, request.text.encode(), renderings)
 
