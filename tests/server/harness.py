@@ -53,10 +53,14 @@ def serve(settings: Settings, **app_options: object) -> Iterator[RunningServer]:
     import uvicorn
 
     from voicesmith.server.app import create_app
+    from voicesmith.server.connections import uvicorn_options
 
     app = create_app(settings, **app_options)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(settings)
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

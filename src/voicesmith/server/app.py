@@ -23,7 +23,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from voicesmith import __version__
 from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import RequestTooLargeError
-from voicesmith.server import console, emotion_api, openai_api, polly, polly_tasks, sagemaker, voices
+from voicesmith.server import (
+    console,
+    emotion_api,
+    openai_api,
+    polly,
+    polly_tasks,
+    sagemaker,
+    voices,
+    webhooks,
+)
+from voicesmith.server.auth import AuthMiddleware, check_auth_settings
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
@@ -33,7 +43,7 @@ from voicesmith.server.errors import (
     polly_error,
     unexpected_error_response,
 )
-from voicesmith.server.services import Services, SynthesisPool
+from voicesmith.server.services import Admission, RateLimiter, Services, SynthesisPool
 from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
@@ -118,12 +128,21 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     synthesizer = synthesizer or Synthesizer(settings)
     concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
+    queued = settings.synthesis_queue if settings.synthesis_queue >= 0 else 2 * concurrency
     return Services(
         settings=settings,
         synthesizer=synthesizer,
         store=Store(settings.database_url),
         storage=OutputStorage(settings.output_url, settings.s3_endpoint_url),
         pool=SynthesisPool(concurrency),
+        admission=Admission(concurrency, queued),
+        rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        webhooks=webhooks.WebhookSender(
+            settings.webhook_allowed_networks,
+            settings.webhook_timeout_seconds,
+            settings.webhook_attempts,
+            webhooks.Signer(settings.data_dir / "sns"),
+        ),
     )
 
 
@@ -154,6 +173,7 @@ def create_app(
         synthesizer: share an already loaded synthesizer (tests); default: a new one on ``settings``.
     """
     settings = settings or Settings()
+    check_auth_settings(settings)
     services = build_services(settings, synthesizer)
     if settings.task_workers:
         services.runner = TaskRunner(
@@ -163,7 +183,7 @@ def create_app(
             workers=settings.task_workers,
             lease_seconds=settings.task_lease_seconds,
             poll_seconds=settings.task_poll_seconds,
-            on_task_finished=lambda task_id: polly_tasks.notify(services, task_id),
+            on_task_finished=lambda task_id: webhooks.notify(services, task_id),
         )
 
     @asynccontextmanager
@@ -179,12 +199,15 @@ def create_app(
     app = FastAPI(title="voicesmith", version=__version__, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
+    # Inside RequestContextMiddleware (added last, so outermost): credentials, rate and admission are
+    # checked with the request id set, and before the body is read.
+    app.add_middleware(AuthMiddleware, fastapi_app=app)
     app.add_middleware(
         RequestContextMiddleware,
         max_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
-    for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console):
+    for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console, webhooks):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import ValidationError, VoiceNotFoundError
 from voicesmith.server.deps import ServicesDep, openai_auth
-from voicesmith.server.services import Services
+from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
 
 _LOGGER = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def _sse(kind: str, **data: Any) -> bytes:
     return f"data: {json.dumps({'type': kind, **data})}\n\n".encode()
 
 
-@router.post("/audio/speech", summary="Create speech (OpenAI)")
+@router.post("/audio/speech", summary="Create speech (OpenAI)", dependencies=[SYNTHESIS])
 async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingResponse:
     speech = await services.pool.run(_prepare, services, body)
     blocks = encoded_audio(services.synthesizer, speech)

@@ -3,17 +3,14 @@ ListSpeechSynthesisTasks, and the work a task runner does for each task.
 
 A task is checked in full when it is submitted (the same checks as SynthesizeSpeech, with the task
 limits), stored, and run by the worker pool. Its output goes to ``<storage>/<bucket>/<prefix><TaskId>.<ext>``
-(speech marks: ``.marks``, JSON lines). ``SnsTopicArn`` may be an http(s) URL: the finished task's JSON is
-POSTed there (a failed delivery is logged, never fatal); a real SNS ARN is accepted and recorded, but
-nothing is published, since no SNS is reachable from here.
+(speech marks: ``.marks``, JSON lines). ``SnsTopicArn`` may be an http(s) URL, or an SNS ARN an operator
+subscribed URLs to: :mod:`voicesmith.server.webhooks` delivers the notification SNS would.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import urllib.request
 import uuid
 from typing import Annotated, Any
 
@@ -30,6 +27,7 @@ from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.polly import check_voice, epoch
 from voicesmith.server.services import Services
 from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, enum_error, output_bytes, prepare
+from voicesmith.server.webhooks import check_webhook_url, parse_networks
 from voicesmith.tasks.store import (
     COMPLETED,
     FAILED,
@@ -50,7 +48,6 @@ _SNS_ARN = re.compile(
     r"arn:aws(-(cn|iso(-b)?|us-gov|eusc))?:sns:[a-z0-9_-]{1,50}:\d{12}:[a-zA-Z0-9_-]{1,251}([a-zA-Z0-9_-]{0,5}|\.fifo)"
 )
 _WEBHOOK = re.compile(r"https?://[^\s]{1,2000}")
-WEBHOOK_TIMEOUT = 10.0
 
 
 class StartTaskFields(PollySpeechFields):
@@ -63,8 +60,12 @@ def output_extension(output_format: str) -> str:
     return ".marks" if output_format == "json" else get_format(output_format).extension
 
 
-def check_sns_topic(topic: str | None) -> str | None:
-    if topic is None or _SNS_ARN.fullmatch(topic) or _WEBHOOK.fullmatch(topic):
+def check_sns_topic(topic: str | None, allowed_networks: list[str] | None = None) -> str | None:
+    """The topic: an SNS ARN, or an http(s) URL this server may call (:mod:`voicesmith.server.webhooks`)."""
+    if topic is None or _SNS_ARN.fullmatch(topic):
+        return topic
+    if _WEBHOOK.fullmatch(topic):
+        check_webhook_url(topic, parse_networks(allowed_networks or []))
         return topic
     raise InvalidSnsTopicArnError(
         f"SnsTopicArn {topic[:80]!r} is neither an SNS topic ARN nor an http(s) webhook URL"
@@ -101,7 +102,7 @@ def _start(services: Services, fields: StartTaskFields) -> TaskRow:
     lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
     speech = prepare(fields, TASK_LIMITS, lexicons)
     check_voice(services, fields)
-    check_sns_topic(fields.SnsTopicArn)
+    check_sns_topic(fields.SnsTopicArn, services.settings.webhook_allowed_networks)
     task_id = str(uuid.uuid4())
     key = services.storage.key(
         fields.OutputS3BucketName, fields.OutputS3KeyPrefix, task_id + output_extension(fields.OutputFormat)
@@ -170,23 +171,3 @@ def run_task(services: Services, row: TaskRow) -> None:
     speech = prepare(fields, TASK_LIMITS, lexicons)
     check_voice(services, fields)
     services.storage.write(row.request["OutputKey"], output_bytes(services.synthesizer, speech))
-
-
-def notify(services: Services, task_id: str) -> None:
-    """POST the finished task to its webhook, if it has one (failures are logged only)."""
-    row = services.store.get_task(task_id)
-    topic = row.request.get("SnsTopicArn") if row is not None else None
-    if row is None or not topic:
-        return
-    if not _WEBHOOK.fullmatch(topic):
-        _LOGGER.info("task %s: SNS topic %s recorded; no SNS to publish to", task_id, topic)
-        return
-    body = json.dumps({"SynthesisTask": task_json(row)}).encode()
-    request = urllib.request.Request(
-        topic, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as answer:  # noqa: S310 - http(s) only
-            _LOGGER.info("task %s: webhook %s answered %s", task_id, topic, answer.status)
-    except OSError as error:
-        _LOGGER.warning("task %s: webhook %s failed: %s", task_id, topic, error)
