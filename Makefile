@@ -7,11 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test.
-DEB_TEST_PACKAGES := espeak-ng flite chromium
+# Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test,
+# nodejs runs the AWS SDK for JavaScript (tests/js) against the server.
+DEB_TEST_PACKAGES := espeak-ng flite chromium nodejs
+JS_TEST_DIR := tests/js
 PYTEST_ARGS ?=
 
-.PHONY: serve test install install-test deb-test lint bench clean
+.PHONY: serve test install install-test deb-test js-test lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
@@ -27,7 +29,16 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test deb-test
+install-test: $(VENV)/.installed-test deb-test js-test
+
+# The npm packages the tests drive the server with (tests/js/package-lock.json), into tests/js/node_modules.
+js-test: $(JS_TEST_DIR)/node_modules/.installed
+
+$(JS_TEST_DIR)/node_modules/.installed: $(JS_TEST_DIR)/package-lock.json | deb-test
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	@npm ci --prefix $(JS_TEST_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 deb-test:
 	@missing=""; for p in $(DEB_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
