@@ -43,6 +43,7 @@ def make_settings(root: Path, shared_cache: Path, **overrides: object) -> Settin
         "task_lease_seconds": 3.0,
         "task_poll_seconds": 0.2,
         "max_concurrent_synthesis": 2,
+        "webhook_allowed_networks": ["127.0.0.1/32"],  # the tests' webhooks listen on loopback
         **overrides,
     }
     return Settings(data_dir=root, **options)
