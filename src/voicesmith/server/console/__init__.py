@@ -20,9 +20,8 @@ strict Content-Security-Policy: scripts, styles and requests from this origin on
 from __future__ import annotations
 
 import logging
-from importlib.resources import files
-
 from html import escape
+from importlib.resources import files
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
