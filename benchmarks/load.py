@@ -108,6 +108,8 @@ class Run:
     throttled: list[float] = field(default_factory=list)
     timeouts: int = 0
     errors: int = 0
+    probes: list[float] = field(default_factory=list)
+    """Latency of GET /healthz during the run: the fastest answer this server can give under that load."""
 
     @property
     def goodput(self) -> float:
@@ -154,6 +156,17 @@ async def _client(http: httpx.AsyncClient, url: str, until: float, run: Run) -> 
             run.errors += 1
 
 
+async def _probe(http: httpx.AsyncClient, url: str, until: float, run: Run) -> None:
+    while time.monotonic() < until:
+        began = time.monotonic()
+        try:
+            await http.get(f"{url}/healthz")
+            run.probes.append(time.monotonic() - began)
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.5)
+
+
 async def _drive(url: str, clients: int, seconds: float, label: str) -> Run:
     run = Run(label, clients, seconds)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -161,7 +174,9 @@ async def _drive(url: str, clients: int, seconds: float, label: str) -> Run:
         warm = {"Text": "Warm up.", "VoiceId": "joe", "OutputFormat": "pcm"}
         await http.post(f"{url}/v1/speech", json=warm, timeout=120)
         until = time.monotonic() + seconds
-        await asyncio.gather(*(_client(http, url, until, run) for _ in range(clients)))
+        await asyncio.gather(
+            _probe(http, url, until, run), *(_client(http, url, until, run) for _ in range(clients))
+        )
     return run
 
 
@@ -169,6 +184,10 @@ def _fmt(value: float | None, unit: str = "s") -> str:
     if value is None:
         return "-"
     return f"{value * 100:.1f} %" if unit == "%" else f"{value:.2f} {unit}".strip()
+
+
+def _ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:.0f} ms" if values else "-"
 
 
 def overload(args: argparse.Namespace) -> None:
@@ -183,7 +202,11 @@ def overload(args: argparse.Namespace) -> None:
             for clients in args.clients:
                 runs.append(asyncio.run(_drive(url, clients, args.seconds, label)))
                 time.sleep(1)  # let the queue drain between runs
-    print(f"\noverload: {args.seconds:.0f} s per run, pool {args.pool}, text of {len(TEXT)} characters (pcm)")
+    load = os.getloadavg()[0]
+    print(
+        f"\noverload: {args.seconds:.0f} s per run, pool {args.pool}, text of {len(TEXT)} characters (pcm); "
+        f"{os.cpu_count()} cores, load average {load:.1f} at the end (other work on the box counts)"
+    )
     header = (
         "server",
         "clients",
@@ -207,6 +230,8 @@ def overload(args: argparse.Namespace) -> None:
             _fmt(run.percentile(95)),
             str(len(run.throttled)),
             _fmt(run.fast_throttle_share, "%"),
+            _ms(run.throttled),
+            _ms(run.probes),
             str(run.timeouts),
             str(run.errors),
         )

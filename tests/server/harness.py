@@ -51,12 +51,17 @@ def make_settings(root: Path, shared_cache: Path, **overrides: object) -> Settin
 
 def serve(settings: Settings, **app_options: object) -> Iterator[RunningServer]:
     """Run ``create_app(settings)`` under uvicorn in a thread until the generator is closed."""
+    from voicesmith.server.app import create_app
+
+    yield from serve_app(create_app(settings, **app_options), settings)
+
+
+def serve_app(app: object, settings: Settings) -> Iterator[RunningServer]:
+    """Run an app made by ``create_app`` (perhaps with routes a test added) as :func:`serve` does."""
     import uvicorn
 
-    from voicesmith.server.app import create_app
     from voicesmith.server.connections import uvicorn_options
 
-    app = create_app(settings, **app_options)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(settings)

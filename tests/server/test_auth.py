@@ -18,6 +18,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from fastapi import WebSocket
 
 from voicesmith.server.app import create_app
 
@@ -308,3 +309,37 @@ def test_the_switch(tmp_path, shared_cache):
     )
     for running in serve(settings):
         assert httpx.get(f"{running.url}/v1/voices").status_code == 200
+
+
+def test_websocket_doors_take_the_same_credentials(tmp_path, shared_cache):
+    """A WebSocket route behind a door (the streaming doors) is refused at the handshake without a key."""
+    import asyncio
+
+    import websockets
+
+    from voicesmith.server.auth import OPENAI
+    from voicesmith.server.deps import require_auth
+
+    settings = make_settings(tmp_path / "ws", shared_cache, openai_api_keys=[OPENAI_KEY])
+    app = create_app(settings)
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(await websocket.receive_text())
+        await websocket.close()
+
+    app.router.add_api_websocket_route("/v1/test-echo", echo, dependencies=[require_auth(OPENAI)])
+
+    async def talk(url: str, headers: dict[str, str]) -> str:
+        async with websockets.connect(url, additional_headers=headers) as socket_:
+            await socket_.send("hi")
+            return await socket_.recv()
+
+    from .harness import serve_app
+
+    for running in serve_app(app, settings):
+        ws_url = running.url.replace("http://", "ws://") + "/v1/test-echo"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as caught:
+            asyncio.run(talk(ws_url, {}))
+        assert caught.value.response.status_code == 403
+        assert asyncio.run(talk(ws_url, {"Authorization": f"Bearer {OPENAI_KEY}"})) == "hi"

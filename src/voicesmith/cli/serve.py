@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import click
 
@@ -95,6 +96,10 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
     if host not in ("127.0.0.1", "localhost", "::1") and not auth_enabled(settings):
         _LOGGER.warning("listening on %s with auth off: anyone who can reach it may use it", host)
     protocol = uvicorn_options(settings)
+    # The event loop answers throttles, refusals and health checks while synthesis threads run Python
+    # code between onnxruntime calls: a 1 ms GIL switch interval (Python's default is 5 ms) keeps those
+    # answers prompt under load (benchmarks/load.py overload). Set for this process and its workers.
+    sys.setswitchinterval(0.001)
     if workers > 1:
         uvicorn.run(
             "voicesmith.server.app:create_app_from_env",

@@ -40,6 +40,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -106,7 +107,7 @@ class AuthGuard:
     def __init__(self, door: Door) -> None:
         self.door = door
 
-    async def __call__(self, request: Request) -> Principal | None:
+    async def __call__(self, request: HTTPConnection) -> Principal | None:
         settings: Settings = request.app.state.services.settings
         if self.door.public or not auth_enabled(settings):
             return None
@@ -238,6 +239,9 @@ class AuthMiddleware:
         self._routes: list[Any] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -267,6 +271,26 @@ class AuthMiddleware:
         finally:
             if ticket is not None:
                 ticket.release()
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket door takes the same credentials from its handshake (headers or a presigned
+        query); refused ones are closed before they are accepted (the client sees HTTP 403)."""
+        settings: Settings = self.fastapi_app.state.services.settings
+        if self._routes is None:
+            self._routes = flat_routes(self.fastapi_app)
+        door = route_door(scope["path"], route_marks(self._routes, scope))
+        if auth_enabled(settings) and not door.public:
+            try:
+                principal, _, _ = await self._authenticate(door, scope, receive, settings)
+                self.fastapi_app.state.services.rate_limiter.take(principal.name)
+            except VoicesmithError as error:
+                _LOGGER.info("websocket %s refused: %s", scope["path"], error.message)
+                message = await receive()
+                if message["type"] == "websocket.connect":
+                    await send({"type": "websocket.close", "code": 1008, "reason": error.polly_type})
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
 
     def _replace_if_tampered(self, door: Door, scope: Scope, receive: Receive, send: Send, check: _BodyCheck):
         async def guarded_send(message: Message) -> None:
@@ -328,7 +352,12 @@ class AuthMiddleware:
         )
         secret = settings.aws_credentials[signed.access_key]
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        request = {"method": scope["method"], "raw_path": raw_path, "query": query, "headers": headers}
+        request = {
+            "method": scope.get("method", "GET"),
+            "raw_path": raw_path,
+            "query": query,
+            "headers": headers,
+        }
         principal = Principal("sigv4", signed.access_key)
         has_body = _has_body(headers)
         declared = signed.declared_payload
