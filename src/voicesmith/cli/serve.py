@@ -98,7 +98,8 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
     protocol = uvicorn_options(settings)
     # The event loop answers throttles, refusals and health checks while synthesis threads run Python
     # code between onnxruntime calls: a 1 ms GIL switch interval (Python's default is 5 ms) keeps those
-    # answers prompt under load (benchmarks/load.py overload). Set for this process and its workers.
+    # answers prompt under load (benchmarks/load.py overload). --workers processes set it in
+    # create_app_from_env.
     sys.setswitchinterval(0.001)
     if workers > 1:
         uvicorn.run(

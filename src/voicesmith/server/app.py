@@ -219,4 +219,7 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn (``--factory``, ``voicesmith serve --workers N``): settings from the env."""
+    import sys
+
+    sys.setswitchinterval(0.001)  # as voicesmith serve does (see cli/serve.py)
     return create_app(Settings())
