@@ -207,18 +207,8 @@ def overload(args: argparse.Namespace) -> None:
         f"\noverload: {args.seconds:.0f} s per run, pool {args.pool}, text of {len(TEXT)} characters (pcm); "
         f"{os.cpu_count()} cores, load average {load:.1f} at the end (other work on the box counts)"
     )
-    header = (
-        "server",
-        "clients",
-        "ok",
-        "goodput/s",
-        "p50 ok",
-        "p95 ok",
-        "throttled",
-        "<100 ms",
-        "timeouts",
-        "err",
-    )
+    header = ("server", "clients", "ok", "goodput/s", "p50 ok", "p95 ok", "throttled", "<100 ms")
+    header += ("p50 thr.", "healthz p50", "timeouts", "err")
     print(" | ".join(f"{h:>10}" if i else f"{h:<26}" for i, h in enumerate(header)))
     for run in runs:
         row = (

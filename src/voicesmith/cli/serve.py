@@ -111,6 +111,7 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
             log_level=log_level,
             http="voicesmith.server.connections:EnvGuardedH11Protocol",
             timeout_keep_alive=protocol["timeout_keep_alive"],
+            backlog=protocol["backlog"],
         )
         return
     from voicesmith.server.app import create_app

@@ -60,6 +60,18 @@ def max_connections(settings: Any) -> int:
     return max(8, min(1024, (soft - FD_RESERVE) * 3 // 4))
 
 
+def accept_backlog(settings: Any) -> int:
+    """The listen backlog, which is also how many connections asyncio accepts in one go, before any of
+    them reaches :meth:`GuardedH11Protocol.connection_made`: small enough that a burst of connections
+    cannot take the descriptors past the limit (accept() would then fail with EMFILE, and asyncio stop
+    accepting for a second at a time, which is how idle connections used to lock clients out)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 2048
+    spare = soft - max_connections(settings) - FD_RESERVE // 2
+    return max(8, min(2048, spare // 2))
+
+
 def _busy_answer() -> bytes:
     body = json.dumps(
         {
@@ -212,4 +224,5 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
     return {
         "http": protocol_class(settings),
         "timeout_keep_alive": min(5.0, settings.header_timeout_seconds),
+        "backlog": accept_backlog(settings),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -119,7 +120,10 @@ class Admission:
         with self._lock:
             if self.active >= self.capacity:
                 self.throttled += 1
+                # The expected wait for a place, spread by +-50 %: clients told the same wait would all
+                # come back at once and be refused together again.
                 wait = self._mean_seconds * (self.active - self.running + 1) / self.running
+                wait *= random.uniform(0.5, 1.5)
                 raise ThrottlingError(
                     f"Rate exceeded: {self.active} synthesis requests are in progress or queued, the most "
                     f"this server takes ({self.running} at once + {self.queued} waiting); retry after "
