@@ -54,6 +54,7 @@ from voicesmith.errors import (
     VoicesmithError,
 )
 from voicesmith.server import sigv4
+from voicesmith.server.errors import error_response
 from voicesmith.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -229,8 +230,8 @@ class _BodyCheck:
 class AuthMiddleware:
     """Credentials, the key's rate limit and synthesis admission, before the body is read.
 
-    ``fastapi_app`` is the app this wraps (its routes name their doors); ``services`` gives the
-    settings, the rate limiter and the admission queue.
+    ``fastapi_app`` is the app this wraps: its routes name their doors, and its ``state.services``
+    holds the settings, the rate limiter and the admission queue.
     """
 
     def __init__(self, app: ASGIApp, fastapi_app: Any) -> None:
@@ -309,12 +310,8 @@ class AuthMiddleware:
         self, door: Door, scope: Scope, receive: Receive, send: Send, error: VoicesmithError
     ) -> None:
         request = Request(scope)
-        if door.respond is not None:
-            response = door.respond(request, error)
-        else:
-            from voicesmith.server.errors import error_response
-
-            response = error_response(request, error)
+        respond = door.respond or error_response
+        response = respond(request, error)
         await response(scope, receive, send)
 
     async def _authenticate(
