@@ -110,6 +110,7 @@ class Run:
     throttled: list[float] = field(default_factory=list)
     timeouts: int = 0
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
     probes: list[float] = field(default_factory=list)
     """Latency of GET /healthz during the run: the fastest answer this server can give under that load."""
 
@@ -145,7 +146,18 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str], int]:
-        """Status, headers and the body's size; reconnects when the server closed the connection."""
+        """Status, headers and the body's size. Like any HTTP client, sends again on a new connection
+        when a kept-alive one turns out to have been closed by the server (its keep-alive timeout)."""
+        reused = self.writer is not None and not self.writer.is_closing()
+        try:
+            return await self._post(path, body)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.close()
+            if not reused:
+                raise
+            return await self._post(path, body)
+
+    async def _post(self, path: str, body: bytes) -> tuple[int, dict[str, str], int]:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = (
@@ -192,8 +204,9 @@ async def _client(host: str, port: int, until: float, run: Run) -> None:
             run.timeouts += 1
             connection.close()
             continue
-        except (OSError, ValueError, asyncio.IncompleteReadError):
+        except (OSError, ValueError, asyncio.IncompleteReadError) as error:
             run.errors += 1
+            run.error_kinds[type(error).__name__] = run.error_kinds.get(type(error).__name__, 0) + 1
             connection.close()
             await asyncio.sleep(0.1)
             continue
