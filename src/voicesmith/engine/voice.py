@@ -28,11 +28,8 @@ import numpy as np
 import onnx
 import onnx.utils
 import onnxruntime
-from piper import PiperVoice
-from piper import voice as piper_voice_module
-from piper.config import PhonemeType, PiperConfig
+from piper.config import PiperConfig
 from piper.const import BOS, EOS, PAD
-from piper.phonemize_espeak import ESPEAK_DATA_DIR, EspeakPhonemizer
 
 from voicesmith.engine.graph import (
     UnsupportedGraphError,
@@ -41,6 +38,7 @@ from voicesmith.engine.graph import (
     split_voice_model,
 )
 from voicesmith.errors import InvalidVoiceError, ValidationError
+from voicesmith.text import espeak
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,9 +49,9 @@ DECODER_CONTEXT_FRAMES = 12
 EARLY_WHOLE_FRAMES = 128
 """An utterance this short (~1.5 s for joe) is decoded whole even first: ~40 ms on 2 cores."""
 _SPLIT_VERSION = "4"
+"""Bump when the split changes, so cached split models are rebuilt."""
 _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you doing today? Let us begin."
 _TARGET_PEAK = 0.8
-"""Bump when the split changes, so cached split models are rebuilt."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +203,7 @@ class PiperModel:
         self.style_table: np.ndarray | None = np.load(styles).astype(np.float32) if styles.is_file() else None
         """Speaker/style embeddings of a voice exported with a style-vector input (rows: speaker ids)."""
         self._encoder_inputs = {i.name for i in self._encoder.get_inputs()}
-        self._phonemizer = PiperVoice(session=None, config=self.config)  # type: ignore[arg-type]
+        self._phonemizer = espeak.voice_phonemizer(self.config)
         self._check_phoneme_map()
         self.output_gain = self._calibrate(folder)
 
@@ -271,23 +269,11 @@ class PiperModel:
         ``language`` (BCP-47, from SSML ``xml:lang``) phonemises with that language's espeak-ng voice,
         for words of another language inside the text; the voice then says them with its own sounds.
         """
-        own = self.config.espeak_voice
-        if not language or self.config.phoneme_type != PhonemeType.ESPEAK:
-            return self._phonemizer.phonemize(text)
-        espeak_voice = language.lower()
-        if espeak_voice == own or espeak_voice.split("-")[0] == own.split("-")[0]:
-            return self._phonemizer.phonemize(text)
-        with piper_voice_module._ESPEAK_PHONEMIZER_LOCK:  # espeak-ng is one global state
-            if piper_voice_module._ESPEAK_PHONEMIZER is None:
-                piper_voice_module._ESPEAK_PHONEMIZER = EspeakPhonemizer(ESPEAK_DATA_DIR)
-            phonemizer = piper_voice_module._ESPEAK_PHONEMIZER
-            for candidate in (espeak_voice, espeak_voice.split("-")[0]):
-                try:
-                    return phonemizer.phonemize(candidate, text)
-                except Exception:  # noqa: BLE001 - espeak-ng has no voice for that language
-                    continue
-        _LOGGER.debug("no espeak-ng voice for %s; using %s", language, own)
-        return self._phonemizer.phonemize(text)
+        if language:
+            phonemes = espeak.phonemize_in_language(self.config, text, language)
+            if phonemes is not None:
+                return phonemes
+        return self._phonemizer(text)
 
     def phoneme_ids(self, phonemes: Sequence[str]) -> tuple[list[int], list[tuple[int, int]]]:
         """Phonemes to ids with piper's framing (BOS PAD p1 PAD p2 PAD ... EOS).

@@ -12,11 +12,11 @@ import json
 import logging
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from voicesmith.errors import InvalidVoiceError
+from voicesmith.text import espeak
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,23 +72,21 @@ def resolve_voice(voice: str | Path) -> BaseVoice:
 
 
 class Phonemizer:
-    """espeak-ng phonemes and ids for one base voice; one per process (espeak keeps global state)."""
+    """espeak-ng phonemes and ids for one base voice (through :mod:`voicesmith.text.espeak`, whose lock
+    keeps a voice job from entering espeak-ng's global state while the synthesis pool phonemises)."""
 
     def __init__(self, voice: BaseVoice) -> None:
-        from piper.phonemize_espeak import EspeakPhonemizer
-
         if voice.phoneme_type != "espeak":
             raise InvalidVoiceError(
                 f"voice {voice.name} uses {voice.phoneme_type!r} phonemes;"
                 " only espeak voices can be fine-tuned"
             )
         self.voice = voice
-        self._espeak = EspeakPhonemizer()
         self._character_cache: dict[str, str | None] = {}
 
     def sentences(self, text: str) -> list[list[str]]:
         """Phonemes of ``text``, one list per sentence."""
-        return [sentence for sentence in self._espeak.phonemize(self.voice.espeak_voice, text) if sentence]
+        return [sentence for sentence in espeak.phonemize(self.voice.espeak_voice, text) if sentence]
 
     def phonemize(self, text: str) -> tuple[list[str], list[int], list[str]]:
         """``(phonemes, phoneme_ids, unknown)``: all sentences' phonemes flat, their ids as piper trains
@@ -142,8 +140,3 @@ class Phonemizer:
             for p in sentence
             if unicodedata.category(p) in ("Ll", "Lo")
         )
-
-
-@lru_cache(maxsize=4)
-def phonemizer_for(voice: BaseVoice) -> Phonemizer:
-    return Phonemizer(voice)

@@ -137,15 +137,6 @@ def read_text_file(path: Path, encodings: Iterable[str] = ("utf-8-sig",), expect
     )
 
 
-def find_audio(stem_path: Path) -> Path | None:
-    """``stem_path`` with the first audio extension that exists, or None."""
-    for extension in AUDIO_EXTENSIONS:
-        candidate = stem_path.with_name(stem_path.name + extension)
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def dedupe(utterances: list[Utterance], issues: list[DatasetIssue]) -> list[Utterance]:
     """Drops utterances whose id was seen before, recording an issue for each."""
     seen: dict[str, Utterance] = {}
