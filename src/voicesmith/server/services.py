@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -36,13 +37,32 @@ T = TypeVar("T")
 _DONE = object()
 
 
+SYNTHESIS_NICE = 5
+"""How much lower than the event loop the synthesis threads run (Linux: niceness is per thread, and
+onnxruntime's own threads, made by a synthesis thread when it loads a voice, inherit it)."""
+
+
+def _lower_priority() -> None:
+    """Synthesis threads yield the CPU to the event loop, which answers throttles, refusals and health
+    checks: under load those stay prompt (benchmarks/load.py), and synthesis loses nothing overall."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(
+            os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + SYNTHESIS_NICE)
+        )
+    except (AttributeError, OSError):  # not Linux, or not allowed
+        pass
+
+
 class SynthesisPool:
     """A bounded thread pool for synthesis: the event loop never runs it, and at most ``size`` synthesis
     steps run at once (streams interleave step by step, so one long text cannot starve short ones)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="synthesis")
+        self._executor = ThreadPoolExecutor(
+            max_workers=size, thread_name_prefix="synthesis", initializer=_lower_priority
+        )
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
