@@ -115,7 +115,7 @@ class Admission:
     At most ``running + queued`` synthesis requests are in the process at once: ``running`` of them
     share the pool's threads, the rest wait in its queue. One more is refused at once with a
     :class:`ThrottlingError` (Polly's ``ThrottlingException``, OpenAI's 429) whose ``Retry-After`` is
-    the expected wait for a free place, from the mean time requests have been taking. Refusing early
+    about one round of the pool (the mean time requests take / the requests it runs at once). Refusing early
     keeps the latency of admitted requests bounded (a queue of ``queued`` requests, not of everyone who
     connects) and the throughput at the pool's: a client that is told to come back costs nothing.
 
@@ -140,14 +140,14 @@ class Admission:
         with self._lock:
             if self.active >= self.capacity:
                 self.throttled += 1
-                # The expected wait for a place, spread by +-50 %: clients told the same wait would all
-                # come back at once and be refused together again.
-                wait = self._mean_seconds * (self.active - self.running + 1) / self.running
-                wait *= random.uniform(0.5, 1.5)
+                # About one pool round (mean / running): shorter hints make the waiting clients poll
+                # faster than places free (each refusal costs CPU the pool needs); longer ones leave
+                # places empty. Spread +-50 %: clients told the same wait would come back together.
+                wait = self._mean_seconds / self.running * random.uniform(0.5, 1.5)
                 raise ThrottlingError(
                     f"Rate exceeded: {self.active} synthesis requests are in progress or queued, the most "
                     f"this server takes ({self.running} at once + {self.queued} waiting); retry after "
-                    f"{math.ceil(wait)} s",
+                    f"{wait:.1f} s",
                     retry_after=max(0.2, wait),
                 )
             self.active += 1
