@@ -8,9 +8,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test,
+# slurmctld + slurmd + slurm-client + munge make the one-node SLURM cluster of the SLURM backend test.
+DEB_TEST_PACKAGES := espeak-ng flite chromium slurmctld slurmd slurm-client munge
 # nodejs runs the AWS SDK for JavaScript (tests/js) against the server.
-DEB_TEST_PACKAGES := espeak-ng flite chromium nodejs
+DEB_TEST_PACKAGES += nodejs
 JS_TEST_DIR := tests/js
+# curl and xxd run speech-dispatcher's mary-generic command line in the MaryTTS test.
+DEB_TEST_PACKAGES += curl xxd
 PYTEST_ARGS ?=
 
 .PHONY: serve test install install-test deb-test js-test lint bench clean

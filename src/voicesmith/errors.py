@@ -69,6 +69,16 @@ class InvalidSsmlError(VoicesmithError):
         self.column = column
 
 
+class AudioDurationExceededError(ValidationError):
+    """A request or task would make more audio than this server allows (its SSML breaks alone can:
+    each ``<break>`` may last 10 s and they add up). Raised when the request is planned, before any
+    audio is made; the message names the limit and the setting that raises it."""
+
+
+class InvalidTextError(ValidationError):
+    """Text that is not valid Unicode (lone surrogates cannot be encoded as UTF-8)."""
+
+
 class SsmlMarksNotSupportedForTextTypeError(VoicesmithError):
     polly_type = "SsmlMarksNotSupportedForTextTypeException"
 
@@ -193,6 +203,29 @@ class VoiceTrainingUnavailableError(VoicesmithError):
     status = 500
 
 
+class TaskCancelledError(VoicesmithError):
+    """The synthesis task was cancelled (``DELETE /v1/synthesisTasks/{TaskId}``) while it ran."""
+
+
+class TaskNotCancellableError(ConflictError):
+    """The synthesis task has already finished: there is nothing left to cancel."""
+
+
+class DatabaseUnavailableError(VoicesmithError):
+    """The database cannot be read or written (a corrupt SQLite file, a server that is down); the
+    message names the database and what an operator must do. The request itself may be fine."""
+
+    polly_type = "ServiceFailureException"
+    status = 503
+
+
+class StorageError(VoicesmithError):
+    """Task output could not be written (a full disk, a store that refuses writes)."""
+
+    polly_type = "ServiceFailureException"
+    status = 503
+
+
 class TrainingError(VoicesmithError):
     """A training run cannot start or go on: bad prepared dataset, base voice or run folder."""
 
@@ -238,3 +271,10 @@ class ThrottlingError(VoicesmithError):
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceQuotaExceededError(VoicesmithError):
+    """A request would go over a configured quota (upload storage for custom voices, say)."""
+
+    polly_type = "ServiceQuotaExceededException"
+    status = 402

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     configured turns auth on for every route (see ``auth``)."""
 
     task_workers: int = Field(default=1, ge=0, le=64)
-    """Worker threads that run synthesis tasks and voice jobs in each server process (0: none)."""
+    """Worker threads that run synthesis tasks in each server process (0: none; voice jobs have their own)."""
 
     task_lease_seconds: float = Field(default=30.0, gt=0)
     """A claimed task is renewed every third of this; one whose lease ran out (its process died) is
@@ -83,10 +83,103 @@ class Settings(BaseSettings):
     """Fine-tuning steps of a custom-voice job (``POST /v1/voices``)."""
     voice_training_batch_size: int = Field(default=8, ge=1)
 
+    # -- custom-voice training (training/backends; docs/training.md) ---------------------------------------
+
+    voice_job_workers: int = Field(default=1, ge=0, le=64)
+    """Threads per server/worker process that dispatch and watch voice jobs (they never train)."""
+
+    training_backend: Literal["local", "slurm", "sagemaker"] = "local"
+    """Where a voice job trains: a ``voicesmith train`` subprocess, an ``sbatch`` job, a SageMaker job."""
+
+    voice_training_base: str = "joe"
+    """The voice a job fine-tunes from: joe, or a Piper ``.onnx`` / ``.ckpt`` path on the training host."""
+
+    training_poll_seconds: float = Field(default=5.0, gt=0)
+    """How often a voice-job watcher asks its backend how the job is going."""
+
+    training_command: list[str] = Field(default_factory=list)
+    """How the training host runs voicesmith (``["/opt/voicesmith/.venv/bin/voicesmith"]``); empty: this
+    Python (``python -m voicesmith.cli``)."""
+
+    training_gpus: str | None = None
+    """``CUDA_VISIBLE_DEVICES`` of local training jobs (``"0"``, ``"1,2"``); None: inherited."""
+
+    training_threads: int = Field(default=0, ge=0, le=256)
+    """CPU threads of a local training job (OMP/MKL/torch); 0: torch's default."""
+
+    training_nice: int = Field(default=10, ge=0, le=19)
+    """Scheduling niceness of local training jobs, so serving on the same box stays responsive."""
+
+    slurm_partition: str | None = None
+    slurm_sbatch_args: list[str] = Field(default_factory=list)
+    """Extra ``sbatch`` options (``["--gres=gpu:1", "--time=04:00:00", "--account=tts"]``)."""
+    slurm_bin_dir: Path | None = None
+    """Folder of sbatch/squeue/sacct/scancel; None: found on PATH."""
+
+    sagemaker_role_arn: str | None = None
+    """IAM role SageMaker runs training jobs as (S3 read/write on ``sagemaker_s3_uri``, ECR pull)."""
+    sagemaker_image_uri: str | None = None
+    """The training image (docker/train.Dockerfile pushed to ECR)."""
+    sagemaker_s3_uri: str | None = None
+    """``s3://bucket/prefix`` where datasets, checkpoints and model artefacts of jobs go."""
+    sagemaker_instance_type: str = "ml.g5.2xlarge"
+    sagemaker_instance_count: int = Field(default=1, ge=1, le=64)
+    sagemaker_max_run_seconds: int = Field(default=86_400, ge=60)
+    sagemaker_use_spot: bool = False
+    """Managed spot training; checkpoints in S3 let an interrupted job continue."""
+    aws_region: str = "us-east-1"
+    """Region of SageMaker and of ``s3://`` datasets."""
+    aws_access_key_id: str | None = None
+    """Credentials voicesmith uses as a client of AWS (SageMaker, ``s3://`` datasets); None: boto3's
+    usual chain (environment, profile, instance role)."""
+    aws_secret_access_key: str | None = None
+
+    dataset_allowed_folders: list[Path] = Field(default_factory=list)
+    """Server-side folders a CreateVoice ``DatasetLocation`` may name (none by default: only uploads and
+    ``s3://``)."""
+    max_upload_storage_bytes: int = Field(default=5_000_000_000, ge=0)
+    """All uploaded recordings of unfinished or failed voice jobs together; a new upload beyond it is
+    refused."""
+    max_recordings: int = Field(default=5_000, ge=1)
+    """Most recordings per custom voice."""
+    max_recording_seconds: float = Field(default=60.0, gt=0)
+    """Longest single recording accepted."""
+    min_recording_seconds: float = Field(default=0.3, gt=0)
+
     emotion_disgust_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "angry"
     """The emotion spoken where disgust is asked for (voices are trained on ESD's five emotions)."""
     emotion_fear_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "sad"
     """The emotion spoken where fear is asked for."""
+
+    # -- bounds: what one request or task may cost (docs/server.md, "Limits") ---------------------------
+
+    max_speech_audio_seconds: float = Field(default=600.0, gt=0)
+    """Longest audio one synchronous request (SynthesizeSpeech, OpenAI speech, SageMaker invocations,
+    ``voicesmith say``) may make, breaks included; Polly stops SynthesizeSpeech at 10 minutes. A longer
+    request is refused before any audio with a ValidationException naming this limit."""
+
+    max_task_audio_seconds: float = Field(default=14_400.0, gt=0)
+    """Longest audio one StartSpeechSynthesisTask may make (4 h: Polly's 100,000 billed characters at
+    normal speed with room to spare); bounds the output written to storage per task."""
+
+    max_task_attempts: int = Field(default=3, ge=1, le=100)
+    """Runs of one task or voice job whose worker died (crashed, OOM-killed) before it is given up as
+    failed, with a reason saying so, instead of being run again forever."""
+
+    # -- more front doors: Wyoming (Home Assistant), MaryTTS ----------------------------------------------
+
+    wyoming_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of the Wyoming TCP server (Home Assistant; 10200 is the usual one); None: no Wyoming server.
+    Wyoming has no authentication: bind it (``wyoming_host``) where only Home Assistant reaches it."""
+    wyoming_host: str | None = None
+    """Interface of the Wyoming server; None: the HTTP server's ``host``."""
+    wyoming_zeroconf: bool = False
+    """Advertise the Wyoming server over mDNS (``_wyoming._tcp``) so Home Assistant discovers it."""
+    wyoming_zeroconf_name: str | None = None
+    """Service name in the advertisement; None: ``voicesmith``."""
+    marytts_port: int | None = Field(default=None, ge=1, le=65535)
+    """A second HTTP port for MaryTTS clients (59125 is MaryTTS's own); None: MaryTTS's routes are on the
+    main port only."""
 
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""

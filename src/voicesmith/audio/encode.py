@@ -16,17 +16,21 @@ header (LAME's Info/Xing frame, libFLAC's STREAMINFO) cannot patch bytes already
   length from the first frame (libsndfile does, when there is no Info frame) get it right. The
   streamed output leaves out LAME's Info-frame placeholder (a frame of zeros it would fill at the
   end), so it has no gapless information: decoders add the codec delay (~1105 samples) at the start.
-- ogg_vorbis, ogg_opus: Ogg pages as libogg closes them (headers at once, then a page every
-  0.5-1 s of speech).
+- ogg_vorbis, ogg_opus: Ogg pages as libogg closes them (headers with the first audio, then a page
+  every 0.5-1 s of speech). libsndfile gives each Ogg stream a random serial number; voicesmith
+  rewrites it (and each page's CRC) to one derived from the first audio, so the same request gives
+  the same bytes, as in every other format.
 - flac: everything at close() (see ``AudioFormat.streams``).
 - aac: ADTS frames as the encoder produces them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,6 +80,84 @@ class _Writer(Protocol):
     def close(self) -> bytes: ...
 
 
+def _bit_reversed_bytes() -> bytes:
+    return bytes(int(f"{value:08b}"[::-1], 2) for value in range(256))
+
+
+_REVERSED = _bit_reversed_bytes()
+_OGG_HEADER = struct.Struct("<4sBBqIIIB")
+"""capture pattern, version, header type, granule position, serial, page sequence, CRC, segments."""
+
+
+def ogg_crc(page: bytes) -> int:
+    """Ogg's page checksum (CRC-32, polynomial 0x04C11DB7, not reflected, no init/final XOR).
+
+    zlib's CRC-32 is the reflected form of the same polynomial: fed bit-reversed bytes, starting from
+    an all-zero register and not inverted at the end, it gives the Ogg CRC bit-reversed.
+    """
+    reflected = zlib.crc32(page.translate(_REVERSED), 0xFFFFFFFF) ^ 0xFFFFFFFF
+    return int(f"{reflected:032b}"[::-1], 2)
+
+
+class OggSerialRewriter:
+    """Sets the serial number of every Ogg page passing through (and its CRC), page by page.
+
+    The serial is the first audio's digest unless given: until the first audio is fed, pages are held.
+    """
+
+    def __init__(self, serial: int | None = None) -> None:
+        self.serial = serial
+        self._pending = bytearray()
+
+    def feed(self, data: bytes, audio: np.ndarray | None = None) -> bytes:
+        if self.serial is None and audio is not None and audio.size:
+            self.serial = stream_serial(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
+        self._pending += data
+        return self._pages(final=False)
+
+    def close(self, data: bytes) -> bytes:
+        if self.serial is None:
+            self.serial = stream_serial(b"")
+        self._pending += data
+        return self._pages(final=True)
+
+    def _pages(self, final: bool) -> bytes:
+        if self.serial is None:
+            return b""
+        out = bytearray()
+        buffer = self._pending
+        position = 0
+        while len(buffer) - position >= _OGG_HEADER.size:
+            fields = _OGG_HEADER.unpack_from(buffer, position)
+            if fields[0] != b"OggS":
+                raise ValueError("not an Ogg page boundary in the encoder's output")
+            segments = fields[7]
+            table_end = position + _OGG_HEADER.size + segments
+            if len(buffer) < table_end:
+                break
+            end = table_end + sum(buffer[table_end - segments : table_end])
+            if len(buffer) < end:
+                break
+            page = bytearray(buffer[position:end])
+            struct.pack_into("<I", page, 14, self.serial)
+            struct.pack_into("<I", page, 22, 0)
+            struct.pack_into("<I", page, 22, ogg_crc(bytes(page)))
+            out += page
+            position = end
+        del buffer[:position]
+        if final and buffer:
+            raise ValueError(f"the encoder's output ends with {len(buffer)} bytes that are not a whole page")
+        return bytes(out)
+
+
+def stream_serial(*parts: bytes) -> int:
+    """A 32-bit Ogg stream serial derived from ``parts``."""
+    digest = hashlib.blake2b(digest_size=4)
+    for part in parts:
+        digest.update(part)
+    return int.from_bytes(digest.digest(), "little")
+
+
 class _SoundfileWriter:
     """One SoundFile on a ByteSink; with ``streaming`` it hands out bytes after every write."""
 
@@ -90,6 +172,7 @@ class _SoundfileWriter:
         # A codec file with no samples at all is not readable back (MP3: no frame; FLAC, Opus: no
         # audio packet): those get one silent sample. Sample formats and WAV are fine empty.
         self._pad_if_empty = fmt.name not in ("wav", "pcm", "mulaw", "alaw")
+        self._ogg = OggSerialRewriter() if spec.container == "OGG" else None
         self._sink = ByteSink()
         self._file = sf.SoundFile(
             self._sink,
@@ -107,6 +190,8 @@ class _SoundfileWriter:
         if audio.size:
             self._file.write(audio)
             self._pad_if_empty = False
+        if self._ogg is not None and self._ogg.serial is None and audio.size:
+            self._ogg.feed(b"", audio)  # the serial comes from the first audio (pages are held till then)
         return self._take(final=False) if self._streaming else b""
 
     def close(self) -> bytes:
@@ -124,6 +209,8 @@ class _SoundfileWriter:
             data = self._sink.take()[skip or 0 :]
         else:
             data = self._sink.take()
+        if self._ogg is not None:
+            data = self._ogg.close(data) if final else self._ogg.feed(data)
         prefix, self._prefix = self._prefix, b""
         return prefix + data
 

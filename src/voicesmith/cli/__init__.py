@@ -24,6 +24,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "emotion": ("voicesmith.cli.emotion:emotion", "Show the emotion the analyser hears in each sentence."),
     "train": ("voicesmith.cli.train:train", "Fine-tune a voice on a prepared dataset."),
     "export": ("voicesmith.cli.export:export", "Export a trained run as a voice folder."),
+    "worker": ("voicesmith.cli.worker:worker", "Run synthesis tasks and voice-job watchers without HTTP."),
     "evaluate": (
         "voicesmith.cli.evaluate:evaluate",
         "Measure a voice: intelligibility, pitch, closeness to a speaker.",

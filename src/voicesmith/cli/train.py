@@ -12,8 +12,17 @@ from voicesmith.settings import Settings
 
 
 @click.command()
-@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--voice-id", required=True, help="Id of the voice being trained (names the run folder).")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
+@click.option(
+    "--job",
+    "job_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Run a voice job (its job.json: fetch + check + prepare + train + export); what the "
+    "training backends launch. No DATASET then.",
+)
+@click.option("--prepare-only", is_flag=True, help="With --job: stop after check + prepare.")
+@click.option("--voice-id", default=None, help="Id of the voice being trained (names the run folder).")
 @click.option(
     "--base", default="joe", show_default=True, help="joe, a Piper VOICE.onnx, or a CHECKPOINT.ckpt."
 )
@@ -57,8 +66,10 @@ from voicesmith.settings import Settings
 )
 @click.option("--small-discriminator", is_flag=True, hidden=True, help="Tests and smoke runs only.")
 def train(
-    dataset: Path,
-    voice_id: str,
+    dataset: Path | None,
+    job_file: Path | None,
+    prepare_only: bool,
+    voice_id: str | None,
     base: str,
     max_steps: int | None,
     max_minutes: float | None,
@@ -75,16 +86,22 @@ def train(
     style_by: str | None,
     small_discriminator: bool,
 ) -> None:
-    """Fine-tune a voice on DATASET (a folder written by `voicesmith dataset prepare`)."""
+    """Fine-tune a voice on DATASET (a folder written by `voicesmith dataset prepare`), or run a voice
+    job with --job JOB.json."""
+    logging.getLogger("voicesmith").setLevel(logging.INFO)
+    if logging.getLogger().level > logging.INFO:
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    if job_file is not None:
+        _run_job(job_file, prepare_only)
+        return
     from voicesmith.errors import TrainingError
     from voicesmith.training.config import TrainConfig
     from voicesmith.training.topology import default_precision
     from voicesmith.training.train import default_run_dir, read_run, run_training
 
-    logging.getLogger("voicesmith").setLevel(logging.INFO)
-    if logging.getLogger().level > logging.INFO:
-        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    if dataset is None or voice_id is None:
+        raise click.UsageError("give DATASET and --voice-id (or --job JOB.json)")
     if resume and output is None:
         raise TrainingError("--resume needs --output RUN_DIR (the run to continue)")
     run_dir = output or default_run_dir(Settings().data_dir / "runs", voice_id)
@@ -120,3 +137,27 @@ def train(
     )  # fmt: skip
     if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("RANK", "0")) == 0:
         click.echo(f"trained {result.step} steps in {result.seconds:.0f} s; checkpoints in {result.run_dir}")
+
+
+def _run_job(job_file: Path, prepare_only: bool) -> None:
+    """A voice job on a training host; its outcome goes to the job's status.json (exit 1 on failure)."""
+    from voicesmith.errors import VoicesmithError
+    from voicesmith.tasks.voice_jobs import ALREADY_RUNNING
+    from voicesmith.training.pipeline import JobAlreadyRunningError, run_job
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    threads = int(os.environ.get("VOICESMITH_TORCH_THREADS", "0") or 0)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        result = run_job(job_file, prepare_only=prepare_only)
+    except JobAlreadyRunningError as error:  # leaves the job's status to the process that trains it
+        click.echo(f"voice job not started: {error.message}", err=True)
+        raise SystemExit(ALREADY_RUNNING) from None
+    except VoicesmithError as error:
+        click.echo(f"voice job failed: {error.message}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"voice job done: {result}", err=True)

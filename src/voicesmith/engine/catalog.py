@@ -61,7 +61,7 @@ class VoiceInfo:
 
 
 def validate_voice_id(voice_id: str) -> str:
-    if not isinstance(voice_id, str) or not VOICE_ID_PATTERN.match(voice_id):
+    if not isinstance(voice_id, str) or not VOICE_ID_PATTERN.fullmatch(voice_id):
         raise ValidationError(
             f"invalid voice id {voice_id!r}: use 1-64 characters from A-Z, a-z, 0-9, '_' and '-'"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +24,19 @@ from voicesmith.engine.phonemize import WordInput, phonemize_words
 from voicesmith.engine.planner import PlannedUtterance, plan_document, word_gain
 from voicesmith.engine.render import UtteranceRendering, rendering_for
 from voicesmith.engine.voice import PiperModel, Prior, VoiceParams
-from voicesmith.errors import TextLengthExceededError, ValidationError
+from voicesmith.errors import AudioDurationExceededError, TextLengthExceededError, ValidationError
 from voicesmith.settings import Settings
 from voicesmith.text.ssml import parse_ssml, plain_text_document
+from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
 
 FIRST_WINDOW_FRAMES = 32
 """Frames in the first decoded window of a stream (~0.37 s of audio for a 22.05 kHz voice)."""
+SPOKEN_SECONDS_PER_CHARACTER = 0.15
+"""A generous estimate of speech per character at rate 1 (joe: ~0.07): a request whose estimate stays
+under its audio limit is not measured exactly before it streams (the stream still stops at the limit)."""
+_SPEAKER_ID = re.compile(r"[0-9]{1,6}")
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,13 @@ class SynthesisRequest:
     """Emotion strength 0-2."""
     lexicons: Sequence[object] = field(default_factory=tuple)
     """Parsed :class:`voicesmith.text.lexicon.Lexicon` objects, applied in order."""
+    max_audio_seconds: float | None = None
+    """The longest audio this request may make (breaks and pauses included); None: the synthesizer's
+    ``max_speech_audio_seconds`` setting. Checked when the request is planned, before any audio."""
 
     def validate(self, max_characters: int) -> None:
+        if isinstance(self.text, str):
+            check_text(self.text)
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValidationError("text is empty: give at least one word to speak")
         if len(self.text) > max_characters:
@@ -216,7 +227,7 @@ class Synthesizer:
     def _params(self, request: SynthesisRequest, info: VoiceInfo, model: PiperModel) -> VoiceParams:
         speaker_id = None
         if request.speaker is not None:
-            if isinstance(request.speaker, int) or str(request.speaker).isdigit():
+            if isinstance(request.speaker, int) or _SPEAKER_ID.fullmatch(str(request.speaker)):
                 speaker_id = int(request.speaker)
             elif request.speaker in info.speakers:
                 speaker_id = info.speakers[str(request.speaker)]
@@ -255,6 +266,51 @@ class Synthesizer:
         aliases = {"disgust_as": self.settings.emotion_disgust_as, "fear_as": self.settings.emotion_fear_as}
         renderings = rendering_for(utterances, request, styles, model.style_table is not None, aliases)
         return _Plan(request, info, model, params, utterances, request.text.encode(), renderings)
+
+    def audio_limit(self, request: SynthesisRequest) -> float:
+        """Seconds of audio ``request`` may make at most."""
+        limit = request.max_audio_seconds
+        return self.settings.max_speech_audio_seconds if limit is None else limit
+
+    def _check_duration(self, plan: _Plan) -> None:
+        """Refuse, before any audio, a request that would make more than its limit of audio.
+
+        Silence (breaks, paragraph pauses, breaths) and bleeps are known from the plan alone. Speech is
+        estimated generously from its characters and rates; only a request whose estimate is over the
+        limit has its exact duration measured (the encoder's durations, no audio decoded) first.
+        """
+        limit = self.audio_limit(plan.request)
+        silent = sum(
+            u.silence_before + u.breaths_before * 0.35 + (u.tone.seconds if u.tone else 0.0)
+            for u in plan.utterances
+        )
+        if silent > limit:
+            raise self._too_long(silent, limit, silent)
+        estimate = silent + sum(
+            SPOKEN_SECONDS_PER_CHARACTER
+            * (len(word.text) + 1)
+            / (word.rate * rendering.rate * plan.request.rate)
+            for utterance, rendering in zip(plan.utterances, plan.renderings, strict=True)
+            for word in utterance.words
+        )
+        if estimate <= limit:
+            return
+        rate, end = plan.model.sample_rate, 0
+        for prepared in self._prepare(plan):
+            end = prepared.offset + prepared.lead + prepared.samples
+            if end > limit * rate:
+                raise self._too_long(end / rate, limit, silent, at_least=True)
+
+    @staticmethod
+    def _too_long(
+        seconds: float, limit: float, silent: float | None, at_least: bool = False
+    ) -> AudioDurationExceededError:
+        of_it = f" ({silent:.0f} s of it breaks and pauses)" if silent else ""
+        return AudioDurationExceededError(
+            f"the request would make {'more than ' if at_least else ''}{seconds:.0f} s of audio{of_it}; "
+            f"the limit is {limit:g} s: shorten the breaks or split the text (operators: the "
+            "max_speech_audio_seconds and max_task_audio_seconds settings)"
+        )
 
     def _prepare(self, plan: _Plan) -> Iterator[_Prepared]:
         """Durations, timings and marks of each utterance, in order, without decoding audio."""
@@ -389,8 +445,10 @@ class Synthesizer:
     # -- audio ----------------------------------------------------------------------------------------------
 
     def open(self, request: SynthesisRequest) -> SynthesisStream:
-        """Plan ``request`` now (bad input raises here) and return its audio stream, not yet made."""
+        """Plan ``request`` now (bad input raises here, a request over its audio limit too) and return
+        its audio stream, not yet made."""
         plan = self._plan(request)
+        self._check_duration(plan)
         return SynthesisStream(plan, self._stream_plan(plan))
 
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
@@ -402,16 +460,28 @@ class Synthesizer:
         rate = plan.model.sample_rate
         volume = np.float32(10 ** (request.volume_db / 20))
         window = self.settings.stream_window_frames
+        block = window * plan.model.hop_length
+        limit = self.audio_limit(request)
         for prepared in self._prepare(plan):
             emotion = prepared.rendering.emotion
+            end = prepared.offset + prepared.lead + prepared.samples
+            if end > limit * rate:  # the estimate in _check_duration let it through: stop here
+                raise self._too_long(end / rate, limit, None, at_least=True)
             first = True
-            if prepared.lead:
-                lead = synthetic_audio.lead(plan.utterances[prepared.index], rate, prepared.lead)
+            position = prepared.offset
+            utterance = plan.utterances[prepared.index]
+            for lead in synthetic_audio.lead_blocks(utterance, rate, prepared.lead, block):
                 yield AudioChunk(
-                    lead, rate, prepared.offset, prepared.index, prepared.timings, prepared.marks, emotion
+                    lead,
+                    rate,
+                    position,
+                    prepared.index,
+                    prepared.timings if first else [],
+                    prepared.marks if first else [],
+                    emotion,
                 )
                 first = False
-            position = prepared.offset + prepared.lead
+                position += len(lead)
             for audio in self._utterance_audio(plan, prepared, window):
                 audio = np.clip(audio * volume, -1.0, 1.0).astype(np.float32, copy=False)
                 yield AudioChunk(
@@ -433,18 +503,22 @@ class Synthesizer:
             yield synthetic_audio.tone(utterance.tone.seconds, rate)  # type: ignore[union-attr]
             return
         transform = prepared.rendering.transform
-        if transform.is_identity and not prepared.word_samples:
-            first_window = FIRST_WINDOW_FRAMES if prepared.index == 0 else None
-            yield from model.decode_windows(prepared.prior, first_window, window)
-            return
-        # Effects and per-word gains need the whole utterance (WORLD analyses it as one).
-        audio = np.concatenate(list(model.decode_windows(prepared.prior, None, window)))
         start = prepared.offset + prepared.lead
+        if transform.is_identity:  # window by window, per-word gains too: memory bounded by the window
+            first_window = FIRST_WINDOW_FRAMES if prepared.index == 0 else None
+            position = start
+            for audio in model.decode_windows(prepared.prior, first_window, window):
+                for word_start, word_end, gain in prepared.word_samples:
+                    synthetic_audio.apply_gain(audio, word_start, word_end, gain, rate, origin=position)
+                position += len(audio)
+                yield audio
+            return
+        # Effects need the whole utterance (WORLD analyses it as one); an utterance is at most
+        # planner.MAX_UTTERANCE_CHARACTERS long, so this is bounded too (~75 s at the slowest rate).
+        audio = np.concatenate(list(model.decode_windows(prepared.prior, None, window)))
         for word_start, word_end, gain in prepared.word_samples:
-            synthetic_audio.apply_gain(audio, word_start - start, word_end - start, gain, rate)
-        if not transform.is_identity:
-            audio = transform.apply(audio, rate)
-        yield audio
+            synthetic_audio.apply_gain(audio, word_start, word_end, gain, rate, origin=start)
+        yield transform.apply(audio, rate)
 
     def synthesize(self, request: SynthesisRequest) -> SynthesisResult:
         """The whole audio of a request at once."""

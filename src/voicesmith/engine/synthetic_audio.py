@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 _RAMP_SECONDS = 0.005
 
 
-def lead(utterance, rate: int, samples: int) -> np.ndarray:
-    """Silence before an utterance, with a soft breath at its end for each ``amazon:breath``."""
-    audio = np.zeros(samples, dtype=np.float32)
+def lead_blocks(utterance, rate: int, samples: int, block: int) -> Iterator[np.ndarray]:
+    """Silence before an utterance, with a soft breath at its end for each ``amazon:breath``, in blocks
+    of at most ``block`` samples.
+
+    A lead can be long (each ``<break>`` adds up to 10 s, and consecutive breaks add up: 314 of them
+    are 52 minutes): made whole it would cost 4 bytes per sample at once, so it is made block by
+    block, and only the blocks that hold breaths (at the lead's end) are more than zeros.
+    """
+    block = max(int(block), 1)
     breath_len = int(0.35 * rate)
-    for n in range(min(utterance.breaths_before, samples // max(breath_len, 1))):
-        end = samples - n * breath_len
-        audio[end - breath_len : end] = breath(rate, breath_len, seed=n)
-    return audio
+    count = min(utterance.breaths_before, samples // max(breath_len, 1))
+    breaths = [(samples - (n + 1) * breath_len, breath(rate, breath_len, seed=n)) for n in range(count)]
+    for start in range(0, samples, block):
+        end = min(samples, start + block)
+        audio = np.zeros(end - start, dtype=np.float32)
+        for breath_start, sound in breaths:
+            a, b = max(start, breath_start), min(end, breath_start + breath_len)
+            if a < b:
+                audio[a - start : b - start] = sound[a - breath_start : b - breath_start]
+        yield audio
 
 
 def breath(rate: int, samples: int, seed: int = 0) -> np.ndarray:
@@ -43,14 +57,21 @@ def tone(seconds: float, rate: int, frequency: float = 1000.0) -> np.ndarray:
     return audio
 
 
-def apply_gain(audio: np.ndarray, start: int, end: int, gain: float, rate: int) -> None:
-    """Scale ``audio[start:end]`` in place by ``gain`` with short ramps, so no click at the edges."""
-    start, end = max(0, start), min(len(audio), end)
-    if end <= start:
+def apply_gain(audio: np.ndarray, start: int, end: int, gain: float, rate: int, origin: int = 0) -> None:
+    """Scale ``audio[start:end]`` in place by ``gain`` with short ramps, so no click at the edges.
+
+    ``start`` and ``end`` count from ``origin``, the position of ``audio[0]``: a word's gain can be
+    applied to each decoded window of a stream in turn (``origin`` = the window's position), with
+    the same result as on the whole utterance.
+    """
+    length = end - start
+    lo, hi = max(start, origin), min(end, origin + len(audio))
+    if length <= 0 or hi <= lo:
         return
-    envelope = np.full(end - start, gain, dtype=np.float32)
-    ramp = min((end - start) // 2, int(_RAMP_SECONDS * rate))
-    if ramp:
-        envelope[:ramp] = np.linspace(1.0, gain, ramp, dtype=np.float32)
-        envelope[-ramp:] = np.linspace(gain, 1.0, ramp, dtype=np.float32)
-    audio[start:end] *= envelope
+    ramp = min(length // 2, int(_RAMP_SECONDS * rate))
+    positions = np.arange(lo - start, hi - start, dtype=np.float64)
+    if ramp >= 2:
+        envelope = np.interp(positions, [0, ramp - 1, length - ramp, length - 1], [1.0, gain, gain, 1.0])
+    else:
+        envelope = np.full(len(positions), gain)
+    audio[lo - origin : hi - origin] *= envelope.astype(np.float32)

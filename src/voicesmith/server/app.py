@@ -10,7 +10,6 @@ Run it with ``voicesmith serve`` (uvicorn), or
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import uuid
@@ -18,11 +17,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicesmith import __version__
+from voicesmith.engine.catalog import BUNDLED_VOICE_ID
 from voicesmith.engine.synthesizer import Synthesizer
-from voicesmith.errors import RequestTooLargeError
+from voicesmith.errors import RequestTooLargeError, VoicesmithError
 from voicesmith.server import (
     console,
     emotion_api,
@@ -35,18 +36,22 @@ from voicesmith.server import (
 )
 from voicesmith.server.auth import AuthMiddleware, check_auth_settings
 from voicesmith.server.deps import ServicesDep
+from voicesmith.server.elevenlabs import router as elevenlabs_router
 from voicesmith.server.errors import (
     REQUEST_ID_HEADER,
+    door_error,
     install_error_handlers,
     is_openai_path,
     openai_error,
     polly_error,
     unexpected_error_response,
 )
+from voicesmith.server.marytts import router as marytts_router
 from voicesmith.server.services import Admission, RateLimiter, Services, SynthesisPool
-from voicesmith.server.voices import VoiceJobRunner, make_voice_job_handler, unavailable_voice_job_runner
+from voicesmith.server.voices import VoiceJobRunner
+from voicesmith.server.workers import build_workers, start_workers
+from voicesmith.server.wyoming import router as wyoming_router
 from voicesmith.settings import Settings
-from voicesmith.tasks.runner import TaskRunner
 from voicesmith.tasks.storage import OutputStorage
 from voicesmith.tasks.store import Store
 
@@ -117,7 +122,9 @@ class RequestContextMiddleware:
     @staticmethod
     async def _too_large(scope: Scope, receive: Receive, send: Send, size: int, limit: int) -> None:
         message = f"the request body is {size} bytes or more; this server accepts at most {limit}"
-        if is_openai_path(scope["path"]):
+        if (door := door_error(scope["path"], message, 413)) is not None:
+            response = door
+        elif is_openai_path(scope["path"]):
             response = openai_error(message, 413)
         else:
             response = polly_error("ValidationException", message, 413, scope["state"]["request_id"])
@@ -129,10 +136,12 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
     synthesizer = synthesizer or Synthesizer(settings)
     concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
     queued = settings.synthesis_queue if settings.synthesis_queue >= 0 else 2 * concurrency
+    store = Store(settings.database_url)
+    store.check(thorough=True)  # a damaged database stops the start with one line naming it
     return Services(
         settings=settings,
         synthesizer=synthesizer,
-        store=Store(settings.database_url),
+        store=store,
         storage=OutputStorage(settings.output_url, settings.s3_endpoint_url),
         pool=SynthesisPool(concurrency),
         admission=Admission(concurrency, queued),
@@ -146,16 +155,25 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
     )
 
 
-def default_voice_job_runner(settings: Settings) -> VoiceJobRunner:
-    """The voice studio pipeline where the ``[train]`` extra is installed, else a runner that fails
-    each job saying that training is not available here."""
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("lightning") is None:
-        return unavailable_voice_job_runner
-    from voicesmith.training.pipeline import StudioSettings, voice_job_runner
-
-    return voice_job_runner(
-        StudioSettings(max_steps=settings.voice_training_steps, batch_size=settings.voice_training_batch_size)
+def readiness(services: Services) -> dict[str, dict[str, object]]:
+    """Each readiness check: the database answers (every table readable), the output storage takes a
+    write, and the default voice loads (once; after that it is in memory)."""
+    checks: dict[str, dict[str, object]] = {}
+    probes = (
+        ("database", services.store.check),
+        ("storage", services.storage.check),
+        ("voice", lambda: services.synthesizer.catalog.load(BUNDLED_VOICE_ID)),
     )
+    for name, probe in probes:
+        try:
+            probe()
+            checks[name] = {"ok": True}
+        except VoicesmithError as error:
+            checks[name] = {"ok": False, "error": error.message}
+        except Exception as error:  # noqa: BLE001 - a readiness probe reports, it never raises
+            _LOGGER.exception("readiness check %s failed", name)
+            checks[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    return checks
 
 
 def create_app(
@@ -168,28 +186,19 @@ def create_app(
 
     Args:
         settings: where state lives and the server's limits and keys (default: from the environment).
-        voice_job_runner: makes a custom voice from a job's data (default: the voice studio pipeline,
-            or, without the ``[train]`` extra, a runner that fails each job saying so).
+        voice_job_runner: makes a custom voice in-process from a job's data (tests, embedders); default:
+            the configured training backend (``VOICESMITH_TRAINING_BACKEND``), or, for ``local`` without
+            the ``[train]`` extra, a runner that fails each job saying so.
         synthesizer: share an already loaded synthesizer (tests); default: a new one on ``settings``.
     """
     settings = settings or Settings()
     check_auth_settings(settings)
     services = build_services(settings, synthesizer)
-    if settings.task_workers:
-        services.runner = TaskRunner(
-            services.store,
-            lambda row: polly_tasks.run_task(services, row),
-            make_voice_job_handler(services, voice_job_runner or default_voice_job_runner(settings)),
-            workers=settings.task_workers,
-            lease_seconds=settings.task_lease_seconds,
-            poll_seconds=settings.task_poll_seconds,
-            on_task_finished=lambda task_id: webhooks.notify(services, task_id),
-        )
+    build_workers(services, voice_job_runner=voice_job_runner)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if services.runner is not None:
-            services.runner.start()
+        start_workers(services)
         _LOGGER.info("voicesmith %s serving; data in %s", __version__, settings.data_dir)
         try:
             yield
@@ -209,10 +218,21 @@ def create_app(
     )
     for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console, webhooks):
         app.include_router(module.router)
+    app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
+    app.include_router(elevenlabs_router)  # ElevenLabs' API under /elevenlabs
+    app.include_router(marytts_router)  # MaryTTS's /process, /voices, /locales, /version
 
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:
         return {"status": "ok", "voices": len(services.synthesizer.voices()), "version": __version__}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz(services: ServicesDep) -> JSONResponse:
+        """Ready to serve (``/healthz`` only says alive): 200, or 503 naming each check that failed."""
+        checks = readiness(services)
+        ready = all(check["ok"] for check in checks.values())
+        body = {"status": "ready" if ready else "not ready", "checks": checks, "version": __version__}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return app
 

@@ -31,6 +31,8 @@ After the credential, the same middleware applies the key's rate limit and the s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
@@ -77,12 +79,14 @@ class Door:
     """``Authorization: Bearer <key>`` with one of ``Settings.openai_api_keys``."""
     api_key_headers: tuple[str, ...] = ()
     """Headers that may carry an API key instead (``xi-api-key``, say), lower case."""
+    basic_password: bool = False
+    """The API key as HTTP basic auth's password (``http://:KEY@host``, as MaryTTS clients send it)."""
     respond: Callable[[Request, VoicesmithError], Response] | None = field(default=None, compare=False)
     """The door's own error shape; None: Polly's, or OpenAI's on OpenAI paths."""
 
     @property
     def public(self) -> bool:
-        return not (self.sigv4_services or self.bearer or self.api_key_headers)
+        return not (self.sigv4_services or self.bearer or self.api_key_headers or self.basic_password)
 
 
 PUBLIC = Door("public")
@@ -90,6 +94,11 @@ POLLY = Door("polly", sigv4_services=("polly",))
 SAGEMAKER = Door("sagemaker", sigv4_services=("sagemaker",))
 OPENAI = Door("openai", bearer=True)
 ANY = Door("any", sigv4_services=("polly", "sagemaker"), bearer=True)
+ELEVENLABS = Door("elevenlabs", bearer=True, api_key_headers=("xi-api-key",))
+MARYTTS = Door("marytts", bearer=True, basic_password=True)
+ROUTE_CHECKED = Door("route-checked")
+"""A route that checks its credential itself, inside its protocol (ElevenLabs' WebSocket takes the key
+in its first message): the middleware lets it through."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,11 @@ def check_bearer(headers: dict[str, str], door: Door, keys: list[str]) -> Princi
     scheme, _, value = headers.get("authorization", "").partition(" ")
     if door.bearer and scheme.lower() == "bearer" and value.strip():
         token = value.strip()
+    if door.basic_password and scheme.lower() == "basic":
+        try:
+            token = base64.b64decode(value.strip()).decode().partition(":")[2].strip() or None
+        except (binascii.Error, UnicodeDecodeError):
+            token = None
     for name in door.api_key_headers:
         token = token or headers.get(name, "").strip() or None
     if token is None:
@@ -321,8 +335,9 @@ class AuthMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         if door.sigv4_services and sigv4.has_signature(headers, query):
             return await self._sigv4(door, scope, receive, settings, headers, query)
-        bearer = headers.get("authorization", "").lower().startswith("bearer ")
-        if (door.bearer and bearer) or any(name in headers for name in door.api_key_headers):
+        scheme = headers.get("authorization", "").partition(" ")[0].lower()
+        keyed = (door.bearer and scheme == "bearer") or (door.basic_password and scheme == "basic")
+        if keyed or any(name in headers for name in door.api_key_headers):
             return check_bearer(headers, door, settings.openai_api_keys), receive, None
         if door.sigv4_services and "authorization" in headers:
             # Another Authorization scheme on a SigV4 door: AWS's answer names what is missing.

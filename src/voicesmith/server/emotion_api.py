@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from voicesmith.errors import LanguageNotSupportedError, ValidationError
 from voicesmith.server.deps import polly_auth
 from voicesmith.text.sentences import split_sentences
+from voicesmith.text.unicode import check_text
 
 router = APIRouter(prefix="/v1", tags=["emotion"], dependencies=[Depends(polly_auth)])
 
@@ -66,7 +67,7 @@ def detect_emotion(body: EmotionRequest) -> dict:
         raise LanguageNotSupportedError(
             f"LanguageCode {body.LanguageCode!r}: the emotion analyser reads English"
         )
-    if len(body.Text.encode()) > MAX_TEXT_BYTES:
+    if len(check_text(body.Text, "Text").encode()) > MAX_TEXT_BYTES:
         raise ValidationError(f"Text is longer than {MAX_TEXT_BYTES} bytes")
     sentences = split_sentences(body.Text) or []
     if not sentences:

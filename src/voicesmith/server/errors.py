@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voicesmith.errors import AccessDeniedError, ThrottlingError, VoicesmithError
@@ -34,6 +35,25 @@ _HTTP_POLLY_TYPES = {
 
 def is_openai_path(path: str) -> bool:
     return path.startswith(OPENAI_PATHS)
+
+
+#: Doors whose errors have a shape of their own (MaryTTS, ElevenLabs): ``(matches(path), shape(message,
+#: status, error or None))``, registered by the door modules; the first match wins.
+_DOOR_SHAPES: list[tuple[Callable[[str], bool], Callable[[str, int, Exception | None], Response]]] = []
+
+
+def register_error_shape(
+    matches: Callable[[str], bool], shape: Callable[[str, int, Exception | None], Response]
+) -> None:
+    _DOOR_SHAPES.append((matches, shape))
+
+
+def door_error(path: str, message: str, status: int, error: Exception | None = None) -> Response | None:
+    """The error in the shape of the door that serves ``path``, or None for the Polly/OpenAI paths."""
+    for matches, shape in _DOOR_SHAPES:
+        if matches(path):
+            return shape(message, status, error)
+    return None
 
 
 def request_id(request: Request) -> str:
@@ -68,8 +88,14 @@ def openai_error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def error_response(request: Request, error: VoicesmithError) -> JSONResponse:
-    if isinstance(error, ThrottlingError):
+def error_response(request: Request, error: VoicesmithError) -> Response:
+    throttled = isinstance(error, ThrottlingError)
+    status = 429 if throttled else error.status  # doors with their own shape throttle as HTTP does
+    if (door := door_error(request.url.path, error.message, status, error)) is not None:
+        if throttled:
+            _retry_headers(door, error)
+        return door
+    if throttled:
         return throttled_response(request, error)
     if is_openai_path(request.url.path):
         if isinstance(error, AccessDeniedError):
@@ -85,12 +111,16 @@ def throttled_response(request: Request, error: ThrottlingError) -> JSONResponse
         response = openai_error(error.message, 429, error_type="requests", code="rate_limit_exceeded")
     else:
         response = polly_error(error.polly_type, error.message, error.status, request_id(request))
-    response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
-    response.headers["retry-after-ms"] = str(max(1, round(error.retry_after * 1000)))
+    _retry_headers(response, error)
     return response
 
 
-async def _on_voicesmith_error(request: Request, error: Exception) -> JSONResponse:
+def _retry_headers(response: Response, error: ThrottlingError) -> None:
+    response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    response.headers["retry-after-ms"] = str(max(1, round(error.retry_after * 1000)))
+
+
+async def _on_voicesmith_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, VoicesmithError)
     if error.status >= 500:
         _LOGGER.error("%s %s: %s", request.method, request.url.path, error.message)
@@ -109,17 +139,21 @@ def _describe(error: RequestValidationError) -> tuple[str, str | None]:
     return f"{count} validation error{'s' if count != 1 else ''} detected: " + "; ".join(problems), param
 
 
-async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     message, param = _describe(error)
+    if (door := door_error(request.url.path, message, 400, error)) is not None:
+        return door
     if is_openai_path(request.url.path):
         return openai_error(message, 400, param=param)
     return polly_error("ValidationException", message, 400, request_id(request))
 
 
-async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     message = str(error.detail)
+    if (door := door_error(request.url.path, message, error.status_code, error)) is not None:
+        return door
     if is_openai_path(request.url.path):
         return openai_error(message, error.status_code)
     error_type = _HTTP_POLLY_TYPES.get(error.status_code, "ValidationException")
@@ -128,9 +162,11 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     return polly_error(error_type, message, error.status_code, request_id(request))
 
 
-async def unexpected_error_response(request: Request, error: Exception) -> JSONResponse:
+async def unexpected_error_response(request: Request, error: Exception) -> Response:
     _LOGGER.exception("%s %s failed", request.method, request.url.path)
     message = f"internal error ({type(error).__name__}); the server log has the details"
+    if (door := door_error(request.url.path, message, 500)) is not None:
+        return door
     if is_openai_path(request.url.path):
         return openai_error(message, 500)
     return polly_error("ServiceFailureException", message, 500, request_id(request))

@@ -6,7 +6,10 @@ installed (:data:`OPENAI_VOICES`); ``{"id": "<voice>"}`` is accepted too. Format
 Opus), aac, flac, wav, pcm (24 kHz signed 16-bit little-endian, no header), all at 24 kHz.
 ``instructions`` that name an emotion ("speak angrily") set the request's emotion
 (:func:`emotion_from_instructions`).
-``stream_format="sse"`` sends ``speech.audio.delta`` events (base64 audio) and a ``speech.audio.done``.
+``stream_format="sse"`` sends ``speech.audio.delta`` events (base64 audio) and a ``speech.audio.done``;
+before the audio of each utterance, a ``speech.audio.marks`` event (a voicesmith extension, which
+OpenAI's clients skip as an unknown event type) with its sentence and word marks, Polly's shape, ``time``
+in ms from the start of the audio.
 """
 
 from __future__ import annotations
@@ -15,17 +18,20 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from voicesmith.audio.encode import StreamEncoder
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import ValidationError, VoiceNotFoundError
 from voicesmith.server.deps import ServicesDep, openai_auth
 from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
+from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,6 +39,7 @@ router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(openai_a
 
 MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 MAX_INPUT_CHARACTERS = 4096
+SSE_MARK_TYPES = ("sentence", "word")
 OUTPUT_RATE = 24000
 DEFAULT_VOICE = "joe"
 #: OpenAI's voice names -> our voice ids. All name the bundled voice until more are installed; a catalog
@@ -116,6 +123,10 @@ def _param_error(message: str, param: str) -> ValidationError:
 def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
     if body.model not in MODELS:
         raise _param_error(f"model {body.model!r} is not available; use one of: {', '.join(MODELS)}", "model")
+    try:
+        check_text(body.input, "input")
+    except ValidationError as error:
+        raise _param_error(error.message, "input") from None
     if not body.input.strip():
         raise _param_error("input is empty: give the text to speak", "input")
     if len(body.input) > MAX_INPUT_CHARACTERS:
@@ -144,22 +155,44 @@ def _sse(kind: str, **data: Any) -> bytes:
     return f"data: {json.dumps({'type': kind, **data})}\n\n".encode()
 
 
+def _sse_parts(synthesizer, speech: PreparedSpeech) -> Iterator[tuple[bytes, list[dict]]]:
+    """(encoded audio, speech marks of the utterances that start in it) as the audio is made."""
+    encoder: StreamEncoder | None = None
+    for chunk in synthesizer.open(speech.request):
+        if encoder is None:
+            encoder = StreamEncoder(speech.output_format, chunk.sample_rate, speech.sample_rate)
+        marks = [m.to_json() for m in chunk.marks if m.type in SSE_MARK_TYPES]
+        yield encoder.feed(chunk.audio), marks
+    if encoder is not None:
+        yield encoder.close(), []
+
+
 @router.post("/audio/speech", summary="Create speech (OpenAI)", dependencies=[SYNTHESIS])
 async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingResponse:
     speech = await services.pool.run(_prepare, services, body)
-    blocks = encoded_audio(services.synthesizer, speech)
-    first = await services.pool.run(next, blocks)  # errors before the answer starts
     if body.stream_format == "sse":
+        parts = _sse_parts(services.synthesizer, speech)
+        first = await services.pool.run(next, parts)  # errors before the answer starts
+
+        def frames(data: bytes, marks: list[dict]) -> Iterator[bytes]:
+            if marks:  # a voicesmith extension: when each word of the audio that follows is spoken
+                yield _sse("speech.audio.marks", marks=marks)
+            if data:
+                yield _sse("speech.audio.delta", audio=base64.b64encode(data).decode())
 
         async def events():
-            yield _sse("speech.audio.delta", audio=base64.b64encode(first).decode())
-            async for block in services.pool.iterate(blocks):
-                if block:
-                    yield _sse("speech.audio.delta", audio=base64.b64encode(block).decode())
+            for frame in frames(*first):
+                yield frame
+            async for data, marks in services.pool.iterate(parts):
+                for frame in frames(data, marks):
+                    yield frame
             usage = {"input_tokens": len(body.input), "output_tokens": 0, "total_tokens": len(body.input)}
             yield _sse("speech.audio.done", usage=usage)
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    blocks = encoded_audio(services.synthesizer, speech)
+    first = await services.pool.run(next, blocks)  # errors before the answer starts
 
     async def audio():
         yield first

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -21,13 +23,15 @@ from voicesmith.errors import (
     InvalidSnsTopicArnError,
     InvalidTaskIdError,
     SynthesisTaskNotFoundError,
+    TaskCancelledError,
+    TaskNotCancellableError,
     ValidationError,
 )
 from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.polly import check_voice, epoch
 from voicesmith.server.services import Services
 from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, enum_error, output_bytes, prepare
-from voicesmith.server.webhooks import check_webhook_url, parse_networks
+from voicesmith.server.webhooks import check_webhook_url, notify, parse_networks
 from voicesmith.tasks.store import (
     COMPLETED,
     FAILED,
@@ -100,7 +104,7 @@ def task_json(row: TaskRow) -> dict[str, Any]:
 
 def _start(services: Services, fields: StartTaskFields) -> TaskRow:
     lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
-    speech = prepare(fields, TASK_LIMITS, lexicons)
+    speech = prepare(fields, TASK_LIMITS, lexicons, services.settings.max_task_audio_seconds)
     check_voice(services, fields)
     check_sns_topic(fields.SnsTopicArn, services.settings.webhook_allowed_networks)
     task_id = str(uuid.uuid4())
@@ -142,6 +146,27 @@ def get_task(task_id: Annotated[str, Path(alias="TaskId")], services: ServicesDe
     return {"SynthesisTask": task_json(row)}
 
 
+CANCELLED_REASON = "cancelled by a DELETE /v1/synthesisTasks/{TaskId} request"
+
+
+@router.delete("/synthesisTasks/{TaskId}", summary="Cancel a synthesis task (voicesmith extension)")
+def cancel_task(task_id: Annotated[str, Path(alias="TaskId")], services: ServicesDep) -> dict:
+    """Cancel a scheduled or running task: it fails with a reason saying so, a running worker stops
+    within one chunk of audio, and no output is written. Polly has no such operation (boto3 cannot
+    call it); a finished task is a ConflictException."""
+    if not _TASK_ID.fullmatch(task_id):
+        raise InvalidTaskIdError(f"TaskId {task_id[:120]!r} is not a valid task id")
+    row = services.store.cancel(task_id, CANCELLED_REASON)
+    if row is None:
+        raise SynthesisTaskNotFoundError(f"no synthesis task with id {task_id!r}")
+    if row.status_reason != CANCELLED_REASON:
+        raise TaskNotCancellableError(
+            f"synthesis task {task_id!r} is already {row.status}: nothing to cancel"
+        )
+    _LOGGER.info("task %s cancelled", task_id)
+    return {"SynthesisTask": task_json(row)}
+
+
 @router.get("/synthesisTasks", summary="ListSpeechSynthesisTasks")
 def list_tasks(
     services: ServicesDep,
@@ -164,10 +189,44 @@ def list_tasks(
 # -- the work ----------------------------------------------------------------------------------------------
 
 
+CANCEL_CHECK_SECONDS = 0.5
+"""How often (at most) a running task looks whether it was cancelled: between chunks, at most this often."""
+
+
 def run_task(services: Services, row: TaskRow) -> None:
-    """Synthesize one task and write its output (called by the task runner, in a worker thread)."""
+    """Synthesize one task and write its output (called by the task runner, in a worker thread).
+
+    The task's audio limit is checked when it is planned, before any output; between chunks the worker
+    checks that it still holds the task (a cancel takes the claim away) and stops if not.
+    """
     fields = StartTaskFields.model_validate(row.request)
     lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
-    speech = prepare(fields, TASK_LIMITS, lexicons)
+    speech = prepare(fields, TASK_LIMITS, lexicons, services.settings.max_task_audio_seconds)
     check_voice(services, fields)
-    services.storage.write(row.request["OutputKey"], output_bytes(services.synthesizer, speech))
+    blocks = output_bytes(services.synthesizer, speech)
+    if row.claim is not None:
+        blocks = _until_cancelled(services, row.id, row.claim, blocks)
+    services.storage.write(row.request["OutputKey"], blocks)
+
+
+def _until_cancelled(
+    services: Services, task_id: str, claim: str, blocks: Iterator[bytes]
+) -> Iterator[bytes]:
+    checked = time.monotonic()
+    for block in blocks:
+        if time.monotonic() - checked >= CANCEL_CHECK_SECONDS:
+            checked = time.monotonic()
+            if not services.store.holds(TaskRow, task_id, claim):
+                raise TaskCancelledError(
+                    f"synthesis task {task_id} was cancelled (or taken over) while it ran"
+                )
+        yield block
+
+
+def task_finished(services: Services, task_id: str) -> None:
+    """What follows a task's end: the ``.partial`` output of a failed one removed (a worker killed
+    mid-write leaves it; given up after its last attempt, nothing else would), then the webhook."""
+    row = services.store.get_task(task_id)
+    if row is not None and row.status == FAILED and "OutputKey" in row.request:
+        services.storage.discard_partial(row.request["OutputKey"])
+    notify(services, task_id)  # the SNS notification, queued for the delivery threads

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Depends
 
@@ -199,6 +199,11 @@ class Services:
     storage: OutputStorage
     pool: SynthesisPool
     runner: TaskRunner | None = None
+    """Synthesis-task workers."""
+    voice_runner: TaskRunner | None = None
+    """Voice-job workers (dispatch to the training backend and watch; never train here)."""
+    training_backend: Any = None
+    """The configured ``voicesmith.tasks.voice_jobs.TrainingBackend`` (None: jobs run in-process)."""
     admission: Admission = field(default_factory=lambda: Admission(1, 2))
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     webhooks: WebhookSender | None = None
@@ -245,5 +250,7 @@ class Services:
             self.runner.stop()
         if self.webhooks is not None:
             self.webhooks.close()
+        if self.voice_runner is not None:
+            self.voice_runner.stop()
         self.pool.shutdown()
         self.store.close()

@@ -18,12 +18,14 @@ from voicesmith.audio.formats import get_format, resolve_rate
 from voicesmith.engine.marks import marks_to_json_lines
 from voicesmith.engine.synthesizer import SynthesisRequest, SynthesisStream, Synthesizer
 from voicesmith.errors import (
+    AudioDurationExceededError,
     EngineNotSupportedError,
     MarksNotSupportedForFormatError,
     TextLengthExceededError,
     ValidationError,
 )
-from voicesmith.text.ssml import TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.ssml import Break, TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -110,18 +112,32 @@ def check_engine(engine: str | None) -> str:
 
 def billed_characters(text: str, text_type: str) -> int:
     """Characters Polly bills: the text, without SSML tags (entities count once). Validates the SSML."""
+    return _measure(text, text_type)[0]
+
+
+def _measure(text: str, text_type: str) -> tuple[int, float]:
+    """Billed characters and the seconds of ``<break>`` silence (which Polly does not bill)."""
     if text_type != "ssml":
-        return len(text)
+        return len(text), 0.0
     document = parse_ssml(text)
-    return sum(len(item.text) for item in document if isinstance(item, TextRun))
+    billed = sum(len(item.text) for item in document if isinstance(item, TextRun))
+    return billed, sum(item.time_ms for item in document if isinstance(item, Break)) / 1000.0
 
 
-def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object]) -> PreparedSpeech:
+def prepare(
+    fields: PollySpeechFields,
+    limits: TextLimits,
+    lexicons: list[object],
+    max_audio_seconds: float | None = None,
+) -> PreparedSpeech:
     """Check a Polly speech request the way Polly does and build the synthesis request.
 
     ``lexicons`` are the parsed lexicons named by ``LexiconNames`` (the caller looks them up, so
-    LexiconNotFound comes from there).
+    LexiconNotFound comes from there). ``max_audio_seconds``: the longest audio the request may make
+    (None: the synthesizer's per-request limit); SSML breaks beyond it are refused here, the rest when
+    the request is planned, before any audio.
     """
+    check_text(fields.Text, "Text")
     if fields.OutputFormat not in OUTPUT_FORMATS:
         raise enum_error(fields.OutputFormat, "outputFormat", OUTPUT_FORMATS)
     if fields.TextType not in TEXT_TYPES:
@@ -153,10 +169,15 @@ def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object
             f"the text is {len(fields.Text)} characters; the limit is {limits.total} characters in all "
             f"({limits.billed} billed): split it, or use StartSpeechSynthesisTask for long text"
         )
-    billed = billed_characters(fields.Text, fields.TextType)
+    billed, silence = _measure(fields.Text, fields.TextType)
     if billed > limits.billed:
         raise TextLengthExceededError(
             f"the text has {billed} billed characters (without SSML tags); the limit is {limits.billed}"
+        )
+    if max_audio_seconds is not None and silence > max_audio_seconds:
+        raise AudioDurationExceededError(
+            f"the SSML's breaks alone last {silence:.0f} s; the limit is {max_audio_seconds:g} s of audio "
+            f"per {'task' if limits is TASK_LIMITS else 'request'}: shorten or remove breaks"
         )
     rate = None
     if fields.OutputFormat != "json":
@@ -170,6 +191,7 @@ def prepare(fields: PollySpeechFields, limits: TextLimits, lexicons: list[object
         lexicons=tuple(lexicons),
         emotion=fields.Emotion,
         intensity=fields.EmotionIntensity,
+        max_audio_seconds=max_audio_seconds,
     )
     return PreparedSpeech(request, fields.OutputFormat, rate, marks, billed)
 

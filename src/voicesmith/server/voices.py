@@ -1,26 +1,29 @@
-"""Custom voices: CreateVoice, GetVoice, DeleteVoice, as durable jobs run by the task worker pool.
+"""Custom voices: CreateVoice, GetVoice, DeleteVoice; the Polly shape over the voice-job contract.
 
 ``POST /v1/voices`` takes either JSON (boto3's CreateVoice: ``Name``, ``LanguageCode``, ``TermsAccepted``,
-``VoiceCreationData.Recordings``; or voicesmith's ``DatasetLocation``: a folder on the server or an
-``s3://`` URL; plus optional ``VoiceId`` and ``Gender``), or multipart form data with the same fields
-and ``recordings`` files plus a ``transcript`` file. The job runs ``voice_job_runner`` (injected into
-``create_app``); until a training pipeline is plugged in, the default fails every job honestly.
+``VoiceCreationData.Recordings``; or voicesmith's ``DatasetLocation``: an ``s3://`` URL or a folder the
+operator allowed; plus optional ``VoiceId``, ``Gender`` and ``ConsentRecording``, base64 audio), or
+multipart form data with the same fields, ``recordings`` files, a ``transcript`` file and an optional
+``consent`` file. Uploads are checked on arrival (``voice_uploads``). The job itself is
+``tasks.voice_jobs``: a voice-job worker hands it to the configured training backend and watches it.
+
+Polly knows the statuses ``pending``, ``active`` and ``failed``: a training voice is ``pending`` there,
+and the vendor field ``VoicesmithJob`` says more (state, stage, step of total, minutes left, the last
+validation numbers, the dataset check's findings, the backend's job id and the log's last lines).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 from starlette.concurrency import run_in_threadpool
@@ -35,11 +38,21 @@ from voicesmith.errors import (
     VoiceNotFoundError,
     VoiceTrainingUnavailableError,
 )
+from voicesmith.server import voice_uploads as uploads
 from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.polly import ACCOUNT, REGION, epoch, language_name
 from voicesmith.server.services import Services
-from voicesmith.settings import Settings
-from voicesmith.tasks.store import ACTIVE, PENDING, TRAINING, VoiceJobRow
+from voicesmith.tasks.store import ACTIVE, FAILED, PENDING, TRAINING, VoiceJobRow
+from voicesmith.tasks.voice_jobs import (
+    BACKEND_KEY,
+    LOG_FILE,
+    VoiceJob,
+    cancel_voice_job,
+    cleanup_job_files,
+    job_folder,
+    progress,
+    tail,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,25 +60,7 @@ router = APIRouter(prefix="/v1", tags=["custom voices"], dependencies=[Depends(p
 
 TRAINING_UNAVAILABLE = "voice training is not available in this installation"
 GENDERS = ("Female", "Male", "Neutral")
-RECORDING_FORMATS = ("wav", "flac", "ogg_vorbis", "mp3")
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
-
-
-@dataclass(frozen=True)
-class VoiceJob:
-    """What a voice-job runner is given: the voice to make and where its data is."""
-
-    voice_id: str
-    name: str
-    language: str
-    gender: str | None
-    dataset: dict[str, Any]
-    """``{"location": path or URL}`` or ``{"folder": ..., "recordings": [...], "transcript": ...}``."""
-    folder: FsPath
-    """A folder of the job's own (uploads live here; the runner may keep work files here)."""
-    attempts: int = 1
-    settings: Settings | None = field(default=None, compare=False)
 
 
 VoiceJobRunner = Callable[[VoiceJob], None]
@@ -87,15 +82,11 @@ class CreateVoiceFields(BaseModel):
     Gender: str | None = None
     DatasetLocation: str | None = None
     VoiceCreationData: dict[str, Any] | None = None
-
-
-def job_folder(settings: Settings, voice_id: str) -> FsPath:
-    return settings.data_dir / "voice_jobs" / validate_voice_id(voice_id)
-
-
-def _safe_file_name(name: str | None, fallback: str) -> str:
-    base = _SAFE_NAME.sub("_", FsPath(name or "").name).lstrip("._")
-    return base[:100] or fallback
+    Transcript: str | None = None
+    """voicesmith: ``file|text`` lines for JSON recordings (``recording000.wav``, ... in order, or the
+    S3Url's file names); multipart uploads send a ``transcript`` file instead."""
+    ConsentRecording: Any = None
+    """Optional: the speaker saying that they consent, base64 audio (checked in the training job)."""
 
 
 def _check(services: Services, fields: CreateVoiceFields) -> str:
@@ -121,80 +112,80 @@ def _check(services: Services, fields: CreateVoiceFields) -> str:
     return voice_id
 
 
-def _dataset_from_json(fields: CreateVoiceFields, folder: FsPath) -> dict[str, Any]:
+def _dataset_from_json(services: Services, fields: CreateVoiceFields, folder: FsPath) -> dict[str, Any]:
+    settings = services.settings
     if fields.DatasetLocation:
-        location = fields.DatasetLocation
-        if not location.startswith("s3://") and not (
-            FsPath(location).is_absolute() and FsPath(location).exists()
-        ):
-            raise ValidationError(
-                f"DatasetLocation {location!r} is neither an existing absolute path on the server "
-                "nor an s3:// URL"
-            )
-        return {"location": location}
-    recordings = (fields.VoiceCreationData or {}).get("Recordings")
-    if not isinstance(recordings, list) or not recordings:
-        raise ValidationError(
-            "give the recordings: DatasetLocation, VoiceCreationData.Recordings, or a multipart upload"
-        )
-    names, urls = [], []
-    for index, recording in enumerate(recordings):
-        fmt = recording.get("Format") if isinstance(recording, dict) else None
-        data = recording.get("Data") if isinstance(recording, dict) else None
-        if fmt not in RECORDING_FORMATS or not isinstance(data, dict):
-            raise ValidationError(
-                f"Recordings[{index}] needs Format (one of {', '.join(RECORDING_FORMATS)}) and Data"
-            )
-        if data.get("S3Url"):
-            urls.append(str(data["S3Url"]))
-            continue
-        try:
-            audio = base64.b64decode(data.get("Bytes") or "", validate=True)
-        except (binascii.Error, ValueError):
-            raise ValidationError(f"Recordings[{index}].Data.Bytes is not base64") from None
-        if not audio:
-            raise ValidationError(f"Recordings[{index}].Data needs S3Url or Bytes")
-        name = f"recording{index:03d}.{'ogg' if fmt == 'ogg_vorbis' else fmt}"
-        (folder / "recordings").mkdir(parents=True, exist_ok=True)
-        (folder / "recordings" / name).write_bytes(audio)
-        names.append(name)
-    return {"folder": str(folder), "recordings": names, "urls": urls}
+        data: dict[str, Any] = {"location": uploads.allowed_location(settings, fields.DatasetLocation)}
+    else:
+        recordings = (fields.VoiceCreationData or {}).get("Recordings")
+        data = uploads.recordings_from_json(settings, recordings, folder)
+    if fields.Transcript is not None and "location" not in data:
+        (folder / "transcript.txt").write_text(fields.Transcript, encoding="utf-8")
+        uploads.check_transcript(folder / "transcript.txt", "Transcript")
+        data["transcript"] = "transcript.txt"
+    if fields.ConsentRecording is not None:
+        data["consent"] = uploads.consent_from_json(settings, fields.ConsentRecording, folder)
+        data["folder"] = str(folder)
+    return data
 
 
-async def _read_form(request: Request) -> tuple[dict[str, Any], list[UploadFile], UploadFile | str]:
-    form = await request.form(max_files=10_000, max_fields=100)
-    fields = {key: value for key, value in form.items() if isinstance(value, str) and key != "transcript"}
+async def _read_form(request: Request) -> tuple[dict[str, Any], list[UploadFile], Any, UploadFile | None]:
+    settings = request.app.state.services.settings
+    form = await request.form(max_files=settings.max_recordings + 2, max_fields=100)
+    fields = {
+        key: value
+        for key, value in form.items()
+        if isinstance(value, str) and key not in ("transcript", "consent", "recordings")
+    }
     recordings = [item for item in form.getlist("recordings") if isinstance(item, UploadFile)]
     transcript = form.get("transcript")
+    consent = form.get("consent")
     if not recordings:
         raise ValidationError("multipart upload needs at least one 'recordings' file")
     if transcript is None:
         raise ValidationError("multipart upload needs a 'transcript' (file or text field)")
-    return fields, recordings, transcript
+    if consent is not None and not isinstance(consent, UploadFile):
+        raise ValidationError("'consent' must be an audio file of the speaker giving consent")
+    return fields, recordings, transcript, consent
 
 
 def _save_uploads(
-    folder: FsPath, recordings: list[UploadFile], transcript: UploadFile | str
+    services: Services,
+    folder: FsPath,
+    recordings: list[UploadFile],
+    transcript: UploadFile | str,
+    consent: UploadFile | None,
 ) -> dict[str, Any]:
-    """Copy the uploads into the job's folder under safe names (blocking: run it in a thread)."""
-    (folder / "recordings").mkdir(parents=True, exist_ok=True)
-    names = []
+    """Copy the uploads into the job's folder under safe names, checking each (blocking: in a thread)."""
+    settings = services.settings
+    uploads.check_count(settings, len(recordings))
+    names: list[str] = []
     for index, upload in enumerate(recordings):
-        name = _safe_file_name(upload.filename, f"recording{index:03d}.wav")
-        with (folder / "recordings" / name).open("wb") as handle:
-            shutil.copyfileobj(upload.file, handle)
+        name = uploads.safe_file_name(upload.filename, f"recording{index:03d}.wav")
+        if name in names or name.startswith("consent."):
+            name = f"{index:03d}-{name}"
+        uploads.save_stream(upload.file, folder / "recordings" / name)
+        uploads.check_recording(settings, folder / "recordings" / name, upload.filename or name)
         names.append(name)
     if isinstance(transcript, UploadFile):
-        transcript_name = _safe_file_name(transcript.filename, "transcript.txt")
-        with (folder / transcript_name).open("wb") as handle:
-            shutil.copyfileobj(transcript.file, handle)
+        transcript_name = uploads.safe_file_name(transcript.filename, "transcript.txt")
+        uploads.save_stream(transcript.file, folder / transcript_name)
     else:
         transcript_name = "transcript.txt"
         (folder / transcript_name).write_text(transcript, encoding="utf-8")
-    return {"folder": str(folder), "recordings": names, "transcript": transcript_name}
+    uploads.check_transcript(folder / transcript_name, transcript_name)
+    data: dict[str, Any] = {"folder": str(folder), "recordings": names, "transcript": transcript_name}
+    if consent is not None:
+        suffix = FsPath(uploads.safe_file_name(consent.filename, "consent.wav")).suffix or ".wav"
+        path = folder / "recordings" / f"consent{suffix}"
+        uploads.save_stream(consent.file, path)
+        uploads.check_recording(settings, path, consent.filename or "consent")
+        data["consent"] = path.name
+    return data
 
 
-def voice_job_json(row: VoiceJobRow) -> dict[str, Any]:
+def voice_job_json(row: VoiceJobRow, services: Services | None = None) -> dict[str, Any]:
+    """GetVoice's answer for a job: Polly's fields, and voicesmith's job details beside them."""
     voice: dict[str, Any] = {
         "Arn": f"arn:aws:polly:{REGION}:{ACCOUNT}:voice/{row.id}",
         "Id": row.id,
@@ -202,7 +193,7 @@ def voice_job_json(row: VoiceJobRow) -> dict[str, Any]:
         "LanguageCode": row.language,
         "LanguageName": language_name(row.language),
         "Origin": "customer",
-        "Status": row.status,
+        "Status": row.status if row.status in (ACTIVE, FAILED) else PENDING,
         "SupportedEngines": ["neural"],
         "CreationTime": epoch(row.created),
     }
@@ -210,18 +201,41 @@ def voice_job_json(row: VoiceJobRow) -> dict[str, Any]:
         voice["Gender"] = row.gender
     if row.status_reason:
         voice["StatusReason"] = row.status_reason
+    if services is not None:
+        folder = job_folder(services.settings, row.id)
+        details = {"State": row.status, **progress(folder, (row.dataset or {}).get(BACKEND_KEY))}
+        log = tail(folder / LOG_FILE, 2000).strip()
+        if log:
+            details["Log"] = "\n".join(log.splitlines()[-20:])
+        voice["VoicesmithJob"] = details
+        if voice["Status"] == PENDING and "StatusReason" not in voice:
+            voice["StatusReason"] = _summary(details)  # what boto3 users see (it drops unknown fields)
     return {"Voice": voice}
+
+
+def _summary(details: dict[str, Any]) -> str:
+    """``training: step 120 of 2000, about 33 min left`` and the like."""
+    parts = [str(details.get("Stage") or details["State"])]
+    if details.get("TotalSteps"):
+        parts.append(f"step {details.get('Step', 0)} of {details['TotalSteps']}")
+    if details.get("MinutesLeft") is not None:
+        parts.append(f"about {details['MinutesLeft']:.0f} min left")
+    if details.get("BackendState"):
+        parts.append(f"{details.get('Backend')} says {details['BackendState']}")
+    return ", ".join(parts)
 
 
 @router.post("/voices", summary="CreateVoice")
 async def create_voice(request: Request, services: ServicesDep) -> dict:
+    length = request.headers.get("content-length", "")
+    uploads.check_quota(services.settings, int(length) if length.isdigit() else 0)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raw, recordings, transcript = await _read_form(request)
+        raw, recordings, transcript, consent = await _read_form(request)
         raw["TermsAccepted"] = str(raw.get("TermsAccepted", "")).lower() in ("true", "1", "yes")
         fields = _parse_fields(raw)
 
         def dataset(staging: FsPath) -> dict[str, Any]:
-            return _save_uploads(staging, recordings, transcript)
+            return _save_uploads(services, staging, recordings, transcript, consent)
     else:
         try:
             fields = _parse_fields(await request.json())
@@ -229,11 +243,11 @@ async def create_voice(request: Request, services: ServicesDep) -> dict:
             raise ValidationError(f"the body is not JSON ({error}); send CreateVoice's fields") from None
 
         def dataset(staging: FsPath) -> dict[str, Any]:
-            return _dataset_from_json(fields, staging)
+            return _dataset_from_json(services, fields, staging)
 
     row = await run_in_threadpool(_register, services, fields, dataset)
-    if services.runner is not None:
-        services.runner.wake()
+    if services.voice_runner is not None:
+        services.voice_runner.wake()
     return voice_job_json(row)
 
 
@@ -246,6 +260,7 @@ def _register(
     staging.mkdir(parents=True)
     try:
         data = dataset(staging)
+        uploads.check_quota(services.settings, 0)  # what arrived counts now (bodies without a length)
         folder = job_folder(services.settings, voice_id)
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
@@ -285,7 +300,7 @@ def get_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
     validate_voice_id(voice_id)
     row = services.store.get_voice_job(voice_id)
     if row is not None:
-        return voice_job_json(row)
+        return voice_job_json(row, services)
     try:
         info = services.synthesizer.catalog.get(voice_id)
     except VoiceNotFoundError:
@@ -303,12 +318,34 @@ def get_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
     return {"Voice": voice}
 
 
-@router.delete("/voices/{VoiceId}", summary="DeleteVoice")
-def delete_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
+@router.get("/voice-jobs", summary="List custom-voice jobs (voicesmith)")
+def list_voice_jobs(services: ServicesDep) -> dict:
+    """Every custom voice this server made or is making, newest first, as GetVoice shows each (the
+    console's Voices panel; DescribeVoices lists only the voices that can speak)."""
+    rows = services.store.list_voice_jobs(0, 200)
+    return {"Voices": [voice_job_json(row, services)["Voice"] for row in rows]}
+
+
+@router.get("/voices/{VoiceId}/log", summary="The training log of a custom voice (voicesmith)")
+def get_voice_log(voice_id: VoiceIdPath, services: ServicesDep) -> PlainTextResponse:
     validate_voice_id(voice_id)
     row = services.store.get_voice_job(voice_id)
-    if row is not None and row.status == TRAINING:
-        raise ConflictError(f"voice {voice_id!r} is training; delete it once the job has finished")
+    if row is None:
+        raise ResourceNotFoundError(f"no custom voice job with id {voice_id!r}")
+    folder = job_folder(services.settings, voice_id)
+    text = tail(folder / LOG_FILE, 200_000)
+    backend = services.training_backend
+    handle = (row.dataset or {}).get(BACKEND_KEY)
+    if not text and backend is not None and handle and handle.get("backend") == backend.name:
+        text = backend.log(VoiceJob.from_row(row, services.settings), handle)
+    return PlainTextResponse(text)
+
+
+@router.delete("/voices/{VoiceId}", summary="DeleteVoice")
+def delete_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
+    """Deletes a voice; one still training has its backend job cancelled and its files removed."""
+    validate_voice_id(voice_id)
+    row = services.store.get_voice_job(voice_id)
     catalog = services.synthesizer.catalog
     try:
         catalog.get(voice_id)
@@ -317,29 +354,31 @@ def delete_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
         if row is None:
             raise ResourceNotFoundError(f"no custom voice with id {voice_id!r}") from None
     if row is not None:
-        services.store.delete_voice_job(voice_id)
-        shutil.rmtree(job_folder(services.settings, voice_id), ignore_errors=True)
+        if services.training_backend is not None:
+            cancel_voice_job(services.store, services.settings, services.training_backend, row)
+        else:  # an injected in-process runner cannot be stopped mid-job
+            if row.status == TRAINING:
+                raise ConflictError(f"voice {voice_id!r} is training; delete it once the job has finished")
+            services.store.delete_voice_job(voice_id)
+            cleanup_job_files(job_folder(services.settings, voice_id), keep_logs=False)
     return {}
 
 
 def make_voice_job_handler(services: Services, runner: VoiceJobRunner) -> Callable[[VoiceJobRow], None]:
-    """Adapt an injected runner to the task pool: it gets a plain :class:`VoiceJob`, and a runner that
+    """An injected in-process runner (tests, embedders) as a voice-job handler (the server's own path
+    is :class:`~voicesmith.tasks.voice_jobs.VoiceJobWatcher` over a training backend). Adapt it to the task
+    pool: it gets a plain :class:`VoiceJob`, and a runner that
     returns without installing the voice fails the job, rather than leave an 'active' voice that cannot
     speak."""
 
     def handle(row: VoiceJobRow) -> None:
-        job = VoiceJob(
-            voice_id=row.id,
-            name=row.name,
-            language=row.language,
-            gender=row.gender,
-            dataset=dict(row.dataset),
-            folder=job_folder(services.settings, row.id),
-            attempts=row.attempts,
-            settings=services.settings,
-        )
+        job = VoiceJob.from_row(row, services.settings)
         job.folder.mkdir(parents=True, exist_ok=True)
-        runner(job)
+        try:
+            runner(job)
+        except Exception:
+            cleanup_job_files(job.folder, keep_logs=True)  # a failed job does not keep its uploads
+            raise
         try:
             services.synthesizer.catalog.get(row.id)
         except VoiceNotFoundError:

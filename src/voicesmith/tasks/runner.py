@@ -1,10 +1,15 @@
-"""The in-process worker pool that runs synthesis tasks and custom-voice jobs from the store.
+"""The in-process worker pool that runs synthesis tasks or custom-voice jobs from the store.
+
+One pool runs one kind of job (give the other handler as None), so synthesis tasks never wait behind a
+voice job: ``create_app`` and ``voicesmith worker`` start a pool per kind. A voice-job handler only
+dispatches to a training backend and watches it (``tasks.voice_jobs``); it never trains in-process.
 
 Workers poll the store (and wake at once when a job is submitted here), claim one job at a time,
 renew the claim's lease while the job runs, and record the outcome only while they still hold the
 claim. A job whose process died keeps its ``inProgress``/``training`` status until its lease runs out;
-then any worker (this process after a restart, or another node) claims and runs it again. Output is
-written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates.
+then any worker (this process after a restart, or another node) claims and runs it again, up to
+``max_attempts`` runs in all: a job that kills its worker each time fails with a reason saying so.
+Output is written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates.
 """
 
 from __future__ import annotations
@@ -44,6 +49,12 @@ class _Kind:
     handler: Callable[[JobRow], None]
 
 
+class JobDetachedError(Exception):
+    """Raised by a handler that stops watching a job it does not run itself (a voice job training in
+    its backend) because the worker is stopping: the claim is released, no outcome is recorded, and the
+    next worker to claim the job re-attaches to it."""
+
+
 class JobLostError(RuntimeError):
     """The worker's claim on a job was taken over (its lease ran out); its outcome is not recorded."""
 
@@ -54,27 +65,31 @@ class TaskRunner:
     def __init__(
         self,
         store: Store,
-        task_handler: TaskHandler,
-        voice_job_handler: VoiceJobHandler,
+        task_handler: TaskHandler | None,
+        voice_job_handler: VoiceJobHandler | None,
         *,
         workers: int = 1,
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
         on_task_finished: Callable[[str], None] | None = None,
+        max_attempts: int | None = None,
     ) -> None:
         self.store = store
+        self.max_attempts = max_attempts
+        """Runs of a job whose worker died (lease ran out) before the job fails; None: no cap."""
         self.workers = workers
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self._on_task_finished = on_task_finished
-        self._kinds = (
-            _Kind(TaskRow, IN_PROGRESS, COMPLETED, task_handler),
-            _Kind(VoiceJobRow, TRAINING, ACTIVE, voice_job_handler),
+        kinds = (
+            _Kind(TaskRow, IN_PROGRESS, COMPLETED, task_handler),  # type: ignore[arg-type]
+            _Kind(VoiceJobRow, TRAINING, ACTIVE, voice_job_handler),  # type: ignore[arg-type]
         )
+        self._kinds = tuple(kind for kind in kinds if kind.handler is not None)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.name = f"runner-{uuid.uuid4().hex[:8]}"
+        self.name = f"runner-{'+'.join(k.model.__tablename__ for k in self._kinds)}-{uuid.uuid4().hex[:6]}"
 
     def start(self) -> None:
         self._stop.clear()
@@ -92,6 +107,11 @@ class TaskRunner:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once :meth:`stop` was called (handlers that watch long jobs check it)."""
+        return self._stop
 
     def wake(self) -> None:
         """A job was submitted: look now instead of at the next poll."""
@@ -112,6 +132,9 @@ class TaskRunner:
     def run_once(self) -> bool:
         """Claim and run one job of any kind; False if none was waiting."""
         for kind in self._kinds:
+            if self.max_attempts is not None:
+                for job_id in self.store.give_up(kind.model, kind.running, self.max_attempts):
+                    self._finished(kind, job_id)
             job = self.store.claim_next(kind.model, self.lease_seconds, kind.running)
             if job is not None:
                 self._run(kind, job)
@@ -136,6 +159,12 @@ class TaskRunner:
                 "%s: running %s %s (attempt %d)", self.name, kind.model.__tablename__, job.id, job.attempts
             )
             kind.handler(job)
+        except JobDetachedError:
+            done.set()
+            heartbeat.join()
+            self.store.renew(kind.model, job.id, claim, 0.0)  # lease ends now: the next worker re-attaches
+            _LOGGER.info("%s %s: detached; it goes on in its backend", kind.model.__tablename__, job.id)
+            return
         except VoicesmithError as error:
             status, reason = FAILED, error.message
         except Exception as error:
@@ -152,11 +181,14 @@ class TaskRunner:
         _LOGGER.info(
             "%s %s: %s%s", kind.model.__tablename__, job.id, status, f" ({reason})" if reason else ""
         )
+        self._finished(kind, job.id)
+
+    def _finished(self, kind: _Kind, job_id: str) -> None:
         if kind.model is TaskRow and self._on_task_finished is not None:
             try:
-                self._on_task_finished(job.id)
+                self._on_task_finished(job_id)
             except Exception:  # a notification failure never changes the task's outcome
-                _LOGGER.exception("task %s: completion callback failed", job.id)
+                _LOGGER.exception("task %s: completion callback failed", job_id)
 
     def _heartbeat(
         self, kind: _Kind, job_id: str, claim: str, done: threading.Event, lost: threading.Event

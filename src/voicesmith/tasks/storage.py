@@ -16,7 +16,7 @@ from typing import Any
 import fsspec
 from fsspec.core import url_to_fs
 
-from voicesmith.errors import InvalidS3BucketError, InvalidS3KeyError
+from voicesmith.errors import InvalidS3BucketError, InvalidS3KeyError, StorageError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,19 +82,57 @@ class OutputStorage:
     def write(self, key: str, data: Iterable[bytes]) -> int:
         """Stream ``data`` to ``key``; the object appears whole or not at all (written aside, then moved).
 
-        Returns the number of bytes written.
+        Blocks go to storage as they come (memory holds one block and the file system's buffer, never
+        the whole output). Whatever stops the write (a full disk, the data's own error, a cancel), the
+        ``.partial`` object is removed, so a failed task leaves nothing behind to fill the disk. A
+        storage failure is a :class:`StorageError` naming the object. Returns the bytes written.
         """
         path = self._path(key)
         partial = f"{path}.partial"
         total = 0
-        with self.fs.open(partial, "wb") as handle:
-            for block in data:
-                if block:
-                    handle.write(block)
-                    total += len(block)
-        self.fs.mv(partial, path)
+        try:
+            with self.fs.open(partial, "wb") as handle:
+                for block in data:
+                    if block:
+                        handle.write(block)
+                        total += len(block)
+            self.fs.mv(partial, path)
+        except BaseException as error:
+            self._remove(partial)
+            if isinstance(error, OSError):
+                raise StorageError(
+                    f"writing {self.uri(key)} failed after {total} bytes ({error.strerror or error}); "
+                    "free space (or fix the storage) and start the task again"
+                ) from error
+            raise
         _LOGGER.info("wrote %d bytes to %s", total, self.uri(key))
         return total
+
+    def discard_partial(self, key: str) -> None:
+        """Remove what an interrupted write of ``key`` left (a worker killed mid-write cannot)."""
+        self._remove(f"{self._path(key)}.partial")
+
+    def _remove(self, path: str) -> None:
+        try:
+            if self.fs.exists(path):
+                self.fs.rm(path)
+        except Exception:  # noqa: BLE001 - cleanup after a failure must not hide that failure
+            _LOGGER.warning("could not remove %s after a failed write", path, exc_info=True)
+
+    def check(self) -> None:
+        """Write, read back and remove a small probe object (readiness); StorageError if that fails."""
+        key = ".voicesmith-ready-probe"
+        try:
+            if not self._root_path:  # s3:// with buckets from the requests: can the store be listed?
+                self.fs.ls("")
+                return
+            self.write(key, [b"ok"])
+            if self.read(key) != b"ok":
+                raise OSError("the probe object read back differs")
+            self.fs.rm(self._path(key))
+        except Exception as error:  # noqa: BLE001 - any store failure (s3fs raises its own types)
+            cause = error.__cause__ if isinstance(error, StorageError) and error.__cause__ else error
+            raise StorageError(f"the output storage {self.root_url} is not writable: {cause}") from error
 
     def read(self, key: str) -> bytes:
         with self.fs.open(self._path(key), "rb") as handle:

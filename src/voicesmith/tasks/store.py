@@ -18,11 +18,24 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, event, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from voicesmith.errors import InvalidNextTokenError
+from voicesmith.errors import DatabaseUnavailableError, InvalidNextTokenError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,37 +109,84 @@ def encode_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
+MAX_TOKEN_OFFSET = 2**31 - 1
+"""No listing is longer; a larger offset (a forged token) would overflow the database's integers."""
+_MAX_TOKEN_CHARACTERS = 200
+
+
 def decode_token(token: str | None) -> int:
     """The offset a NextToken stands for; raises InvalidNextTokenError for anything we did not hand out."""
     if not token:
         return 0
     try:
+        if len(token) > _MAX_TOKEN_CHARACTERS:
+            raise ValueError("too long")
         offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError) as error:
         raise InvalidNextTokenError(f"NextToken {token[:40]!r} is not one this server handed out") from error
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_TOKEN_OFFSET:
         raise InvalidNextTokenError(f"NextToken {token[:40]!r} is not one this server handed out")
     return offset
 
 
 class Store:
-    """All database access of the server. Thread-safe: every call uses its own session."""
+    """All database access of the server. Thread-safe: every call uses its own session.
+
+    A database that cannot be read (a corrupt SQLite file, a server that is down) raises
+    :class:`DatabaseUnavailableError` naming the database and what to do, from the constructor and
+    from every call, instead of the driver's exception.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = create_engine(url, **_engine_options(url))
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        _Base.metadata.create_all(self.engine)
+        with self._translated_errors():
+            _Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
         self.engine.dispose()
 
+    @property
+    def description(self) -> str:
+        """The database as an operator knows it: the SQLite file, or the URL without its password."""
+        if self.engine.url.get_backend_name() == "sqlite":
+            return f"the SQLite database {self.engine.url.database or ':memory:'}"
+        return f"the database {self.engine.url.render_as_string(hide_password=True)}"
+
+    @contextmanager
+    def _translated_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (sa_exc.IntegrityError, sa_exc.ProgrammingError):
+            raise  # our bug or a constraint, not the database's state
+        except sa_exc.DBAPIError as error:
+            raise DatabaseUnavailableError(_unavailable_message(self, error)) from error
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        with self._translated_errors(), self._sessions.begin() as session:
             yield session
+
+    def check(self, thorough: bool = False) -> None:
+        """Read every table (readiness): raises DatabaseUnavailableError if the database cannot answer.
+
+        ``thorough`` (at server start) also has SQLite verify the whole file (``PRAGMA quick_check``),
+        which reads every page: a file with zeroed pages passes a plain read of each table.
+        """
+        with self.session() as session:
+            if thorough and self.engine.url.get_backend_name() == "sqlite":
+                problem = session.execute(text("PRAGMA quick_check(1)")).scalar()
+                if problem != "ok":
+                    raise DatabaseUnavailableError(
+                        f"{self.description} is damaged ({' '.join(str(problem).split())[:200]}): stop "
+                        "the server, restore it from a backup (or move it aside to start with an empty "
+                        "one) and start again"
+                    )
+            for table in _Base.metadata.sorted_tables:
+                session.execute(select(table).limit(1)).all()
 
     # -- lexicons ------------------------------------------------------------------------------------------
 
@@ -176,15 +236,38 @@ class Store:
         with self.session() as session:
             return session.get(VoiceJobRow, voice_id)
 
+    def list_voice_jobs(self, offset: int = 0, limit: int = 100) -> list[VoiceJobRow]:
+        """Voice jobs, newest first."""
+        with self.session() as session:
+            query = select(VoiceJobRow).order_by(VoiceJobRow.created.desc(), VoiceJobRow.id)
+            return list(session.scalars(query.offset(offset).limit(limit)))
+
     def delete_voice_job(self, voice_id: str) -> bool:
         with self.session() as session:
             return session.execute(delete(VoiceJobRow).where(VoiceJobRow.id == voice_id)).rowcount > 0
+
+    def set_voice_job_backend(self, voice_id: str, claim: str | None, handle: dict[str, Any]) -> bool:
+        """Record where a voice job trains (its backend handle, in the ``dataset`` JSON), only while
+        ``claim`` holds the job; False if it was deleted or taken over."""
+        with self.session() as session:
+            dataset = session.scalar(
+                select(VoiceJobRow.dataset).where(VoiceJobRow.id == voice_id, VoiceJobRow.claim == claim)
+            )
+            if dataset is None:
+                return False
+            changed = session.execute(
+                update(VoiceJobRow)
+                .where(VoiceJobRow.id == voice_id, VoiceJobRow.claim == claim)
+                .values(dataset={**dataset, "backend": handle}, updated=utcnow())
+            ).rowcount
+            return changed > 0
 
     def claim_next(self, model: type[JobRow], lease_seconds: float, running: str) -> JobRow | None:
         """Take one waiting job (or one whose worker's lease ran out) and mark it ``running``.
 
         The claim is a conditional UPDATE on the row as it was read: if another worker got there first
-        the update matches no row and the next candidate is tried.
+        the update matches no row and the next candidate is tried. (Call :meth:`give_up` first to cap
+        the attempts of jobs that kill their workers.)
         """
         waiting = SCHEDULED if model is TaskRow else PENDING
         now = utcnow()
@@ -223,6 +306,44 @@ class Store:
                     return session.get(model, job_id)
         return None
 
+    def give_up(self, model: type[JobRow], running: str, max_attempts: int) -> list[str]:
+        """Fail the jobs whose lease ran out after ``max_attempts`` runs (their worker died each time:
+        a poison job, say one that runs the server out of memory), instead of running them again.
+        Returns their ids. One conditional UPDATE, safe with any number of workers and nodes."""
+        now = utcnow()
+        reason = (
+            f"gave up after {max_attempts} attempts: the worker running it stopped each time without "
+            "finishing (crashed, killed or out of memory); the server log has the details"
+        )
+        with self.session() as session:
+            ids = list(
+                session.scalars(
+                    update(model)
+                    .where(model.status == running, model.lease_until < now, model.attempts >= max_attempts)
+                    .values(status=FAILED, status_reason=reason, lease_until=None, claim=None, updated=now)
+                    .returning(model.id)
+                )
+            )
+        for job_id in ids:
+            _LOGGER.error("%s %s: %s", model.__tablename__, job_id, reason)
+        return ids
+
+    def cancel(self, task_id: str, reason: str) -> TaskRow | None:
+        """Fail a task that has not finished (its worker, if any, stops at its next check: the claim
+        is gone); None if no such task. A finished task is returned unchanged."""
+        with self.session() as session:
+            session.execute(
+                update(TaskRow)
+                .where(TaskRow.id == task_id, TaskRow.status.in_((SCHEDULED, IN_PROGRESS)))
+                .values(status=FAILED, status_reason=reason, lease_until=None, claim=None, updated=utcnow())
+            )
+        return self.get_task(task_id)
+
+    def holds(self, model: type[JobRow], job_id: str, claim: str) -> bool:
+        """Whether ``claim`` still holds the job (False once it was cancelled or taken over)."""
+        with self.session() as session:
+            return session.scalar(select(model.claim).where(model.id == job_id)) == claim
+
     def renew(self, model: type[JobRow], job_id: str, claim: str, lease_seconds: float) -> bool:
         """Extend a claim's lease; False if the claim was lost (the job was taken over or deleted)."""
         with self.session() as session:
@@ -248,6 +369,16 @@ class Store:
                 ).rowcount
                 > 0
             )
+
+
+def _unavailable_message(store: Store, error: Exception) -> str:
+    cause = str(getattr(error, "orig", error)).strip().splitlines()[0][:200]
+    if store.engine.url.get_backend_name() == "sqlite":
+        return (
+            f"{store.description} cannot be used ({cause}): if the file is damaged, stop the server, "
+            "restore it from a backup (or move it aside to start with an empty one) and start again"
+        )
+    return f"{store.description} cannot be used ({cause}): check that it is up and reachable"
 
 
 def _engine_options(url: str) -> dict[str, Any]:

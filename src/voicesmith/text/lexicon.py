@@ -32,6 +32,7 @@ from voicesmith.errors import (
 )
 
 from .phonemes import xsampa_to_ipa
+from .unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def parse_lexicon(name: str, content: str, *, supported_languages: Collection[st
     100 characters) or :class:`ValidationError` (a bad name).
     """
     check_lexicon_name(name)
+    check_text(content, f"lexicon {name!r}")
     if len(content) > MAX_LEXICON_CHARACTERS:
         raise LexiconSizeExceededError(
             f"lexicon {name!r} is {len(content)} characters; the limit is {MAX_LEXICON_CHARACTERS}: "

@@ -105,13 +105,43 @@ class _Checkpoints(L.Callback):
 
 
 class _Progress(L.Callback):
-    """One log line every ``every`` steps: step, s/step, ETA, losses, learning rate (rank 0 only)."""
+    """One log line every ``every`` steps: step, s/step, ETA, losses, learning rate (rank 0 only); and
+    ``progress.json`` in the run folder after every step (step, total, ETA, last losses and validation
+    numbers), which the voice-job watchers read to show progress (``tasks.voice_jobs.progress``)."""
 
-    def __init__(self, total: int, every: int) -> None:
+    def __init__(self, total: int, every: int, run_dir: Path | None = None) -> None:
         self.total = total
         self.every = max(every, 1)
         self.started: float | None = None
         self.first_step = 0
+        self.run_dir = run_dir
+        self.validation: dict[str, float] = {}
+
+    def _write(self, trainer: L.Trainer, step: int, eta: float | None) -> None:
+        if self.run_dir is None or not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        losses = {
+            name: round(float(metrics[f"train_{name}"]), 4)
+            for name in ("mel", "kl", "dur", "gen", "disc")
+            if f"train_{name}" in metrics
+        }
+        data = {"step": step, "total": self.total, "eta_s": eta, "losses": losses}
+        data["validation"] = self.validation
+        partial = self.run_dir / ".progress.json.partial"
+        try:
+            partial.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(partial, self.run_dir / "progress.json")
+        except OSError:  # progress is advisory: a full disk must not stop training here
+            _LOGGER.warning("could not write %s", self.run_dir / "progress.json")
+
+    def on_validation_end(self, trainer: L.Trainer, module: Any) -> None:
+        self.validation = {
+            name: round(float(value), 4)
+            for name, value in trainer.callback_metrics.items()
+            if name.startswith("val_") and getattr(value, "numel", lambda: 1)() == 1
+        }
+        self._write(trainer, module.step, None)
 
     def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
         self.started, self.first_step = time.monotonic(), module.step
@@ -119,11 +149,16 @@ class _Progress(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         step = module.step
         first = step == self.first_step + 1
-        if not trainer.is_global_zero or (step % self.every and step != self.total and not first):
+        if not trainer.is_global_zero:
+            return
+        if step % self.every and step != self.total and not first:
+            elapsed = time.monotonic() - (self.started or time.monotonic())
+            self._write(trainer, step, elapsed / max(step - self.first_step, 1) * max(self.total - step, 0))
             return
         elapsed = time.monotonic() - (self.started or time.monotonic())
         per_step = elapsed / max(step - self.first_step, 1)
         eta = int(per_step * max(self.total - step, 0))
+        self._write(trainer, step, eta)
         metrics = trainer.callback_metrics
         losses = " ".join(
             f"{name} {float(metrics[f'train_{name}']):.3f}"
@@ -224,7 +259,7 @@ def run_training(
         num_sanity_val_steps=0,
         limit_val_batches=8,
         precision=config.precision,
-        callbacks=[checkpointer, _Progress(config.max_steps, log_every)],
+        callbacks=[checkpointer, _Progress(config.max_steps, log_every, run_dir)],
         logger=loggers,
         log_every_n_steps=max(1, min(log_every, 50)),
         enable_checkpointing=False,

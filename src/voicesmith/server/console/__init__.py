@@ -3,7 +3,9 @@
 The page (HTML, two style sheets and three ES modules under ``static/``) is package data served
 from here; it needs no build step and fetches nothing from anywhere but this server. It talks to
 the Polly routes the way any client does: DescribeVoices for the voice list, SynthesizeSpeech for
-audio and word speech marks, Start/ListSpeechSynthesisTasks for long text. Emotion and speaking
+audio and word speech marks, Start/ListSpeechSynthesisTasks for long text, and the Voices panel
+(voices.js): CreateVoice from uploaded recordings, the jobs' progress (``GET /v1/voice-jobs``),
+DeleteVoice to cancel, a trained voice's sample. Emotion and speaking
 speed travel inside the text as SSML (``<mstts:express-as style=.. styledegree=..>``,
 ``<prosody rate=..>``), so they work on the unchanged Polly request and the speech marks stay
 aligned with what was typed. Only ``auto`` cannot be said in SSML: it is sent as the request
@@ -36,6 +38,7 @@ ASSETS: dict[str, str] = {
     "panels.css": "text/css; charset=utf-8",
     "sigv4.js": "text/javascript; charset=utf-8",
     "speech.js": "text/javascript; charset=utf-8",
+    "voices.js": "text/javascript; charset=utf-8",
 }
 
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -51,6 +51,7 @@ VOLUME_PRESETS_DB: dict[str, float] = {
     "x-loud": 12.0,
 }
 MAX_VOLUME_DB = 60.0
+"""The most one ``volume="+NdB"`` may change, and the furthest nested ones may take the level."""
 
 PITCH_PRESETS_ST: dict[str, float] = {
     "x-low": -6.0,
@@ -61,6 +62,8 @@ PITCH_PRESETS_ST: dict[str, float] = {
     "x-high": 6.0,
 }
 MAX_PITCH_ST = 24.0
+MAX_PITCH_HZ = 1000.0
+"""Nested ``+NHz`` pitches add up; beyond this the voice's f0 would leave the range of speech."""
 
 EMPHASIS_LEVELS = frozenset({"strong", "moderate", "reduced"})
 
@@ -121,10 +124,12 @@ def enum_value(value: str, allowed: frozenset[str] | dict[str, object], what: st
 
 def parse_time_ms(value: str, what: str, *, maximum_ms: int | None = None) -> int:
     """``3s``, ``1.5s`` or ``500ms`` to whole milliseconds."""
-    match = _TIME.match(value.strip())
+    match = _TIME.fullmatch(value.strip())
     if match is None:
         raise AttributeValueError(f"{what} {value!r} is not a duration such as '500ms' or '2s'")
     number = float(match.group(1))
+    if not math.isfinite(number) or number > 1e12:  # 400 nines are a float, but no duration
+        raise AttributeValueError(f"{what} {value[:40]!r} is not a duration such as '500ms' or '2s'")
     ms = round(number * 1000 if match.group(2) == "s" else number)
     if maximum_ms is not None and ms > maximum_ms:
         raise AttributeValueError(f"{what} {value!r} is longer than the maximum of {maximum_ms} ms")
@@ -136,7 +141,7 @@ def parse_rate(value: str) -> float:
     value = value.strip()
     if value in RATE_PRESETS:
         return RATE_PRESETS[value]
-    match = _PERCENT.match(value)
+    match = _PERCENT.fullmatch(value)
     if match is None:
         raise AttributeValueError(
             f"prosody rate {value!r} is neither a percentage such as '85%' nor one of: "
@@ -155,7 +160,7 @@ def parse_volume(value: str, current_db: float) -> float:
     value = value.strip()
     if value in VOLUME_PRESETS_DB:
         return VOLUME_PRESETS_DB[value]
-    match = _SIGNED.match(value)
+    match = _SIGNED.fullmatch(value)
     if match is None or match.group(3) != "dB":
         raise AttributeValueError(
             f"prosody volume {value!r} is neither a signed gain such as '+6dB' nor one of: "
@@ -164,7 +169,11 @@ def parse_volume(value: str, current_db: float) -> float:
     gain = float(match.group(2)) * (1 if match.group(1) == "+" else -1)
     if abs(gain) > MAX_VOLUME_DB:
         raise AttributeValueError(f"prosody volume {value!r} is beyond +/-{MAX_VOLUME_DB:g} dB")
-    return current_db + gain if math.isfinite(current_db) else current_db
+    if not math.isfinite(current_db):
+        return current_db
+    # Nested relative volumes add up; held within +/-MAX_VOLUME_DB of the voice's own level, as a
+    # mixer's fader stops, so no nesting depth can overflow the gain (10 ** (dB / 20)).
+    return min(MAX_VOLUME_DB, max(-MAX_VOLUME_DB, current_db + gain))
 
 
 def parse_pitch(value: str, current_st: float, current_hz: float) -> tuple[float, float]:
@@ -172,7 +181,7 @@ def parse_pitch(value: str, current_st: float, current_hz: float) -> tuple[float
     value = value.strip()
     if value in PITCH_PRESETS_ST:
         return PITCH_PRESETS_ST[value], 0.0
-    match = _SIGNED.match(value)
+    match = _SIGNED.fullmatch(value)
     if match is None or match.group(3) == "dB":
         raise AttributeValueError(
             f"prosody pitch {value!r} is neither a signed change such as '+10%', '-2st' or '+20Hz' "
@@ -182,6 +191,8 @@ def parse_pitch(value: str, current_st: float, current_hz: float) -> tuple[float
     amount = float(match.group(2)) * sign
     unit = match.group(3)
     if unit == "Hz":
+        if abs(current_hz + amount) > MAX_PITCH_HZ:
+            raise AttributeValueError(f"prosody pitch {value[:40]!r} moves beyond +/-{MAX_PITCH_HZ:g} Hz")
         return current_st, current_hz + amount
     if unit == "%":
         if amount <= -100:
@@ -194,7 +205,7 @@ def parse_pitch(value: str, current_st: float, current_hz: float) -> tuple[float
 
 def parse_vocal_tract_length(value: str, current_percent: float) -> float:
     """``+N%``/``-N%`` (relative to the current length) or ``N%`` (absolute), clipped like Polly."""
-    match = _SIGNED_PERCENT.match(value.strip())
+    match = _SIGNED_PERCENT.fullmatch(value.strip())
     if match is None:
         raise AttributeValueError(
             f"vocal-tract-length {value!r} is not a percentage such as '+10%', '-5%' or '110%'"
@@ -221,12 +232,12 @@ def parse_style_degree(value: str) -> float:
 
 def parse_label(value: str, what: str) -> str:
     """An emotion or style name: a short identifier, kept as written."""
-    if _LABEL.match(value) is None:
+    if _LABEL.fullmatch(value) is None:
         raise AttributeValueError(f"{what} {value!r} is not a name such as 'excited' or 'sad'")
     return value
 
 
 def parse_language(value: str) -> str:
-    if _LANGUAGE_TAG.match(value) is None:
+    if _LANGUAGE_TAG.fullmatch(value) is None:
         raise AttributeValueError(f"xml:lang {value!r} is not a language tag such as 'en-US'")
     return value

@@ -10,6 +10,7 @@ import {
   wordRanges,
 } from "./speech.js";
 import { canonicalQuery, signatureHeaders } from "./sigv4.js";
+import { initVoices } from "./voices.js";
 
 const SPEECH_BILLED_LIMIT = 3000;
 const TASK_POLL_MS = 1500;
@@ -30,6 +31,7 @@ const SSML_EXAMPLE =
   '  <p>A pause <break time="600ms"/> and then <prosody rate="slow">slower words</prosody>.</p>\n</speak>';
 
 const $ = (id) => document.getElementById(id);
+let voicesPanel = null; // the Voices panel (voices.js), made once the page is set up
 const el = {
   form: $("speak-form"),
   text: $("text"),
@@ -480,6 +482,7 @@ el.startTask.addEventListener("click", startTask);
 el.refreshTasks.addEventListener("click", refreshTasks);
 
 function loadAll() {
+  voicesPanel?.refresh();
   loadVoices()
     .then(() => document.body.classList.add("ready"))
     .catch((error) => showError("compose-error", error));
@@ -493,3 +496,4 @@ updateStyle();
 showKeys();
 loadHealth();
 loadAll();
+voicesPanel = initVoices({ call, showError, clearError });
