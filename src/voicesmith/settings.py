@@ -226,6 +226,20 @@ class Settings(BaseSettings):
     them as SNS would (``VOICESMITH_SNS_SUBSCRIPTIONS='{"arn:aws:sns:...:done": ["https://..."]}'``)."""
     public_url: str | None = None
     """This server's URL as subscribers reach it (SigningCertURL of notifications); None: host:port."""
+    # -- client compatibility: Polly voice names, OpenAI names (engine/polly_voices.py, server/openai_api.py)
+
+    polly_voice_map: dict[str, str] = Field(default_factory=dict)
+    """Polly VoiceId -> installed voice id, over the automatic choice by language and gender
+    (``VOICESMITH_POLLY_VOICE_MAP='{"Joanna": "amy", "*": "joe"}'``; ``*``: names without a voice of
+    their language)."""
+    polly_voice_map_file: Path | None = None
+    """A JSON file with the same table, read again when it changes; ``polly_voice_map`` wins over it."""
+    openai_voice_map: dict[str, str] = Field(default_factory=dict)
+    """OpenAI voice name (``marin``, ``alloy``...) -> installed voice id; unlisted names speak with the
+    bundled voice."""
+    openai_model_aliases: list[str] = Field(default_factory=list)
+    """More model ids the OpenAI route accepts, for clients set up for other servers
+    (``VOICESMITH_OPENAI_MODEL_ALIASES='["kokoro", "piper"]'``)."""
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -84,3 +84,10 @@ def test_version_and_help():
     assert run("--version").stdout.decode().startswith("voicesmith, version")
     help_text = run("say", "--help").stdout.decode()
     assert "--ssml" in help_text and "--marks" in help_text and "Examples" in help_text
+
+
+def test_polly_voice_names_speak_with_the_voice_that_serves_them(data_dir):
+    joe = run("say", "--format", "pcm", "Hello.").stdout
+    assert run("say", "--voice", "Joanna", "--format", "pcm", "Hello.").stdout == joe
+    marks = run("say", "--voice", "Matthew", "--marks", "word,viseme", "Hello.").stdout
+    assert marks.startswith(b'{"time":') and marks.endswith(b"\n")

@@ -313,6 +313,17 @@ def test_task_error_is_shown(page):
 
 
 @pytest.mark.slow
+def test_voices_come_first_and_polly_names_in_their_own_group(page):
+    groups = page.eval_on_selector_all(
+        "#voice optgroup", "els => els.map(g => [g.label, g.querySelectorAll('option').length])"
+    )
+    assert [label for label, _ in groups] == ["Installed voices", "Amazon Polly names"]
+    assert groups[0][1] == 1 and groups[1][1] > 100
+    assert page.eval_on_selector("#voice", "el => el.value") == "joe"
+    joanna = page.eval_on_selector("#voice option[value=Joanna]", "el => el.textContent")
+    assert joanna == "Joanna (joe) (en-US, female)"
+
+
 def test_every_control_has_a_label(page):
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('input, select, textarea, audio, button')]

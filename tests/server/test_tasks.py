@@ -148,7 +148,7 @@ BAD_TASKS = [
     ({"OutputS3KeyPrefix": "a b"}, "InvalidS3KeyException"),
     ({"SnsTopicArn": "not-a-topic"}, "InvalidSnsTopicArnException"),
     ({"Text": "x" * 100_001}, "TextLengthExceededException"),
-    ({"Engine": "long-form"}, "EngineNotSupportedException"),
+    ({"Engine": "turbo"}, "ValidationException"),
     ({"SampleRate": "11"}, "InvalidSampleRateException"),
     ({"SpeechMarkTypes": ["word"]}, "MarksNotSupportedForFormatException"),
     ({"LexiconNames": ["absent"]}, "LexiconNotFoundException"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from voicesmith.cli.common import read_text
+from voicesmith.engine.polly_voices import voice_for_name
 from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
 
 
@@ -27,7 +28,12 @@ def _output_format(fmt: str | None, output: Path | None):
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Audio file to write (default: stdout)."
 )
-@click.option("--voice", default="joe", show_default=True, help="Voice id (see `voicesmith voices list`).")
+@click.option(
+    "--voice",
+    default="joe",
+    show_default=True,
+    help="Voice id (see `voicesmith voices list`) or Amazon Polly voice name.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -83,9 +89,10 @@ def say(
     from voicesmith.audio.formats import resolve_rate
 
     to_stdout = output is None or str(output) == "-"
+    synthesizer = Synthesizer()
     request = SynthesisRequest(
         text=read_text(text),
-        voice=voice,
+        voice=voice_for_name(voice, synthesizer.voices(), synthesizer.settings),  # Polly names too
         rate=rate,
         volume_db=volume,
         speaker=speaker,
@@ -95,7 +102,6 @@ def say(
         emotion=emotion,
         intensity=intensity,
     )
-    synthesizer = Synthesizer()
     if marks is not None:
         _write_marks(synthesizer, request, marks, None if to_stdout else output)
         return

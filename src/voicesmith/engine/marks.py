@@ -1,6 +1,6 @@
 """Speech marks, as Amazon Polly writes them: one JSON object per line.
 
-``{"time": 370, "type": "word", "start": 5, "end": 10, "value": "hello"}``: ``time`` in milliseconds
+``{"time":370,"type":"word","start":5,"end":10,"value":"hello"}``: ``time`` in milliseconds
 from the start of the audio, ``start``/``end`` UTF-8 byte offsets into the input as given (SSML tags
 included). Times come from the voice's own phoneme durations, so they hold after breaks, rate changes
 and sentence windows.
@@ -43,8 +43,15 @@ class SpeechMark:
         return data
 
 
+def mark_to_json(mark: SpeechMark) -> str:
+    """One mark as Polly writes it: compact JSON in Polly's key order, UTF-8 text left unescaped."""
+    return json.dumps(mark.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+
 def marks_to_json_lines(marks: Iterable[SpeechMark]) -> bytes:
-    return b"".join(json.dumps(m.to_json(), ensure_ascii=False).encode() + b"\n" for m in marks)
+    """Polly's speech-mark stream: one compact JSON object per line, each line ending in a newline
+    (``{"time":35,"type":"viseme","value":"k"}``): clients split it on lines or on whitespace."""
+    return b"".join(mark_to_json(m).encode() + b"\n" for m in marks)
 
 
 def sort_marks(marks: Iterable[SpeechMark]) -> list[SpeechMark]:
@@ -113,12 +120,13 @@ _JOINS = {("d", "ʒ"), ("t", "ʃ"), ("a", "ɪ"), ("a", "ʊ"), ("e", "ɪ"), ("o",
 _SILENT = set(",.;:!?—…") | {" ", "ˈ", "ˌ", "ː", "ʲ", "̩", "ʔ", "-"}
 
 
-def visemes(phonemes: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+def visemes(phonemes: list[tuple[str, int, int]], final: bool = False) -> list[tuple[str, int, int]]:
     """``(phoneme, start_ms, duration_ms)`` -> ``(viseme, start_ms, duration_ms)``, Polly's en-US table.
 
     Diphthongs and affricates that espeak-ng writes as two symbols give one viseme; length marks and
-    stress marks extend the symbol before them; punctuation and pauses give ``sil``; consecutive equal
-    visemes merge, as Polly's do.
+    stress marks extend the symbol before them; punctuation and pauses give ``sil``. Consecutive equal
+    visemes stay apart, as in Polly's own output ("little": ``t i t t``); only pauses merge. ``final``:
+    these phonemes end the text, and Polly's marks end on the last sound, not on a closing ``sil``.
     """
     out: list[list] = []
     index = 0
@@ -137,8 +145,10 @@ def visemes(phonemes: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
             if out:
                 out[-1][2] = start + duration - out[-1][1]
             continue
-        if out and out[-1][0] == viseme:
+        if out and out[-1][0] == viseme == "sil":
             out[-1][2] = start + duration - out[-1][1]
             continue
         out.append([viseme, start, duration])
+    if final and out and out[-1][0] == "sil":
+        out.pop()
     return [(v, s, d) for v, s, d in out]

@@ -20,10 +20,10 @@ import numpy as np
 from voicesmith.engine import synthetic_audio
 from voicesmith.engine.catalog import VoiceCatalog, VoiceInfo
 from voicesmith.engine.marks import MARK_TYPES, SpeechMark, sort_marks
+from voicesmith.engine.model import Prior, VoiceModel, VoiceParams
 from voicesmith.engine.phonemize import WordInput, phonemize_words
 from voicesmith.engine.planner import PlannedUtterance, plan_document, word_gain
 from voicesmith.engine.render import UtteranceRendering, rendering_for
-from voicesmith.engine.voice import PiperModel, Prior, VoiceParams
 from voicesmith.errors import AudioDurationExceededError, TextLengthExceededError, ValidationError
 from voicesmith.settings import Settings
 from voicesmith.text.ssml import parse_ssml, plain_text_document
@@ -146,7 +146,7 @@ class SynthesisResult:
 class _Plan:
     request: SynthesisRequest
     info: VoiceInfo
-    model: PiperModel
+    model: VoiceModel
     params: VoiceParams
     utterances: list[PlannedUtterance]
     source: bytes
@@ -224,7 +224,7 @@ class Synthesizer:
 
     # -- planning -------------------------------------------------------------------------------------------
 
-    def _params(self, request: SynthesisRequest, info: VoiceInfo, model: PiperModel) -> VoiceParams:
+    def _params(self, request: SynthesisRequest, info: VoiceInfo, model: VoiceModel) -> VoiceParams:
         speaker_id = None
         if request.speaker is not None:
             if isinstance(request.speaker, int) or _SPEAKER_ID.fullmatch(str(request.speaker)):
@@ -237,7 +237,7 @@ class Synthesizer:
                     f"voice {info.id!r} has no speaker {request.speaker!r}; speakers: {known}"
                 )
         return VoiceParams(
-            length_scale=model.config.length_scale / request.rate,
+            length_scale=model.length_scale / request.rate,
             noise_scale=request.noise_scale,
             noise_w=request.noise_w,
             speaker_id=speaker_id,
@@ -255,8 +255,8 @@ class Synthesizer:
             document,
             language=info.language,
             lexicons=list(request.lexicons),  # type: ignore[arg-type]
-            voice_phonemes=dict(model.config.phoneme_id_map),
-            espeak_voice=model.config.espeak_voice,
+            voice_phonemes=dict(model.phoneme_id_map),
+            espeak_voice=model.espeak_voice,
         )
         if not any(u.words or u.tone for u in utterances):
             raise ValidationError("the text has nothing that can be spoken")
@@ -264,7 +264,7 @@ class Synthesizer:
             emotion: info.speakers[name] for emotion, name in info.styles.items() if name in info.speakers
         }
         aliases = {"disgust_as": self.settings.emotion_disgust_as, "fear_as": self.settings.emotion_fear_as}
-        renderings = rendering_for(utterances, request, styles, model.style_table is not None, aliases)
+        renderings = rendering_for(utterances, request, styles, model.blends_styles, aliases)
         return _Plan(request, info, model, params, utterances, request.text.encode(), renderings)
 
     def audio_limit(self, request: SynthesisRequest) -> float:
@@ -394,7 +394,7 @@ class Synthesizer:
                 gain = word_gain(word.gain_db)
                 if gain != 1.0:
                     word_samples.append((first, end, gain))
-            marks.extend(self._visemes(timings, rate))
+            marks.extend(self._visemes(timings, rate, final=index == len(plan.utterances) - 1))
             samples = prior.num_frames * hop
             for mark in utterance.trailing_marks:
                 marks.append(SpeechMark(_ms(start + samples, rate), "ssml", mark.start, mark.end, mark.name))
@@ -407,11 +407,16 @@ class Synthesizer:
 
     @staticmethod
     def _duration_scales(words, word_ranges, spans, count: int, utterance_rate: float) -> np.ndarray:
-        scales = np.full(count, 1.0 / utterance_rate, dtype=np.float32)
+        """Duration factor per phoneme id. Each id takes the rate of the word it belongs to or follows
+        (the pause after a word goes at that word's rate; ids before the first word at the first
+        word's), so a ``<prosody rate>`` region scales as a whole, its pauses included."""
+        rates = np.ones(count, dtype=np.float64)
+        first = True
         for word, (a, b) in zip(words, word_ranges, strict=True):
-            if word.rate != 1.0 and b > a:
-                scales[spans[a][0] : spans[b - 1][1]] /= word.rate
-        return scales
+            if b > a:
+                rates[0 if first else spans[a][0] :] = word.rate
+                first = False
+        return (1.0 / (utterance_rate * rates)).astype(np.float32)
 
     @staticmethod
     def _max_duration_scales(
@@ -436,10 +441,10 @@ class Synthesizer:
         return scales if changed else None
 
     @staticmethod
-    def _visemes(timings: list[PhonemeTiming], rate: int) -> list[SpeechMark]:
+    def _visemes(timings: list[PhonemeTiming], rate: int, final: bool = False) -> list[SpeechMark]:
         from voicesmith.engine.marks import visemes
 
-        out = visemes([(t.phoneme, t.start, t.samples) for t in timings])
+        out = visemes([(t.phoneme, t.start, t.samples) for t in timings], final=final)
         return [SpeechMark(_ms(start, rate), "viseme", 0, 0, viseme) for viseme, start, _ in out]
 
     # -- audio ----------------------------------------------------------------------------------------------

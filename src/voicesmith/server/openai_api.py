@@ -1,8 +1,11 @@
 """OpenAI's speech API: ``POST /v1/audio/speech``, plus ``GET /v1/audio/voices`` and ``GET /v1/models``.
 
-The stock ``openai`` SDK works with ``base_url="http://host:port/v1"``. Voices: any catalog voice id,
-or one of OpenAI's voice names, which all map to the bundled voice ``joe`` until more voices are
-installed (:data:`OPENAI_VOICES`); ``{"id": "<voice>"}`` is accepted too. Formats: mp3, opus (Ogg
+The stock ``openai`` SDK works with ``base_url="http://host:port/v1"``. Voices: any catalog voice id
+(or Polly voice name), or one of OpenAI's voice names (:data:`OPENAI_VOICE_NAMES`, ``marin`` and
+``cedar`` included), which speak with the bundled voice unless ``Settings.openai_voice_map`` names
+another; ``{"id": "<voice>"}`` is accepted too. Models: ``tts-1``, ``tts-1-hd``, ``gpt-4o-mini-tts``,
+their dated snapshots, and ``Settings.openai_model_aliases``. ``speed`` is a plain multiplier of the
+duration (0.25 four times as long, 4.0 a quarter). Formats: mp3, opus (Ogg
 Opus), aac, flac, wav, pcm (24 kHz signed 16-bit little-endian, no header), all at 24 kHz.
 ``instructions`` that name an emotion ("speak angrily") set the request's emotion
 (:func:`emotion_from_instructions`).
@@ -26,11 +29,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from voicesmith.audio.encode import StreamEncoder
+from voicesmith.engine.catalog import BUNDLED_VOICE_ID
 from voicesmith.engine.synthesizer import SynthesisRequest
-from voicesmith.errors import ValidationError, VoiceNotFoundError
+from voicesmith.errors import ResourceNotFoundError, ValidationError, VoiceNotFoundError
 from voicesmith.server.deps import ServicesDep, openai_auth
 from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
+from voicesmith.settings import Settings
 from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,28 +43,29 @@ _LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(openai_auth)])
 
 MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+_DATED_MODEL = re.compile(r"(tts-1|tts-1-hd|gpt-4o-mini-tts)-(\d{4}|\d{4}-\d{2}-\d{2})")
+"""OpenAI's dated snapshots of the three families: ``tts-1-1106``, ``gpt-4o-mini-tts-2025-12-15``."""
 MAX_INPUT_CHARACTERS = 4096
 SSE_MARK_TYPES = ("sentence", "word")
 OUTPUT_RATE = 24000
-DEFAULT_VOICE = "joe"
-#: OpenAI's voice names -> our voice ids. All name the bundled voice until more are installed; a catalog
-#: voice with the same id as an OpenAI name wins over this table.
-OPENAI_VOICES: dict[str, str] = {
-    name: DEFAULT_VOICE
-    for name in (
-        "alloy",
-        "ash",
-        "ballad",
-        "coral",
-        "echo",
-        "fable",
-        "onyx",
-        "nova",
-        "sage",
-        "shimmer",
-        "verse",
-    )
-}
+DEFAULT_VOICE = BUNDLED_VOICE_ID
+OPENAI_VOICE_NAMES = (
+    "alloy",
+    "ash",
+    "ballad",
+    "cedar",
+    "coral",
+    "echo",
+    "fable",
+    "marin",
+    "nova",
+    "onyx",
+    "sage",
+    "shimmer",
+    "verse",
+)
+"""OpenAI's voice names. Each speaks with the voice ``Settings.openai_voice_map`` gives it, else the
+bundled voice; a catalog voice with the same id as an OpenAI name wins over both."""
 #: OpenAI's response_format -> our format name.
 FORMATS = {"mp3": "mp3", "opus": "ogg_opus", "aac": "aac", "flac": "flac", "wav": "wav", "pcm": "pcm"}
 #: Keywords in ``instructions`` -> emotion label the engine renders (first match wins, in this order).
@@ -100,18 +106,40 @@ class SpeechBody(BaseModel):
     stream_format: Literal["audio", "sse"] = "audio"
 
 
+def openai_voices(settings: Settings) -> dict[str, str]:
+    """OpenAI voice name -> the voice id that speaks it."""
+    return {name: settings.openai_voice_map.get(name, DEFAULT_VOICE) for name in OPENAI_VOICE_NAMES}
+
+
 def resolve_voice(services: Services, voice: str | VoiceRef) -> str:
+    """A catalog voice id (or a Polly voice name), else an OpenAI voice name, to the voice that speaks."""
     name = voice.id if isinstance(voice, VoiceRef) else voice
     try:
         return services.voice(name).id
     except (VoiceNotFoundError, ValidationError):
-        mapped = OPENAI_VOICES.get(name.lower())
+        mapped = openai_voices(services.settings).get(name.lower())
         if mapped is None:
-            known = sorted(set(OPENAI_VOICES) | {v.id for v in services.synthesizer.voices()})
+            known = sorted(set(OPENAI_VOICE_NAMES) | {v.id for v in services.synthesizer.voices()})
             raise _param_error(
                 f"voice {name!r} is not available; use one of: {', '.join(known)}", "voice"
             ) from None
-        return mapped
+        return services.voice(mapped).id
+
+
+def models(settings: Settings) -> list[str]:
+    """The model ids listed: OpenAI's families, then the operator's aliases."""
+    return [*MODELS, *(m for m in settings.openai_model_aliases if m not in MODELS)]
+
+
+def check_model(settings: Settings, model: str) -> str:
+    """OpenAI's models, their dated snapshots, and the operator's aliases; all speak alike."""
+    if model in MODELS or _DATED_MODEL.fullmatch(model) or model in settings.openai_model_aliases:
+        return model
+    raise _param_error(
+        f"model {model!r} is not available; use one of: {', '.join(models(settings))} "
+        "(or a dated snapshot such as gpt-4o-mini-tts-2025-12-15)",
+        "model",
+    )
 
 
 def _param_error(message: str, param: str) -> ValidationError:
@@ -121,8 +149,7 @@ def _param_error(message: str, param: str) -> ValidationError:
 
 
 def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
-    if body.model not in MODELS:
-        raise _param_error(f"model {body.model!r} is not available; use one of: {', '.join(MODELS)}", "model")
+    check_model(services.settings, body.model)
     try:
         check_text(body.input, "input")
     except ValidationError as error:
@@ -145,7 +172,7 @@ def _prepare(services: Services, body: SpeechBody) -> PreparedSpeech:
     request = SynthesisRequest(
         text=body.input,
         voice=voice,
-        rate=max(body.speed, 0.2),
+        rate=body.speed,  # a plain multiplier: the synthesizer scales durations exactly
         emotion=emotion,
     )
     return PreparedSpeech(request, fmt, OUTPUT_RATE, (), len(body.input))
@@ -202,13 +229,20 @@ async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingRes
     return StreamingResponse(audio(), media_type=speech.content_type)
 
 
-@router.get("/audio/voices", summary="Voices (voicesmith extension)")
+@router.get("/audio/voices", summary="Voices (voicesmith extension; Open WebUI reads it)")
 def list_voices(services: ServicesDep) -> dict:
-    voices = [
-        {"id": v.id, "name": v.name, "language": v.language, "gender": v.gender}
-        for v in services.synthesizer.voices()
+    """``voices``: catalog voices, then OpenAI's names (``name`` says which voice speaks each);
+    ``aliases``: OpenAI name -> voice id."""
+    catalog = services.synthesizer.voices()
+    names = {v.id: v.name for v in catalog}
+    aliases = openai_voices(services.settings)
+    voices = [{"id": v.id, "name": v.name, "language": v.language, "gender": v.gender} for v in catalog]
+    voices += [
+        {"id": name, "name": f"{name} ({names.get(voice, voice)})", "voice": voice}
+        for name, voice in aliases.items()
+        if name not in names
     ]
-    return {"voices": voices, "aliases": dict(OPENAI_VOICES)}
+    return {"voices": voices, "aliases": aliases}
 
 
 class ModelCard(BaseModel):
@@ -218,6 +252,27 @@ class ModelCard(BaseModel):
     owned_by: str = "voicesmith"
 
 
+def _model_list(settings: Settings) -> list[dict]:
+    return [ModelCard(id=name).model_dump() for name in models(settings)]
+
+
 @router.get("/models", summary="List models (OpenAI)")
-def list_models() -> dict:
-    return {"object": "list", "data": [ModelCard(id=name).model_dump() for name in MODELS]}
+def list_models(services: ServicesDep) -> dict:
+    return {"object": "list", "data": _model_list(services.settings)}
+
+
+@router.get("/models/{model}", summary="Retrieve a model (OpenAI)")
+def retrieve_model(model: str, services: ServicesDep) -> dict:
+    """A model card for the ids ``/v1/models`` lists and the dated snapshots the speech route accepts."""
+    try:
+        check_model(services.settings, model)
+    except ValidationError:
+        raise ResourceNotFoundError(f"model {model!r} does not exist; GET /v1/models lists them") from None
+    return ModelCard(id=model).model_dump()
+
+
+@router.get("/audio/models", summary="Speech models (Open WebUI's shape, and OpenAI's list)")
+def list_audio_models(services: ServicesDep) -> dict:
+    """Open WebUI reads ``models`` (``[{"id": ...}]``); OpenAI-style clients read ``data``."""
+    cards = _model_list(services.settings)
+    return {"object": "list", "data": cards, "models": cards}

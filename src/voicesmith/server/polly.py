@@ -8,6 +8,7 @@ custom voices in :mod:`voicesmith.server.voices`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -16,7 +17,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import QueryParams
 
 from voicesmith.engine.catalog import VoiceInfo
-from voicesmith.errors import LanguageNotSupportedError, LexiconNotFoundError, ValidationError
+from voicesmith.engine.polly_voices import PollyVoice, language_name, polly_voice, polly_voices
+from voicesmith.errors import (
+    LanguageNotSupportedError,
+    LexiconNotFoundError,
+    ValidationError,
+    VoiceNotFoundError,
+)
 from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import (
@@ -25,6 +32,7 @@ from voicesmith.server.speech import (
     SUPPORTED_ENGINES,
     PollySpeechFields,
     PreparedSpeech,
+    TextLimits,
     encoded_audio,
     enum_error,
     prepare,
@@ -44,34 +52,14 @@ ACCOUNT = "000000000000"
 REGION = "local"
 CHARACTERS_HEADER = "x-amzn-RequestCharacters"
 
-#: Polly's LanguageName for the language codes our voices are likely to have.
-LANGUAGE_NAMES = {
-    "en-US": "US English",
-    "en-GB": "British English",
-    "en-AU": "Australian English",
-    "en-IN": "Indian English",
-    "de-DE": "German",
-    "es-ES": "Castilian Spanish",
-    "es-US": "US Spanish",
-    "es-MX": "Mexican Spanish",
-    "fr-FR": "French",
-    "fr-CA": "Canadian French",
-    "it-IT": "Italian",
-    "pt-BR": "Brazilian Portuguese",
-    "pt-PT": "Portuguese",
-    "nl-NL": "Dutch",
-    "pl-PL": "Polish",
-    "ru-RU": "Russian",
-    "hi-IN": "Hindi",
-}
-
-
-def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
+VOICES_PAGE_SIZE = 1000
+"""DescribeVoices answers in one page, as Polly does (clients such as Home Assistant read one call)."""
+VENDOR_VOICE_FIELD = "VoicesmithVoiceId"
+"""DescribeVoices' vendor field: the installed voice that speaks an entry (boto3 drops unknown keys)."""
 
 
 def voice_json(info: VoiceInfo) -> dict[str, Any]:
-    """A catalog voice as DescribeVoices lists it."""
+    """An installed voice as DescribeVoices lists it."""
     return {
         "Gender": info.gender,
         "Id": info.id,
@@ -80,7 +68,40 @@ def voice_json(info: VoiceInfo) -> dict[str, Any]:
         "Name": info.name,
         "SupportedEngines": list(SUPPORTED_ENGINES),
         "AdditionalLanguageCodes": [],
+        VENDOR_VOICE_FIELD: info.id,
     }
+
+
+def polly_voice_json(voice: PollyVoice, local: str) -> dict[str, Any]:
+    """A Polly voice name as DescribeVoices lists it: Polly's facts, and the installed voice ``local``
+    that speaks it (in the vendor field, and after the name: ``Joanna (joe)``)."""
+    return {
+        "Gender": voice.gender,
+        "Id": voice.id,
+        "LanguageCode": voice.language,
+        "LanguageName": language_name(voice.language),
+        "Name": f"{voice.name} ({local})",
+        "SupportedEngines": list(SUPPORTED_ENGINES),
+        "AdditionalLanguageCodes": list(voice.additional_languages),
+        VENDOR_VOICE_FIELD: local,
+    }
+
+
+def all_voices_json(services: Services) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+    """Installed voices, then every Polly name not shadowed by an installed voice of the same id; each
+    with the languages it speaks (its own first)."""
+    installed = services.synthesizer.voices()
+    ids = {info.id for info in installed}
+    entries: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+        (voice_json(info), (info.language,)) for info in installed
+    ]
+    mapping = services.polly_voices.table(installed)
+    entries += [
+        (polly_voice_json(voice, mapping[voice.id]), (voice.language, *voice.additional_languages))
+        for voice in polly_voices()
+        if voice.id not in ids
+    ]
+    return entries
 
 
 def epoch(moment: Any) -> float:
@@ -113,21 +134,53 @@ async def speech_response(services: Services, speech: PreparedSpeech) -> Respons
 
 
 def check_voice(services: Services, fields: PollySpeechFields) -> VoiceInfo:
-    """The request's voice, which must be able to speak now and speak its LanguageCode, if one is given."""
+    """The installed voice that speaks the request's VoiceId (an installed voice's id or a Polly name),
+    which must speak its LanguageCode, if one is given: a bilingual Polly voice (Aditi, Kajal) speaks
+    either of its languages, each with the installed voice of that language."""
+    polly = polly_voice(fields.VoiceId)
+    if polly is not None and _installed(services, fields.VoiceId):
+        polly = None  # an installed voice of that id wins over the Polly name
+    language = fields.LanguageCode
+    if polly is not None:
+        if language is not None and not polly.speaks(language):
+            raise LanguageNotSupportedError(
+                f"voice {polly.id!r} speaks {_languages(polly)}, not {language}: "
+                "drop LanguageCode or pick a voice of that language (DescribeVoices lists them)"
+            )
+        return services.voice(fields.VoiceId, language)
     info = services.voice(fields.VoiceId)
-    if fields.LanguageCode is not None and fields.LanguageCode != info.language:
+    if language is not None and language != info.language:
         raise LanguageNotSupportedError(
-            f"voice {info.id!r} speaks {info.language}, not {fields.LanguageCode}: "
+            f"voice {info.id!r} speaks {info.language}, not {language}: "
             "drop LanguageCode or pick a voice of that language (DescribeVoices lists them)"
         )
     return info
 
 
-def prepare_speech(services: Services, fields: PollySpeechFields, limits=SPEECH_LIMITS) -> PreparedSpeech:
+def _installed(services: Services, voice_id: str) -> bool:
+    try:
+        services.synthesizer.catalog.get(voice_id)
+    except (VoiceNotFoundError, ValidationError):
+        return False
+    return True
+
+
+def _languages(voice: PollyVoice) -> str:
+    return " and ".join((voice.language, *voice.additional_languages))
+
+
+def prepare_speech(
+    services: Services,
+    fields: PollySpeechFields,
+    limits: TextLimits = SPEECH_LIMITS,
+    max_audio_seconds: float | None = None,
+) -> PreparedSpeech:
+    """A checked speech request, spoken by the installed voice that serves its VoiceId
+    (``max_audio_seconds``: see :func:`~voicesmith.server.speech.prepare`)."""
     speech_lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
-    prepared = prepare(fields, limits, speech_lexicons)
-    check_voice(services, fields)
-    return prepared
+    prepared = prepare(fields, limits, speech_lexicons, max_audio_seconds)
+    info = check_voice(services, fields)
+    return replace(prepared, request=replace(prepared.request, voice=info.id))
 
 
 @router.post("/speech", summary="SynthesizeSpeech", response_class=Response, dependencies=[SYNTHESIS])
@@ -187,19 +240,24 @@ def describe_voices(
     include_additional: Annotated[bool, Query(alias="IncludeAdditionalLanguageCodes")] = False,
     token: Annotated[str | None, Query(alias="NextToken")] = None,
 ) -> VoicesPage:
+    """Installed voices and Polly's names. ``LanguageCode`` keeps the voices of that language, and with
+    ``IncludeAdditionalLanguageCodes`` the bilingual ones that speak it as their second language."""
     if engine is not None and engine not in ENGINES:
         raise enum_error(engine, "engine", ENGINES)
     offset = decode_token(token)
-    voices = services.synthesizer.voices()
+    entries = all_voices_json(services)
     if engine is not None and engine not in SUPPORTED_ENGINES:
-        voices = []
+        entries = []
     if language is not None:
-        voices = [v for v in voices if v.language == language]
-    page = voices[offset : offset + PAGE_SIZE]
-    more = offset + PAGE_SIZE < len(voices)
-    return VoicesPage(
-        Voices=[voice_json(v) for v in page], NextToken=encode_token(offset + PAGE_SIZE) if more else None
-    )
+        entries = [
+            (entry, languages)
+            for entry, languages in entries
+            if languages[0] == language or (include_additional and language in languages)
+        ]
+    voices = [entry for entry, _ in entries]
+    page = voices[offset : offset + VOICES_PAGE_SIZE]
+    more = offset + VOICES_PAGE_SIZE < len(voices)
+    return VoicesPage(Voices=page, NextToken=encode_token(offset + VOICES_PAGE_SIZE) if more else None)
 
 
 # -- lexicons ------------------------------------------------------------------------------------------------

@@ -28,9 +28,9 @@ from voicesmith.errors import (
     ValidationError,
 )
 from voicesmith.server.deps import ServicesDep, polly_auth
-from voicesmith.server.polly import check_voice, epoch
+from voicesmith.server.polly import epoch, prepare_speech
 from voicesmith.server.services import Services
-from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, enum_error, output_bytes, prepare
+from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, check_engine, enum_error, output_bytes
 from voicesmith.server.webhooks import check_webhook_url, notify, parse_networks
 from voicesmith.tasks.store import (
     COMPLETED,
@@ -79,7 +79,7 @@ def check_sns_topic(topic: str | None, allowed_networks: list[str] | None = None
 def task_json(row: TaskRow) -> dict[str, Any]:
     request = row.request
     task: dict[str, Any] = {
-        "Engine": request.get("Engine") or "neural",
+        "Engine": check_engine(request.get("Engine")),
         "TaskId": row.id,
         "TaskStatus": row.status,
         "OutputUri": row.output_uri,
@@ -103,9 +103,7 @@ def task_json(row: TaskRow) -> dict[str, Any]:
 
 
 def _start(services: Services, fields: StartTaskFields) -> TaskRow:
-    lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
-    speech = prepare(fields, TASK_LIMITS, lexicons, services.settings.max_task_audio_seconds)
-    check_voice(services, fields)
+    speech = prepare_speech(services, fields, TASK_LIMITS, services.settings.max_task_audio_seconds)
     check_sns_topic(fields.SnsTopicArn, services.settings.webhook_allowed_networks)
     task_id = str(uuid.uuid4())
     key = services.storage.key(
@@ -200,9 +198,7 @@ def run_task(services: Services, row: TaskRow) -> None:
     checks that it still holds the task (a cancel takes the claim away) and stops if not.
     """
     fields = StartTaskFields.model_validate(row.request)
-    lexicons = services.lexicons(fields.LexiconNames) if fields.LexiconNames else []
-    speech = prepare(fields, TASK_LIMITS, lexicons, services.settings.max_task_audio_seconds)
-    check_voice(services, fields)
+    speech = prepare_speech(services, fields, TASK_LIMITS, services.settings.max_task_audio_seconds)
     blocks = output_bytes(services.synthesizer, speech)
     if row.claim is not None:
         blocks = _until_cancelled(services, row.id, row.claim, blocks)

@@ -7,6 +7,7 @@ voice id checked against the catalog and the custom-voice jobs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
@@ -22,8 +23,15 @@ from typing import Any, TypeVar
 from fastapi import Depends
 
 from voicesmith.engine.catalog import VoiceInfo
+from voicesmith.engine.polly_voices import PollyVoiceMap, polly_voice
 from voicesmith.engine.synthesizer import Synthesizer
-from voicesmith.errors import ConflictError, LexiconNotFoundError, ThrottlingError, VoiceNotFoundError
+from voicesmith.errors import (
+    ConflictError,
+    LexiconNotFoundError,
+    ThrottlingError,
+    ValidationError,
+    VoiceNotFoundError,
+)
 from voicesmith.server.webhooks import WebhookSender
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
@@ -232,8 +240,32 @@ class Services:
 
     # -- voices --------------------------------------------------------------------------------------------
 
-    def voice(self, voice_id: str) -> VoiceInfo:
-        """A voice that can speak now. A custom voice still being made (or failed) is a ConflictError."""
+    @functools.cached_property
+    def polly_voices(self) -> PollyVoiceMap:
+        return PollyVoiceMap(self.settings)
+
+    def voice(self, voice_id: str, language: str | None = None) -> VoiceInfo:
+        """A voice that can speak now: an installed voice's id, or a Polly voice name (``Joanna``), which
+        speaks with the installed voice :class:`PollyVoiceMap` picks (``language``: the language a
+        bilingual Polly voice is asked to speak). A custom voice still being made (or failed) is a
+        ConflictError."""
+        try:
+            return self._installed_voice(voice_id)
+        except (VoiceNotFoundError, ValidationError):
+            polly = polly_voice(voice_id)
+            if polly is None:
+                raise
+        target, why = self.polly_voices.choose(polly, self.synthesizer.voices(), language)
+        try:
+            return self._installed_voice(target)
+        except VoiceNotFoundError:
+            _LOGGER.error("polly voice map: %s -> %r, which is not installed", polly.id, target)
+            raise VoiceNotFoundError(
+                f"voice {polly.id!r} is served by {target!r} ({why}), which is not installed: the "
+                "server's polly_voice_map needs that voice or another entry; use an installed voice meanwhile"
+            ) from None
+
+    def _installed_voice(self, voice_id: str) -> VoiceInfo:
         try:
             return self.synthesizer.catalog.get(voice_id)
         except VoiceNotFoundError:

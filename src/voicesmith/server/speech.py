@@ -19,7 +19,6 @@ from voicesmith.engine.marks import marks_to_json_lines
 from voicesmith.engine.synthesizer import SynthesisRequest, SynthesisStream, Synthesizer
 from voicesmith.errors import (
     AudioDurationExceededError,
-    EngineNotSupportedError,
     MarksNotSupportedForFormatError,
     TextLengthExceededError,
     ValidationError,
@@ -31,7 +30,10 @@ _LOGGER = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("json", "mp3", "ogg_opus", "ogg_vorbis", "pcm", "mulaw", "alaw")
 ENGINES = ("standard", "neural", "long-form", "generative")
-SUPPORTED_ENGINES = ("neural",)
+DEFAULT_ENGINE = "standard"
+"""Polly's engine when a request names none."""
+SUPPORTED_ENGINES = ENGINES
+"""Every voice speaks under every engine name: the engine is recorded, the voice is the same."""
 TEXT_TYPES = ("ssml", "text")
 SPEECH_MARK_TYPES = ("sentence", "ssml", "viseme", "word")
 MAX_MARK_TYPES = 4
@@ -97,16 +99,12 @@ def enum_error(value: object, field: str, allowed: tuple[str, ...]) -> Validatio
 
 
 def check_engine(engine: str | None) -> str:
-    """``neural`` (or nothing) is what voicesmith's voices are; the others are refused by name."""
+    """The request's engine (Polly's default ``standard`` when none is named). Every engine is served by
+    the same voices; an engine outside Polly's four is a ValidationException, as on Polly."""
     if engine is None:
-        return "neural"
+        return DEFAULT_ENGINE
     if engine not in ENGINES:
         raise enum_error(engine, "engine", ENGINES)
-    if engine not in SUPPORTED_ENGINES:
-        raise EngineNotSupportedError(
-            f"engine {engine!r} is not available: voicesmith voices are neural; "
-            "set Engine to 'neural' or omit it"
-        )
     return engine
 
 

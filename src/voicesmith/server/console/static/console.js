@@ -222,9 +222,27 @@ async function loadVoices() {
     token = page.NextToken;
   } while (token);
   voices.sort((a, b) => a.LanguageCode.localeCompare(b.LanguageCode) || a.Name.localeCompare(b.Name));
-  el.voice.replaceChildren(
-    ...voices.map((v) => new Option(`${v.Name} (${v.LanguageCode}, ${v.Gender.toLowerCase()})`, v.Id)),
-  );
+  // Installed voices first; Amazon Polly's names (spoken by an installed voice, the vendor field says
+  // which) in a group of their own, so ~100 names do not bury the voices themselves.
+  const isAlias = (v) => v.VoicesmithVoiceId && v.VoicesmithVoiceId !== v.Id;
+  const option = (v) => new Option(`${v.Name} (${v.LanguageCode}, ${v.Gender.toLowerCase()})`, v.Id);
+  const installed = voices.filter((v) => !isAlias(v));
+  const aliases = voices.filter(isAlias);
+  const groups = [];
+  if (installed.length) {
+    const group = document.createElement("optgroup");
+    group.label = "Installed voices";
+    group.append(...installed.map(option));
+    groups.push(group);
+  }
+  if (aliases.length) {
+    const group = document.createElement("optgroup");
+    group.label = "Amazon Polly names";
+    group.append(...aliases.map(option));
+    groups.push(group);
+  }
+  el.voice.replaceChildren(...groups);
+  if (installed.length) el.voice.value = installed[0].Id;
   if (!voices.length) {
     el.voice.replaceChildren(new Option("No voices installed", ""));
     throw Object.assign(new Error("the server has no voices: install one (voicesmith voices --help)"), {

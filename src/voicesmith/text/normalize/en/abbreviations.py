@@ -226,6 +226,8 @@ def is_sentence_end(text: str, punct_start: int, punct_end: int) -> bool:
     following = next_word(text, punct_end)
     if not following or "\n\n" in text[punct_end : punct_end + 8].replace("\r", ""):
         return True
+    if following[0] in ",;:":  # "12 High St., London": the period is the abbreviation's
+        return False
     if following[0].islower():
         return False
     punct = text[punct_start:punct_end].rstrip(_CLOSERS)
@@ -248,8 +250,8 @@ def _period_ends_sentence(text: str, word_start: int, word: str, after: int, _de
         return False
     if low in TITLE_OR_ADDRESS:
         return title_or_address_is_address(text, word_start, word_start + len(word), _depth)
-    if low + "." in NUMBER_ABBREVIATIONS and following[0].isdigit():
-        return False
+    if (low + "." in NUMBER_ABBREVIATIONS or low in ADDRESS) and following[0] in "0123456789#":
+        return False  # "No. 5", "Apt. 4B", "Ste. 200"
     entry = DOTTED.get(low + ".")
     if entry is not None:
         return entry[1]

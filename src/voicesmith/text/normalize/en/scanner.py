@@ -57,6 +57,11 @@ YEAR_PRECEDERS = frozenset(
     spring summer autumn fall winter born died founded established through 'til""".split()
 )
 SHORT_TITLES = {"Mr", "Mrs", "Ms", "Dr", "St", "Prof"}
+_UNIT_WORDS = frozenset(
+    """apt apartment flat room rm suite ste unit gate platform no number building bldg block seat row
+    level floor house office box pier stand bay dock terminal""".split()
+)
+"""Words before a house, flat or room number: "Apt 4B" is the letter B, not four billion."""
 
 
 class EnglishScanner:
@@ -177,8 +182,9 @@ class EnglishScanner:
             return [Piece(w, start, end) for w in [*sign_words, *words]], end
 
         value = int(int_part) if int_part.isdecimal() and len(int_part) == 4 else 0
-        unit = units.match_unit(text, end, start)
-        scale = _GLUED_SCALE.match(text, end) if unit is None else None
+        code = start > 0 and text[start - 1].isalpha()  # "B2B", "A4", "B52s": a code, not a quantity
+        unit = None if code else units.match_unit(text, end, start)
+        scale = self._glued_scale(start, end, frac) if unit is None and not code else None
         if scale:  # "1.5M users", "2bn"
             words = [*sign_words, *numbers.number_string(int_part, frac, british), numbers.SCALES[scale[1]]]
             end = scale.end()
@@ -187,10 +193,16 @@ class EnglishScanner:
             words = numbers.year(value, british)
         else:
             words = [*sign_words, *numbers.number_string(int_part, frac, british)]
+        plural_code = re.match(r"['’]?s(?![\w])", text[end : end + 3]) if code else None
+        if plural_code:  # "B52s" -> B fifty twos
+            words[-1] = numbers.plural(words[-1])
+            end += plural_code.end()
         pieces = [Piece(w, start, end) for w in words]
         if unit is not None:
             singular, plural, unit_start, unit_end = unit
-            name = singular if units.is_singular(int_part, frac) else plural
+            # "a 12V battery": a measure before its noun is singular (a twelve volt battery)
+            attributive = abbr.prev_word(text, start)[0].lower() in ("a", "an")
+            name = singular if attributive or units.is_singular(int_part, frac) else plural
             if text[unit_end - 1] == "." and self._ends_sentence(unit_end - 1):
                 pieces += [Piece(w, unit_start, unit_end - 1) for w in name.split()]
                 pieces.append(Piece(".", unit_end - 1, unit_end, "punct"))
@@ -208,6 +220,19 @@ class EnglishScanner:
                 end += suffix.end()
                 pieces = [Piece(w, start, end) for w in [*sign_words, *words]]
         return pieces + self._range_to(end), self._range_end(end)
+
+    def _glued_scale(self, start: int, end: int, frac: str | None) -> re.Match | None:
+        """A scale glued to a number ("1.5M users", "2bn"), or None where the letter is part of a house
+        number or a code: "221B Baker St." (a capitalised word follows), "Apt 4B", "Room 101B"."""
+        text = self.text
+        match = _GLUED_SCALE.match(text, end)
+        if match is None or match[1] in ("bn", "mn") or frac:
+            return match
+        following = abbr.next_word(text, match.end())
+        if following[:1].isupper():
+            return None
+        previous = abbr.prev_word(text, start)[0].rstrip(".:,").lower()
+        return None if previous in _UNIT_WORDS or text[start - 1 : start] == "#" else match
 
     def _number_forms(self, int_part: str, plain: bool, end: int, rest: str) -> tuple[list[str], int] | None:
         """Readings decided by what follows the digits: 1st, 1990s, 3/4, 2 1/2, 2½."""
@@ -348,6 +373,9 @@ class EnglishScanner:
             else:
                 spoken = abbr.TITLES[bare]
             return [Piece(spoken, pos, end)], end
+        address = self._undotted_address(word, pos, following)
+        if address is not None:
+            return [Piece(address, pos, end)], end
         if word.lower() in abbr.UNDOTTED and word.islower():
             return [Piece(w, pos, end) for w in abbr.UNDOTTED[word]], end
         if word.isupper() and len(word) <= 9:
@@ -363,6 +391,20 @@ class EnglishScanner:
         if letters is not None:
             return [Piece(letter, pos, end) for letter in letters], end
         return [Piece(word.replace("’", "'"), pos, end)], end
+
+    def _undotted_address(self, word: str, pos: int, following: str) -> str | None:
+        """A street type written without its period after a name or number ("Baker St and", "5th Ave at",
+        "Elm Rd,"), or "Apt"/"Ste" before a number ("Apt 4B"); None otherwise ("St Andrews" is a title)."""
+        bare = word.lower()
+        if not word[:1].isupper() or (bare not in abbr.ADDRESS and bare not in abbr.TITLE_OR_ADDRESS):
+            return None
+        spoken = abbr.TITLE_OR_ADDRESS[bare][1] if bare in abbr.TITLE_OR_ADDRESS else abbr.ADDRESS[bare]
+        if bare in ("apt", "ste"):
+            return spoken if following[:1].isdigit() or following[:1] == "#" else None
+        if following[:1].isupper():
+            return None
+        previous = abbr.prev_word(self.text, pos)[0]
+        return spoken if previous[:1].isupper() or previous[:1].isdigit() else None
 
     # ----- punctuation and symbols ------------------------------------------------------------------
 
