@@ -33,7 +33,7 @@ from voicesmith.engine.catalog import BUNDLED_VOICE_ID
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import ResourceNotFoundError, ValidationError, VoiceNotFoundError
 from voicesmith.server.deps import ServicesDep, openai_auth
-from voicesmith.server.services import Services
+from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
 from voicesmith.settings import Settings
 from voicesmith.text.unicode import check_text
@@ -194,7 +194,7 @@ def _sse_parts(synthesizer, speech: PreparedSpeech) -> Iterator[tuple[bytes, lis
         yield encoder.close(), []
 
 
-@router.post("/audio/speech", summary="Create speech (OpenAI)")
+@router.post("/audio/speech", summary="Create speech (OpenAI)", dependencies=[SYNTHESIS])
 async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingResponse:
     speech = await services.pool.run(_prepare, services, body)
     if body.stream_format == "sse":

@@ -11,9 +11,10 @@ import logging
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.datastructures import QueryParams
 
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.engine.polly_voices import PollyVoice, language_name, polly_voice, polly_voices
@@ -24,7 +25,7 @@ from voicesmith.errors import (
     VoiceNotFoundError,
 )
 from voicesmith.server.deps import ServicesDep, polly_auth
-from voicesmith.server.services import Services
+from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import (
     ENGINES,
     SPEECH_LIMITS,
@@ -182,8 +183,46 @@ def prepare_speech(
     return replace(prepared, request=replace(prepared.request, voice=info.id))
 
 
-@router.post("/speech", summary="SynthesizeSpeech", response_class=Response)
+@router.post("/speech", summary="SynthesizeSpeech", response_class=Response, dependencies=[SYNTHESIS])
 async def synthesize_speech(fields: PollySpeechFields, services: ServicesDep) -> Response:
+    speech = await services.pool.run(prepare_speech, services, fields)
+    return await speech_response(services, speech)
+
+
+#: SynthesizeSpeech's fields that a GET carries in its query (lists as repeated names, as the JS SDK's
+#: presigner writes them); the query's X-Amz-* parameters are the signature.
+QUERY_FIELDS = ("Text", "VoiceId", "OutputFormat", "TextType", "Engine", "LanguageCode", "SampleRate")
+QUERY_LIST_FIELDS = ("LexiconNames", "SpeechMarkTypes")
+
+
+def speech_fields_from_query(query: QueryParams) -> PollySpeechFields:
+    """A GET SynthesizeSpeech's fields (a presigned URL's, say), checked as the POST body is."""
+    values: dict[str, Any] = {name: query[name] for name in QUERY_FIELDS if name in query}
+    for name in QUERY_LIST_FIELDS:
+        if name in query:
+            values[name] = [item for value in query.getlist(name) for item in value.split(",") if item]
+    missing = [name for name in ("Text", "VoiceId", "OutputFormat") if name not in values]
+    if missing:
+        raise ValidationError(
+            f"{len(missing)} validation error{'s' if len(missing) > 1 else ''} detected: "
+            + "; ".join(
+                f"Value null at '{name[0].lower() + name[1:]}' failed to satisfy constraint: "
+                "Member must not be null"
+                for name in missing
+            )
+        )
+    return PollySpeechFields.model_validate(values)
+
+
+@router.get(
+    "/speech",
+    summary="SynthesizeSpeech (GET, presigned URLs)",
+    response_class=Response,
+    dependencies=[SYNTHESIS],
+)
+async def synthesize_speech_get(request: Request, services: ServicesDep) -> Response:
+    """SynthesizeSpeech from query parameters: what a browser app's presigned URL asks for."""
+    fields = speech_fields_from_query(request.query_params)
     speech = await services.pool.run(prepare_speech, services, fields)
     return await speech_response(services, speech)
 
