@@ -12,11 +12,14 @@ PORT ?= 8000
 DEB_TEST_PACKAGES := espeak-ng flite chromium slurmctld slurmd slurm-client munge
 # postgresql: the store, task and multi-node tests start a throwaway cluster (tests/pg.py).
 DEB_TEST_PACKAGES += postgresql
+# nodejs runs the AWS SDK for JavaScript (tests/js) against the server.
+DEB_TEST_PACKAGES += nodejs
+JS_TEST_DIR := tests/js
 # curl and xxd run speech-dispatcher's mary-generic command line in the MaryTTS test.
 DEB_TEST_PACKAGES += curl xxd
 PYTEST_ARGS ?=
 
-.PHONY: serve test install install-test deb-test lint bench clean
+.PHONY: serve test install install-test deb-test js-test lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
@@ -32,7 +35,16 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test deb-test
+install-test: $(VENV)/.installed-test deb-test js-test
+
+# The npm packages the tests drive the server with (tests/js/package-lock.json), into tests/js/node_modules.
+js-test: $(JS_TEST_DIR)/node_modules/.installed
+
+$(JS_TEST_DIR)/node_modules/.installed: $(JS_TEST_DIR)/package-lock.json | deb-test
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	@npm ci --prefix $(JS_TEST_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 deb-test:
 	@missing=""; for p in $(DEB_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

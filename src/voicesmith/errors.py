@@ -230,6 +230,63 @@ class TrainingError(VoicesmithError):
     """A training run cannot start or go on: bad prepared dataset, base voice or run folder."""
 
 
+class ConsentMismatchError(ValidationError):
+    """The consent recording's speaker is not the speaker of the recordings a voice is trained on."""
+
+    def __init__(self, similarity: float, threshold: float) -> None:
+        super().__init__(
+            f"the consent recording does not sound like the speaker of the recordings (speaker similarity "
+            f"{similarity:.2f}, at least {threshold:.2f} is needed): the person whose voice is cloned must "
+            "record the consent statement themselves, in the same setting as the recordings; no voice is "
+            "trained from recordings of someone else"
+        )
+        self.similarity = similarity
+        self.threshold = threshold
+
+
+# -- who may call, and how often (server/auth.py, server/sigv4.py, server/services.py) --------------------
+
+
+class MissingAuthenticationTokenError(AccessDeniedError):
+    """No credentials at all on a server that wants them."""
+
+    polly_type = "MissingAuthenticationTokenException"
+
+
+class IncompleteSignatureError(AccessDeniedError):
+    """A SigV4 signature that is malformed or lacks a part (AWS answers it with 400)."""
+
+    polly_type = "IncompleteSignatureException"
+    status = 400
+
+
+class UnrecognizedClientError(AccessDeniedError):
+    """An access key id (or API key) that this server does not know."""
+
+    polly_type = "UnrecognizedClientException"
+
+
+class InvalidSignatureError(AccessDeniedError):
+    """A signature that does not match, is stale or expired, or is scoped to another region or service."""
+
+    polly_type = "InvalidSignatureException"
+
+
+class ThrottlingError(VoicesmithError):
+    """More requests than this server takes now (its queue is full, or the key's rate is spent).
+
+    Polly answers ``ThrottlingException`` with HTTP 400, which boto3 retries with backoff; the OpenAI
+    front end answers 429. Both carry ``Retry-After``.
+    """
+
+    polly_type = "ThrottlingException"
+    status = 400
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServiceQuotaExceededError(VoicesmithError):
     """A request would go over a configured quota (upload storage for custom voices, say)."""
 

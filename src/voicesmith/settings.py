@@ -65,11 +65,12 @@ class Settings(BaseSettings):
     voices (``voices/<id>/``) and uploaded recordings of voice jobs. None: the data dir (a single node)."""
 
     aws_credentials: dict[str, str] = Field(default_factory=dict)
-    """Access key id -> secret key. When set, Polly routes require valid SigV4 signatures
-    (``VOICESMITH_AWS_CREDENTIALS='{"AKID": "secret"}'``)."""
+    """Access key id -> secret key (``VOICESMITH_AWS_CREDENTIALS='{"AKID": "secret"}'``). Any key
+    configured turns auth on for every route (see ``auth``)."""
 
     openai_api_keys: list[str] = Field(default_factory=list)
-    """When set, OpenAI routes require ``Authorization: Bearer <one of these>``."""
+    """API keys for ``Authorization: Bearer <key>`` (the OpenAI routes, and the key-based doors). Any key
+    configured turns auth on for every route (see ``auth``)."""
 
     task_workers: int = Field(default=1, ge=0, le=64)
     """Worker threads that run synthesis tasks in each server process (0: none; voice jobs have their own)."""
@@ -93,6 +94,13 @@ class Settings(BaseSettings):
     voice_training_steps: int = Field(default=2000, ge=1)
     """Fine-tuning steps of a custom-voice job (``POST /v1/voices``)."""
     voice_training_batch_size: int = Field(default=8, ge=1)
+
+    consent_similarity_threshold: float = Field(default=0.80, ge=0.0, le=1.0)
+    """Least speaker similarity (GE2E cosine, ``training.speaker``) between a custom voice's consent
+    recording and its recordings; below it the job fails with ConsentMismatchError. Measured on flite
+    slt/awb/rms/kal, espeak-ng and joe with a consent sentence none said in the dataset: the same speaker
+    scores 0.95-0.97, any other at most 0.74 (joe against slt 0.53). 0.80 sits in the gap, nearer the
+    impostors, because real people recorded on another day match themselves less than synthetic voices."""
 
     # -- custom-voice training (training/backends; docs/training.md) ---------------------------------------
 
@@ -178,6 +186,11 @@ class Settings(BaseSettings):
     voice_memory_budget_mb: int = Field(default=0, ge=0)
     """Memory the loaded voices of one process may hold; past it the least recently used are dropped
     (loaded again on next use). 0: no limit."""
+    emotion_lexicon: Path | None = None
+    """An operator's list of words/phrases and the emotion each one means, applied before the emotion
+    model (``emotion=auto`` and ``POST /v1/emotion``): UTF-8, one ``phrase<TAB>emotion[<TAB>intensity]``
+    a line, ``#`` comments (voicesmith.emotion.lexicon.OperatorLexicon). Re-read when the file changes."""
+
     # -- bounds: what one request or task may cost (docs/server.md, "Limits") ---------------------------
 
     max_speech_audio_seconds: float = Field(default=600.0, gt=0)
@@ -211,6 +224,48 @@ class Settings(BaseSettings):
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""
 
+    # -- who may call, how often, how slowly (docs/security.md) -----------------------------------------
+
+    auth: Literal["auto", "on", "off"] = "auto"
+    """The one switch for every route: ``auto`` is on as soon as any key is configured; ``on`` refuses
+    to start without keys; ``off`` opens every route even with keys set (debugging only)."""
+
+    aws_regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    """Regions a SigV4 credential scope may name (the client's ``region_name``)."""
+
+    rate_limit_per_second: float = Field(default=0.0, ge=0)
+    """Requests per second one access key or API key may make in one process, like Polly's TPS quotas
+    (a token bucket); 0: no per-key limit."""
+    rate_limit_burst: int = Field(default=0, ge=0)
+    """Requests a key may make at once before its rate applies; 0: twice the rate (at least 1)."""
+
+    synthesis_queue: int = Field(default=-1, ge=-1, le=4096)
+    """Synthesis requests that may wait for the synthesis pool in one process, beyond those it runs;
+    past that a request is throttled at once (ThrottlingException / 429 with Retry-After). -1: twice
+    the pool size."""
+
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """A connection that has not sent a whole request head within this (from connect, or from the end
+    of the previous answer) is closed: slow-loris clients hold no connection for long."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """A request body that stalls (no byte) this long is cut off."""
+    max_connections: int = Field(default=0, ge=0, le=1_000_000)
+    """Open connections per process; past it idle keep-alive connections are closed first, then new
+    connections get 503 ServiceUnavailable. 0: from the file-descriptor limit (3/4 of it, at most 1024)."""
+
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    """Networks (CIDR) that task webhooks may reach although not public, e.g. ``["10.1.0.0/16"]``;
+    loopback, private, link-local and other non-global addresses are refused otherwise."""
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    """Connect + answer timeout of one webhook delivery attempt."""
+    webhook_attempts: int = Field(default=4, ge=1, le=10)
+    """Delivery attempts per notification (backoff 1 s, 2 s, 4 s, ...) before it is dropped (logged)."""
+
+    sns_subscriptions: dict[str, list[str]] = Field(default_factory=dict)
+    """SNS topic ARN -> http(s) URLs subscribed to it: a task whose ``SnsTopicArn`` is that ARN notifies
+    them as SNS would (``VOICESMITH_SNS_SUBSCRIPTIONS='{"arn:aws:sns:...:done": ["https://..."]}'``)."""
+    public_url: str | None = None
+    """This server's URL as subscribers reach it (SigningCertURL of notifications); None: host:port."""
     # -- client compatibility: Polly voice names, OpenAI names (engine/polly_voices.py, server/openai_api.py)
 
     polly_voice_map: dict[str, str] = Field(default_factory=dict)

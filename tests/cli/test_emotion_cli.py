@@ -75,3 +75,36 @@ def test_split_sentences():
         "New line without stop",
     ]
     assert split_sentences("  \n ") == []
+
+
+def test_explain_names_the_words_and_the_rule():
+    result = _run(["--json", "--explain", "I am furious about the late delivery."])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["label"] == "angry"
+    words = record["explanation"]["words"]
+    assert words[0]["word"] == "furious" and words[0]["weight"] > 0
+    table = _run(["--explain", "I am furious about the late delivery."])
+    assert table.exit_code == 0 and "+0." in table.output  # the weights column
+
+
+def test_a_paragraphs_emotion_carries_to_its_follow_ups():
+    result = _run(
+        ["--json"], stdin="I am furious. Third time this week. Fix it.\n\nThe next train leaves at six.\n"
+    )
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["spoken"] for r in records] == ["angry", "angry", "angry", "neutral"]
+    assert records[1]["label"] != "angry" or records[1]["decided_by"] != "context"
+
+
+def test_operator_lexicon_option(tmp_path):
+    lexicon = tmp_path / "words.tsv"
+    lexicon.write_text("chargeback\tangry\n", encoding="utf-8")
+    result = _run(["--json", "--lexicon", str(lexicon), "I would like to start a chargeback."])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert (record["label"], record["decided_by"], record["cue"]) == ("angry", "lexicon", "chargeback")
+    lexicon.write_text("chargeback\n", encoding="utf-8")
+    broken = _run(["--lexicon", str(lexicon), "Hello."])
+    assert broken.exit_code != 0 and "line 1" in broken.output

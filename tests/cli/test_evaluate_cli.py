@@ -54,5 +54,7 @@ def test_evaluate_against_a_reference_with_report_and_json(data_dir, tmp_path, f
     ]
     assert data["f0_distance_semitones"] < -4
     assert data["mcd_db"] > 0
+    assert data["reference_similarity"] > 0.85 and data["similarity"] < 0.7  # joe is not slt
+    assert data["reference_wer"] is not None and "wer_above_reference" in data
     page = report.read_text(encoding="utf-8")
     assert page.count("<audio") == 2 and "<img" in page

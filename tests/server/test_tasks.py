@@ -79,8 +79,9 @@ def test_task_lifecycle_writes_audio_and_calls_the_webhook(polly, webhook):
     audio, rate = decode(local_path(task["OutputUri"]).read_bytes(), "mp3")
     assert rate == 24000 and len(audio) > rate
     wait_for(lambda: webhook.received)
-    assert webhook.received[0]["SynthesisTask"]["TaskId"] == task["TaskId"]
-    assert webhook.received[0]["SynthesisTask"]["TaskStatus"] == "completed"
+    message = json.loads(webhook.received[0]["Message"])  # inside SNS's envelope, as Polly publishes it
+    assert message["taskId"] == task["TaskId"]
+    assert message["taskStatus"] == "COMPLETED"
     listed = polly.list_speech_synthesis_tasks(Status="completed")["SynthesisTasks"]
     assert task["TaskId"] in [t["TaskId"] for t in listed]
 
@@ -202,6 +203,7 @@ def _start_server_process(data_dir: Path, port: int) -> subprocess.Popen:
         "VOICESMITH_DATA_DIR": str(data_dir),
         "VOICESMITH_TASK_LEASE_SECONDS": "2",
         "VOICESMITH_TASK_POLL_SECONDS": "0.2",
+        "VOICESMITH_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
     }
     command = [sys.executable, "-c", "from voicesmith.cli import main; main()", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -162,5 +162,16 @@ def test_joe_against_a_female_reference(tmp_path, speech_clips, synthesizer, tra
     assert report.f0_distance_semitones is not None and report.f0_distance_semitones < -4
     assert report.mcd_db is not None and math.isfinite(report.mcd_db) and report.mcd_db > 0
     assert all(s.mcd_db is not None and s.mcd_db > 0 for s in report.sentences)
+    # speaker similarity: joe is not slt, while slt's recordings match each other (leave-one-out)
+    assert report.similarity_clips == 4
+    assert report.reference_similarity is not None and report.reference_similarity > 0.85
+    assert report.similarity is not None and report.similarity < 0.7
+    assert all(s.similarity is not None for s in report.sentences)
+    # the same Whisper heard the recordings: the voice's WER is read against theirs
+    assert report.reference_wer is not None and report.reference_wer <= 0.5  # names: "Philip Steels"
+    assert report.wer_above_reference == pytest.approx(report.wer - report.reference_wer)
+    assert all(s.reference_transcript for s in report.sentences)
+    assert report.f0_median_error is not None and report.f0_median_error > 0.3
     page = render_html(report)
     assert page.count("<audio") == 4  # two synthesised, two recorded
+    assert "Speaker similarity to the reference (GE2E)" in page and "leave-one-out" in page

@@ -74,3 +74,19 @@ def test_a_multi_speaker_base_is_not_grown():
     assert warmstart.adapt_speakers(start, 2) is start
     with pytest.raises(Exception, match="at most as many"):
         warmstart.adapt_speakers(start, 5)
+
+
+def test_the_text_encoder_and_duration_predictor_stay_frozen_by_default():
+    frozen = VitsTrainingModule(TINY_MODEL.to_dict(), TrainConfig().to_dict())
+    for name, parameter in frozen.model_g.named_parameters():
+        is_text = name.startswith(("enc_p.", "dp.")) and not name.startswith(warmstart.TRAINING_ONLY_PREFIXES)
+        assert parameter.requires_grad is not is_text, name
+    (opt_g, _), _ = frozen.configure_optimizers()
+    assert [group["name"] for group in opt_g.param_groups] == ["inference_path", "training_only", "text"]
+    slow = VitsTrainingModule(TINY_MODEL.to_dict(), TrainConfig(text_learning_rate_ratio=0.1).to_dict())
+    assert all(p.requires_grad for p in slow.model_g.enc_p.parameters())
+    (opt_g, _), (sched_g, _) = slow.configure_optimizers()
+    for _ in range(60):
+        sched_g.step()
+    voice, _training_only, text = (group["lr"] for group in opt_g.param_groups)
+    assert text == pytest.approx(0.1 * voice) and voice > 0

@@ -153,6 +153,44 @@ def test_one_embedding_per_emotion_and_a_style_vector_export(tmp_path, prepared_
     assert len(outputs) == 2 and outputs[0].size > 0  # audio + phoneme durations
 
 
+def test_a_time_budget_plans_the_stages_on_the_measured_pace(monkeypatch):
+    """The planning callback on a simulated clock: a 100 s first step, then 10 s steps, 30 minutes."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.callbacks import Timer
+
+    from voicesmith.training import train as train_module
+    from voicesmith.training.plan import initial_plan
+
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(train_module.time, "monotonic", lambda: clock.now)
+
+    class Clock(Timer):
+        def time_remaining(self, stage="train"):
+            return 30 * 60 - clock.now
+
+    trainer = SimpleNamespace(callbacks=[Clock(duration="00:00:30:00")], is_global_zero=True,
+                              strategy=SimpleNamespace(broadcast=lambda obj, src=0: obj))  # fmt: skip
+    config = TrainConfig(max_steps=100_000, max_minutes=30)
+    module = SimpleNamespace(step=0, _released=False, plan=initial_plan(100_000, None, 0.25, True))
+    progress = train_module._Progress(100_000, 10)
+    planner = train_module._TimePlan(config, progress)
+    planner.on_train_start(trainer, module)
+    totals = []
+    while clock.now < 30 * 60:
+        clock.now += 100.0 if module.step == 0 else 10.0
+        module.step += 1
+        if module.step >= module.plan.frozen_steps:
+            module._released = True
+        planner.on_train_batch_end(trainer, module)
+        totals.append(module.plan.total_steps)
+    steps = module.step  # 1 + 170 steps of 10 s
+    assert module.plan.timed and progress.total == module.plan.total_steps
+    assert abs(module.plan.total_steps - steps) <= 1  # the schedule ends with the time
+    assert module.plan.frozen_steps == round(0.25 * module.plan.total_steps)  # stage 1: a quarter of it
+    assert totals[0] == 100_000 and len(set(totals)) >= 2  # planned after the first steps were measured
+
+
 def _cli(*args, env=None):
     return [sys.executable, "-m", "voicesmith.cli", "train", *map(str, args)]
 

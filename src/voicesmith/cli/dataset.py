@@ -59,6 +59,18 @@ def dataset() -> None:
 @click.option(
     "--asr", is_flag=True, help="Transcribe each clip (Whisper tiny.en, [eval] extra) and flag mismatches."
 )
+@click.option(
+    "--consent",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A recording of the speaker consenting to the voice: fail unless it is the clips' speaker.",
+)
+@click.option(
+    "--consent-threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Least speaker similarity for --consent [default: the consent_similarity_threshold setting, 0.80].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON instead of tables.")
 @click.pass_context
 def check(
@@ -69,14 +81,29 @@ def check(
     emotion_as: str,
     report_path: Path | None,
     asr: bool,
+    consent: Path | None,
+    consent_threshold: float | None,
     as_json: bool,
 ) -> None:
-    """Check the dataset at PATH; exit status 1 when a problem would break training."""
+    """Check the dataset at PATH; exit status 1 when a problem would break training.
+
+    With the evaluation extra, clips that do not sound like the rest (another speaker, music, noise)
+    are flagged by speaker embedding (GE2E).
+    """
     from voicesmith.training.check import check_dataset
 
     console = Console(stderr=as_json)
     with _progress(console, "checking", enabled=not as_json) as advance:
-        report = check_dataset(path, format_, voice=voice, emotion_as=emotion_as, asr=asr, progress=advance)  # type: ignore[arg-type]
+        report = check_dataset(
+            path,
+            format_,
+            voice=voice,
+            emotion_as=emotion_as,  # type: ignore[arg-type]
+            asr=asr,
+            consent=consent,
+            consent_threshold=consent_threshold,
+            progress=advance,
+        )
     if report_path is not None:
         from voicesmith.training.report import write_html
 
@@ -184,6 +211,8 @@ def _print_report(console: Console, report) -> None:  # noqa: ANN001 - CheckRepo
         "sample rates", ", ".join(f"{k} Hz ({v})" for k, v in summary["sample_rates"].items()) or "-"
     )
     table.add_row("errors / warnings", f"{summary['errors']} / {summary['warnings']}")
+    if report.consent_similarity is not None:
+        table.add_row("consent recording", f"speaker similarity {report.consent_similarity:.2f}")
     console.print(table)
     flagged = [finding for clip in report.clips for finding in clip.findings]
     if flagged:

@@ -1,14 +1,32 @@
-"""``voicesmith serve``: the HTTP service (Polly REST, OpenAI speech, tasks, custom voices) under uvicorn."""
+"""``voicesmith serve``: the HTTP service (Polly REST, OpenAI speech, tasks, custom voices) under uvicorn.
+
+uvicorn runs with :class:`voicesmith.server.connections.GuardedH11Protocol` (header and body
+timeouts, a connection limit); the options below that shape who may call and how much are settings
+(``VOICESMITH_*``), passed to every worker process through the environment.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import sys
 
 import click
 
 _LOGGER = logging.getLogger(__name__)
+
+#: CLI option -> the setting it sets (through the environment, so ``--workers`` processes see it too).
+_SETTING_OPTIONS = {
+    "task_workers": "VOICESMITH_TASK_WORKERS",
+    "voice_job_workers": "VOICESMITH_VOICE_JOB_WORKERS",
+    "auth": "VOICESMITH_AUTH",
+    "synthesis_queue": "VOICESMITH_SYNTHESIS_QUEUE",
+    "rate_limit": "VOICESMITH_RATE_LIMIT_PER_SECOND",
+    "header_timeout": "VOICESMITH_HEADER_TIMEOUT_SECONDS",
+    "body_timeout": "VOICESMITH_BODY_TIMEOUT_SECONDS",
+    "max_connections": "VOICESMITH_MAX_CONNECTIONS",
+}
 
 
 @click.command()
@@ -49,22 +67,34 @@ _LOGGER = logging.getLogger(__name__)
     "59125) for speech-dispatcher and other MaryTTS clients; needs --workers 1.",
 )
 @click.option(
+    "--auth",
+    type=click.Choice(["auto", "on", "off"]),
+    help="Credentials on every route: auto (default) = on once any key is configured.",
+)
+@click.option(
+    "--synthesis-queue",
+    type=click.IntRange(0, 4096),
+    help="Synthesis requests that may wait per process; more are throttled at once (default: 2 x pool).",
+)
+@click.option(
+    "--rate-limit", type=click.FloatRange(0), help="Requests per second per key and process (0: none)."
+)
+@click.option(
+    "--header-timeout", type=click.FloatRange(0.1, 600), help="Seconds to send a request head (10)."
+)
+@click.option("--body-timeout", type=click.FloatRange(0.1, 3600), help="Seconds a body may stall (30).")
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    help="Open connections per process (default: from ulimit -n).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
 )
-def serve(
-    host: str | None,
-    port: int | None,
-    workers: int,
-    task_workers: int | None,
-    voice_job_workers: int | None,
-    log_level: str,
-    wyoming_port: int | None = None,
-    wyoming_zeroconf: bool | None = None,
-    marytts_port: int | None = None,
-) -> None:
+def serve(host: str | None, port: int | None, workers: int, log_level: str, **options: object) -> None:
     """Serve the Amazon Polly, OpenAI, ElevenLabs and MaryTTS speech APIs, and Wyoming for Home Assistant.
 
     \b
@@ -73,16 +103,20 @@ def serve(
       VOICESMITH_AWS_CREDENTIALS='{"AKID": "secret"}' voicesmith serve --host 0.0.0.0 --workers 2
       voicesmith serve --wyoming-port 10200 --marytts-port 59125   (Home Assistant, speech-dispatcher)
     Then point boto3 at it: boto3.client("polly", endpoint_url="http://127.0.0.1:8000", ...).
+    docs/security.md says what to put in front of it before it faces a network.
     """
     import uvicorn
 
+    from voicesmith.server.auth import auth_enabled
+    from voicesmith.server.connections import uvicorn_options
     from voicesmith.settings import Settings
 
-    if task_workers is not None:
-        os.environ["VOICESMITH_TASK_WORKERS"] = str(task_workers)  # read by every worker process
-    if voice_job_workers is not None:
-        os.environ["VOICESMITH_VOICE_JOB_WORKERS"] = str(voice_job_workers)
-    _door_environment(wyoming_port, wyoming_zeroconf, marytts_port, host)
+    for name, variable in _SETTING_OPTIONS.items():
+        if options.get(name) is not None:
+            os.environ[variable] = str(options[name])  # read by every worker process
+    _door_environment(
+        options.get("wyoming_port"), options.get("wyoming_zeroconf"), options.get("marytts_port"), host
+    )
     settings = Settings()
     from voicesmith.server.logs import configure
 
@@ -90,14 +124,19 @@ def serve(
     os.environ["VOICESMITH_LOG_LEVEL"] = log_level  # worker processes set up their logging alike
     host = host or settings.host
     port = port or settings.port
-    if host not in ("127.0.0.1", "localhost", "::1") and not (
-        settings.aws_credentials or settings.openai_api_keys
-    ):
-        _LOGGER.warning("listening on %s with no keys configured: anyone who can reach it may use it", host)
+    os.environ.setdefault("VOICESMITH_PORT", str(port))  # notifications name this server's URL
+    if host not in ("127.0.0.1", "localhost", "::1") and not auth_enabled(settings):
+        _LOGGER.warning("listening on %s with auth off: anyone who can reach it may use it", host)
     if settings.marytts_port and workers > 1:
         raise click.UsageError(
             "--marytts-port needs --workers 1 (or put the main port behind a proxy on 59125)"
         )
+    protocol = uvicorn_options(settings)
+    # The event loop answers throttles, refusals and health checks while synthesis threads run Python
+    # code between onnxruntime calls: a 1 ms GIL switch interval (Python's default is 5 ms) keeps those
+    # answers prompt under load (benchmarks/load.py overload). --workers processes set it in
+    # create_app_from_env.
+    sys.setswitchinterval(0.001)
     if workers > 1:
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics aggregates every worker process
             import tempfile
@@ -117,6 +156,9 @@ def serve(
             log_level=log_level,
             timeout_graceful_shutdown=settings.shutdown_drain_seconds,
             log_config=None,  # the workers log through logs.configure as well (create_app_from_env)
+            http="voicesmith.server.connections:EnvGuardedH11Protocol",
+            timeout_keep_alive=protocol["timeout_keep_alive"],
+            backlog=protocol["backlog"],
         )
         return
     from voicesmith.server.app import create_app
@@ -125,6 +167,7 @@ def serve(
         "log_level": log_level,
         "timeout_graceful_shutdown": settings.shutdown_drain_seconds,  # SIGTERM drains within this
         "log_config": None,  # logging is set up above (text or JSON, with request ids)
+        **protocol,  # connection limits (timeouts, keep-alive, backlog)
     }
     if settings.marytts_port:  # one server, two listeners: the main port and MaryTTS's
         config = uvicorn.Config(create_app(settings), host=host, port=port, **options)

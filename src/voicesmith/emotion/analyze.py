@@ -1,26 +1,37 @@
 """Text emotion analysis: sentence -> voicesmith emotion label, scores and intensity.
 
-The model is all-MiniLM-L6-v2 fine-tuned on GoEmotions (Ekman's 7 labels, multi-label), exported to
-ONNX and quantised to int8 (``data/``; ``scripts/train_emotion_analyzer.py`` reproduces it). Inference
-needs onnxruntime and tokenizers only, and reads nothing from the network.
+The model is all-MiniLM-L6-v2 fine-tuned on GoEmotions (Ekman's 7 labels, multi-label) with a head
+retrained on GoEmotions together with voicesmith's own in-domain sentences (``data/emotion/`` in the
+repository: complaints, support replies, notifications, IVR prompts, narration, dialogue, chat),
+exported to ONNX and quantised to int8 (``data/``; ``scripts/train_emotion_analyzer.py`` reproduces
+it). Inference needs onnxruntime and tokenizers only, and reads nothing from the network.
 
-From the model's 7 independent Ekman probabilities the analyser derives
+A sentence's decision, in order:
 
-* ``scores``: a distribution over the 5 spoken labels. disgust and fear have no voice; each adds its
-  probability to a label chosen by ``disgust_as`` / ``fear_as`` (default angry / sad) by taking the
-  larger of the two, and the five values are then normalised to sum to 1.
-* plain questions: GoEmotions' Ekman ``surprise`` also holds curiosity and confusion, so the model
-  hears surprise in nearly every question. For a question with no sign of surprise (no "!", "wow",
-  "really", "can't believe", ...), the surprise score is moved to neutral.
-* ``label``: the emotional label (angry, happy, sad, surprise) with the highest score if that score
-  reaches :attr:`EmotionAnalyzer.threshold`, else neutral. The shipped threshold (0.52) is the one
-  with the best 5-label macro-F1 on GoEmotions dev among those where an ``angry`` decision is right
-  at least 75 % of the time (gold anger or disgust); on the held-out split that gives 71 %. The
-  measurements are in ``data/emotion_model.json``.
-* ``intensity``: 0 for neutral; otherwise 0.5 at the threshold rising to 1.5 at a score of 1, plus
-  cues the model under-weights for speech: exclamation marks (+0.1 each, up to 3), shouting in
-  capitals (+0.3) and intensifiers such as "very", "so", "absolutely" (+0.1 each, up to 2); clipped
-  to 0.25..2.
+1. the operator lexicon (:class:`~voicesmith.emotion.lexicon.OperatorLexicon`, the
+   ``VOICESMITH_EMOTION_LEXICON`` file): a sentence holding one of its phrases takes that phrase's
+   emotion, before the model is asked;
+2. the model's 7 independent Ekman probabilities become ``scores``, a distribution over the 5 spoken
+   labels: disgust and fear have no voice and join the label chosen by ``disgust_as`` / ``fear_as``
+   (default angry / sad) by the larger of the two; the five values are then normalised to sum to 1.
+   Plain questions (no "!", "wow", "really", ...) have their surprise moved to neutral: GoEmotions'
+   surprise also holds curiosity, and spoken, "How can I help you?" is neutral;
+3. calibrated decision (:func:`decide`): each emotional label has its own threshold, tuned on held-out
+   data (``data/emotion_model.json``). A sentence is the emotion whose score clears its threshold by
+   the largest factor; where none clears one, or the two best emotions are within ``margin`` of each
+   other, it is neutral: uncertainty falls back to neutral, never to a different emotion;
+4. clear words (:func:`apply_cues`): an emotion named outright and not negated ("livid", "thrilled",
+   "heartbroken", "astonished") is never overruled into another emotion. The one exception is a happy
+   word in a sentence decided angry ("Oh I'm thrilled, another delay"): sarcasm, and an angry caller
+   spoken happy is the worse mistake. An emotion named only in the negative ("I am not angry, just
+   tired") is not spoken with that emotion: neutral;
+5. ``intensity`` (:func:`text_intensity`): 0 for neutral; otherwise from the wording on the same 0-2
+   scale the request's ``intensity`` uses ("a bit annoyed" 0.5 < "angry" 1.0 < "furious" 1.5 <
+   "absolutely furious!" 2.0), from the model's confidence where no emotion word is present, plus
+   exclamation marks and shouting.
+
+Across sentences, :func:`~voicesmith.emotion.context.route_in_context` carries a paragraph's emotion to
+its short follow-ups, with hysteresis (see there); the label never changes inside a sentence.
 """
 
 from __future__ import annotations
@@ -29,12 +40,19 @@ import functools
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from voicesmith.emotion.labels import SPOKEN_EMOTIONS, Emotion, resolve_emotion
+from voicesmith.emotion.lexicon import (
+    OperatorLexicon,
+    clear_cues,
+    negated_cues,
+    punctuation_boost,
+    word_intensity,
+)
 from voicesmith.errors import ServiceFailureError, ValidationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,14 +62,19 @@ MODEL_FILE = "emotion_minilm_int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 SETTINGS_FILE = "emotion_model.json"
 
-_INTENSIFIERS = re.compile(
-    r"\b(very|so|really|extremely|absolutely|totally|utterly|incredibly|completely|terribly|such)\b",
-    re.IGNORECASE,
-)
-_WORDS = re.compile(r"[A-Za-z]{2,}")
+EMOTIONAL: tuple[Emotion, ...] = SPOKEN_EMOTIONS[1:]
+"""The labels that replace neutral: angry, happy, sad, surprise."""
+
+CUE_FLOOR = 0.0
+"""A clear emotion word turns a neutral decision into its emotion when the model gives that emotion at
+least this fraction of its threshold. 0: always. The model may not know the word at all ("livid"
+scores sad on GoEmotions' Reddit register); names and mentions ("Furious Pete's Diner", "the word
+livid") are no cue (:func:`~voicesmith.emotion.lexicon.clear_cues`)."""
+
 _SURPRISE_CUES = re.compile(
     r"!|\b(wow|whoa|woah|oh|huh|really|seriously|what\?|no way|(can't|cannot|couldn't) believe|unbelievable"
-    r"|surpris\w*|amaz\w*|astonish\w*|stun\w*|shock\w*)",
+    r"|surpris\w*|amaz\w*|astonish\w*|stun\w*|shock\w*|wait|hold on|hang on|since when|goodness"
+    r"|good (heavens|grief|lord)|blimey|gosh|kidding|are you serious|you're joking)",
     re.IGNORECASE,
 )
 
@@ -68,6 +91,13 @@ class EmotionResult:
     """How strongly to render ``label``: 0 for neutral, else 0.25..2 (1.0 = nominal)."""
     ekman: dict[str, float]
     """The model's independent probabilities of the 7 Ekman labels (multi-label, do not sum to 1)."""
+    source: str = "model"
+    """What decided ``label``: ``model``, ``cue`` (a clear emotion word), ``lexicon`` (the operator's
+    list), ``blank`` (nothing to analyse) or, after routing, ``context``."""
+    cue: str | None = None
+    """The word or phrase behind a ``cue`` or ``lexicon`` decision."""
+    thresholds: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    """The thresholds the decision used (for the context rules)."""
 
 
 def spoken_scores(
@@ -89,11 +119,7 @@ def is_plain_question(text: str) -> bool:
 
 
 def discount_plain_questions(scores: np.ndarray, texts: list[str]) -> np.ndarray:
-    """Move the surprise score of plain questions to neutral, in place; returns ``scores``.
-
-    GoEmotions' Ekman ``surprise`` also holds curiosity and confusion, so the model hears surprise in
-    almost any question; spoken, a plain question ("How can I help you?") is neutral.
-    """
+    """Move the surprise score of plain questions to neutral, in place; returns ``scores``."""
     surprise = SPOKEN_EMOTIONS.index(Emotion.SURPRISE)
     for row, text in enumerate(texts):
         if is_plain_question(text):
@@ -102,22 +128,99 @@ def discount_plain_questions(scores: np.ndarray, texts: list[str]) -> np.ndarray
     return scores
 
 
-def decide(scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices into :data:`SPOKEN_EMOTIONS`: the top emotional label if it reaches ``threshold``, else 0."""
-    top = np.argmax(scores[:, 1:], axis=1) + 1
-    return np.where(scores[np.arange(len(scores)), top] >= threshold, top, 0)
+def decide(scores: np.ndarray, thresholds: np.ndarray | float, margin: float = 0.0) -> np.ndarray:
+    """Indices into :data:`SPOKEN_EMOTIONS` for rows of spoken ``scores``.
+
+    ``thresholds``: one per emotional label (angry, happy, sad, surprise) or one for all. A row is the
+    emotion with the highest score / threshold among those that reach their threshold, unless the
+    runner-up emotion's score is within ``margin`` of it (two emotions, no clear winner); else 0
+    (neutral)."""
+    limits = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (len(EMOTIONAL),))
+    emotional = scores[:, 1:]
+    ratio = emotional / np.maximum(limits, 1e-9)
+    top = np.argmax(ratio, axis=1)
+    rows = np.arange(len(scores))
+    top_score = emotional[rows, top]
+    others = emotional.copy()
+    others[rows, top] = -1.0
+    close = np.abs(top_score - others.max(axis=1)) < margin if margin > 0 else np.zeros(len(scores), bool)
+    return np.where((ratio[rows, top] >= 1.0) & ~close, top + 1, 0)
 
 
-def estimate_intensity(text: str, score: float, threshold: float) -> float:
-    """Intensity for an emotional label with ``score`` (see the module docstring for the rule)."""
-    base = 0.5 + (score - threshold) / max(1.0 - threshold, 1e-6)
-    cues = 0.1 * min(text.count("!"), 3)
-    words = _WORDS.findall(text)
-    shouted = sum(word.isupper() for word in words)
-    if shouted >= 2 or (words and shouted / len(words) >= 0.5 and shouted >= 1):
-        cues += 0.3
-    cues += 0.1 * min(len(_INTENSIFIERS.findall(text)), 2)
-    return round(float(np.clip(base + cues, 0.25, 2.0)), 3)
+def text_intensity(
+    text: str,
+    label: Emotion,
+    score: float,
+    threshold: float,
+    *,
+    disgust_as: str = "angry",
+    fear_as: str = "sad",
+) -> float:
+    """Intensity for an emotional ``label`` on the rendering's 0-2 scale (module docstring, step 5).
+
+    From the wording when it has an emotion word for ``label`` (:func:`~voicesmith.emotion.lexicon.
+    word_intensity`), else from the model: 0.75 at the threshold to 1.25 at a score of 1; then
+    exclamation marks and capitals; clipped to 0.25..2."""
+    worded = word_intensity(text, label, disgust_as=disgust_as, fear_as=fear_as)
+    if worded is None:
+        confidence = float(np.clip((score - threshold) / max(1.0 - threshold, 1e-6), 0.0, 1.0))
+        worded = 0.75 + 0.5 * confidence
+    return round(float(np.clip(worded + punctuation_boost(text), 0.25, 2.0)), 3)
+
+
+def apply_cues(
+    label: Emotion,
+    scores: dict[str, float],
+    thresholds: dict[str, float],
+    cues: dict[Emotion, str],
+    negated: set[Emotion] = frozenset(),
+) -> tuple[Emotion, str | None]:
+    """The label after the clear-word rule (module docstring, step 4) and the word that decided it.
+
+    ``negated``: emotions named only in the negative ("I am not angry"); a decision for one of them,
+    with no clear word for it, falls back to neutral."""
+    if label in negated and label not in cues:
+        return Emotion.NEUTRAL, None
+    if not cues or label in cues:
+        return label, None
+    if label is Emotion.ANGRY and set(cues) == {Emotion.HAPPY}:
+        return label, None  # a happy word in an angry sentence: sarcasm
+    best = max(cues, key=lambda e: scores[e.value] / thresholds[e.value])
+    if label is not Emotion.NEUTRAL or scores[best.value] >= CUE_FLOOR * thresholds[best.value]:
+        return best, cues[best]
+    return label, None
+
+
+def decide_text(
+    text: str,
+    scores: dict[str, float],
+    model_label: Emotion,
+    thresholds: dict[str, float],
+    *,
+    lexicon: OperatorLexicon | None = None,
+    disgust_as: str = "angry",
+    fear_as: str = "sad",
+) -> tuple[Emotion, float, str, str | None]:
+    """(label, intensity, source, cue) of one sentence from its spoken ``scores`` and the model's
+    calibrated ``model_label`` (:func:`decide`): the operator lexicon first, then the clear-word rule,
+    then the intensity (module docstring, steps 1, 4 and 5)."""
+    fixed_intensity = None
+    entry = lexicon.match(text) if lexicon is not None else None
+    if entry is not None:
+        label, source, cue, fixed_intensity = entry.emotion, "lexicon", entry.phrase, entry.intensity
+    else:
+        cues = clear_cues(text, disgust_as=disgust_as, fear_as=fear_as)
+        negated = negated_cues(text, disgust_as=disgust_as, fear_as=fear_as)
+        label, cue = apply_cues(model_label, scores, thresholds, cues, negated)
+        source = "cue" if cue is not None else "model"
+    if label is Emotion.NEUTRAL:
+        return label, 0.0, source, cue
+    if fixed_intensity is not None:
+        return label, fixed_intensity, source, cue
+    intensity = text_intensity(
+        text, label, scores[label.value], thresholds[label.value], disgust_as=disgust_as, fear_as=fear_as
+    )
+    return label, intensity, source, cue
 
 
 class EmotionAnalyzer:
@@ -125,8 +228,8 @@ class EmotionAnalyzer:
 
     Loading takes ~0.2 s; use :meth:`default` to share one instance. Thread-safe for concurrent calls
     (onnxruntime sessions are). ``threads`` sets onnxruntime's intra-op threads; with 1, a 15-token
-    sentence takes ~2 ms (``benchmarks/bench_emotion.py``). ``disgust_as`` / ``fear_as`` choose the spoken
-    label for those Ekman emotions; ``threshold`` overrides the tuned switch threshold.
+    sentence takes ~3 ms (``benchmarks/bench_emotion.py``). ``disgust_as`` / ``fear_as`` choose the spoken
+    label for those Ekman emotions; ``threshold`` replaces the tuned per-label thresholds by one value.
     """
 
     def __init__(
@@ -166,21 +269,31 @@ class EmotionAnalyzer:
         self._ekman_labels: tuple[str, ...] = tuple(settings["ekman_labels"])
         self._disgust_as = disgust_as
         self._fear_as = fear_as
+        tuned = settings.get("label_thresholds") or {e.value: settings["threshold"] for e in EMOTIONAL}
+        self.thresholds: dict[str, float] = {
+            e.value: float(tuned[e.value] if threshold is None else threshold) for e in EMOTIONAL
+        }
+        """Score each emotional label needs to replace neutral (tuned per label on held-out data)."""
         self.threshold: float = float(settings["threshold"] if threshold is None else threshold)
-        """Score an emotional label needs to replace neutral (see the module docstring)."""
+        """One reference threshold (the angry one, unless overridden): the scale of the context rules."""
+        self.margin: float = float(settings.get("margin", 0.0)) if threshold is None else 0.0
+        """Lead the best emotion needs over the runner-up emotion (else neutral)."""
         self.metrics: dict = settings.get("metrics", {})
-        """What the training script measured on GoEmotions dev and its held-out split."""
-        _LOGGER.debug("loaded the emotion model from %s (threshold %.2f)", model_dir, self.threshold)
+        """What the training script measured (GoEmotions, in-domain held-out, confusion tables)."""
+        _LOGGER.debug("loaded the emotion model from %s (thresholds %s)", model_dir, self.thresholds)
 
     @classmethod
     @functools.cache
     def default(cls) -> EmotionAnalyzer:
-        """The shipped model with its tuned threshold, loaded once per process."""
+        """The shipped model with its tuned thresholds, loaded once per process."""
         return cls()
 
     @property
     def ekman_labels(self) -> tuple[str, ...]:
         return self._ekman_labels
+
+    def token_count(self, text: str) -> int:
+        return len(self._tokenizer.encode(text).ids)
 
     def ekman_probabilities(self, texts: list[str]) -> np.ndarray:
         """The model's sigmoid probabilities, shape (len(texts), 7), in :attr:`ekman_labels` order."""
@@ -196,15 +309,37 @@ class EmotionAnalyzer:
             out[row] = 1.0 / (1.0 + np.exp(-logits[0]))
         return out
 
-    def analyze(self, text: str) -> EmotionResult:
-        """Analyse one sentence."""
-        return self.analyze_sentences([text])[0]
+    def scores_of(self, texts: list[str], *, disgust_as: str | None = None, fear_as: str | None = None):
+        """Spoken scores (n, 5) of ``texts`` after the plain-question rule, and the Ekman probabilities."""
+        ekman = self.ekman_probabilities(texts)
+        scores = spoken_scores(
+            ekman,
+            self._ekman_labels,
+            disgust_as=disgust_as or self._disgust_as,
+            fear_as=fear_as or self._fear_as,
+        )
+        return discount_plain_questions(scores, texts), ekman
 
-    def analyze_sentences(self, texts: list[str]) -> list[EmotionResult]:
+    def analyze(self, text: str, *, lexicon: OperatorLexicon | None = None) -> EmotionResult:
+        """Analyse one sentence."""
+        return self.analyze_sentences([text], lexicon=lexicon)[0]
+
+    def analyze_sentences(
+        self,
+        texts: list[str],
+        *,
+        lexicon: OperatorLexicon | None = None,
+        disgust_as: str | None = None,
+        fear_as: str | None = None,
+    ) -> list[EmotionResult]:
         """Analyse each text on its own; blank texts are neutral with intensity 0.
 
-        A text longer than the model's 128 tokens (about 90 words) is judged on its first 128 tokens.
+        ``lexicon``: the operator's phrase list, applied before the model. ``disgust_as`` / ``fear_as``
+        override the analyser's mapping for this call. A text longer than the model's 128 tokens (about
+        90 words) is judged by the model on its first 128 tokens.
         """
+        disgust_as = disgust_as or self._disgust_as
+        fear_as = fear_as or self._fear_as
         results: list[EmotionResult | None] = [None] * len(texts)
         filled = [i for i, text in enumerate(texts) if text.strip()]
         for i, text in enumerate(texts):
@@ -214,59 +349,70 @@ class EmotionAnalyzer:
                     scores={e.value: float(e is Emotion.NEUTRAL) for e in SPOKEN_EMOTIONS},
                     intensity=0.0,
                     ekman={name: 0.0 for name in self._ekman_labels},
+                    source="blank",
+                    thresholds=self.thresholds,
                 )
-        ekman = self.ekman_probabilities([texts[i] for i in filled])
-        scores = spoken_scores(ekman, self._ekman_labels, disgust_as=self._disgust_as, fear_as=self._fear_as)
-        discount_plain_questions(scores, [texts[i] for i in filled])
-        labels = decide(scores, self.threshold)
+        scores, ekman = self.scores_of([texts[i] for i in filled], disgust_as=disgust_as, fear_as=fear_as)
+        limits = np.array([self.thresholds[e.value] for e in EMOTIONAL])
+        labels = decide(scores, limits, self.margin)
         for row, i in enumerate(filled):
-            label = SPOKEN_EMOTIONS[int(labels[row])]
-            score = float(scores[row, labels[row]])
-            intensity = (
-                0.0 if label is Emotion.NEUTRAL else estimate_intensity(texts[i], score, self.threshold)
+            row_scores = {
+                e.value: round(float(v), 4) for e, v in zip(SPOKEN_EMOTIONS, scores[row], strict=True)
+            }
+            label, intensity, source, cue = decide_text(
+                texts[i],
+                row_scores,
+                SPOKEN_EMOTIONS[int(labels[row])],
+                self.thresholds,
+                lexicon=lexicon,
+                disgust_as=disgust_as,
+                fear_as=fear_as,
             )
             results[i] = EmotionResult(
                 label=label,
-                scores={
-                    e.value: round(float(s), 4) for e, s in zip(SPOKEN_EMOTIONS, scores[row], strict=True)
-                },
+                scores=row_scores,
                 intensity=intensity,
                 ekman={n: round(float(p), 4) for n, p in zip(self._ekman_labels, ekman[row], strict=True)},
+                source=source,
+                cue=cue,
+                thresholds=self.thresholds,
             )
         return results  # type: ignore[return-value]
 
+    def with_threshold(self, result: EmotionResult, threshold: float) -> EmotionResult:
+        """``result`` decided again at one ``threshold`` for every label (lexicon decisions stay)."""
+        if result.source in ("lexicon", "blank"):
+            return result
+        scores = np.array([[result.scores[e.value] for e in SPOKEN_EMOTIONS]])
+        label = SPOKEN_EMOTIONS[int(decide(scores, threshold)[0])]
+        intensity = 0.0 if label is Emotion.NEUTRAL else result.intensity or 1.0
+        return replace(
+            result, label=label, intensity=intensity, thresholds=dict.fromkeys(self.thresholds, threshold)
+        )
 
-def _raw_decision(text: str, result: EmotionResult, threshold: float) -> tuple[Emotion, float, float]:
-    """(label, intensity, score of the top emotional label) of one analysed sentence at ``threshold``."""
-    top = max(SPOKEN_EMOTIONS[1:], key=lambda e: result.scores[e.value])
-    score = result.scores[top.value]
-    if score >= threshold:
-        return top, estimate_intensity(text, score, threshold), score
-    return Emotion.NEUTRAL, 0.0, score
+
+@functools.cache
+def _cached_lexicon(path: str, mtime_ns: int, size: int, disgust_as: str, fear_as: str) -> OperatorLexicon:
+    return OperatorLexicon.from_file(path, disgust_as=disgust_as, fear_as=fear_as)
 
 
-def smooth_emotions(
-    sentences: list[str], results: list[EmotionResult], threshold: float, *, smoothing: bool = True
-) -> list[tuple[Emotion, float]]:
-    """Per-sentence (label, intensity) from analyses, with the neighbour rule of :func:`route_emotions`."""
-    raw = [_raw_decision(text, result, threshold) for text, result in zip(sentences, results, strict=True)]
-    routed = [(label, intensity) for label, intensity, _ in raw]
-    if not smoothing or len(raw) < 2:
-        return routed
-    strong = threshold + (1.0 - threshold) / 2
-    # Pass 1, bridge: decided on the unsmoothed labels.
-    for i in range(1, len(raw) - 1):
-        (left, left_intensity, _), (right, right_intensity, _) = raw[i - 1], raw[i + 1]
-        if raw[i][0] is Emotion.NEUTRAL and left is right and left is not Emotion.NEUTRAL:
-            if results[i].scores[left.value] >= threshold / 2:
-                routed[i] = (left, min(left_intensity, right_intensity))
-    # Pass 2, isolate: decided on the bridged labels, so a bridge's ends are not isolated.
-    bridged = [label for label, _ in routed]
-    for i, (label, _, score) in enumerate(raw):
-        neighbours = [bridged[j] for j in (i - 1, i + 1) if 0 <= j < len(raw)]
-        if label is not Emotion.NEUTRAL and score < strong and all(n is Emotion.NEUTRAL for n in neighbours):
-            routed[i] = (Emotion.NEUTRAL, 0.0)
-    return routed
+def load_operator_lexicon(
+    path: Path | str | None, *, disgust_as: str = "angry", fear_as: str = "sad"
+) -> OperatorLexicon | None:
+    """The operator lexicon at ``path`` (None: none), read once and again whenever the file changes.
+
+    ``path`` comes from the server's settings (``VOICESMITH_EMOTION_LEXICON``), so a missing or
+    malformed file is the operator's to fix: a :class:`~voicesmith.errors.ServiceFailureError` naming
+    the file and line, not a client error."""
+    if path is None or str(path) == "":
+        return None
+    try:
+        stat = Path(path).stat()
+        return _cached_lexicon(str(path), stat.st_mtime_ns, stat.st_size, disgust_as, fear_as)
+    except (OSError, ValidationError) as error:
+        raise ServiceFailureError(
+            f"The emotion lexicon (VOICESMITH_EMOTION_LEXICON) is unusable: {error}"
+        ) from error
 
 
 def route_emotions(
@@ -277,28 +423,30 @@ def route_emotions(
     smoothing: bool = True,
     intensity: float | None = None,
     analyzer: EmotionAnalyzer | None = None,
+    paragraphs: list[int] | None = None,
+    lexicon: OperatorLexicon | None = None,
+    disgust_as: str | None = None,
+    fear_as: str | None = None,
 ) -> list[tuple[Emotion, float]]:
     """Choose the (emotion, intensity) to speak each sentence with.
 
     An explicit emotion (anything but ``None`` / ``Emotion.AUTO``) always wins: every sentence gets it,
     with ``intensity`` (default 1.0; neutral is always 0.0). Otherwise each sentence is analysed on its
-    own, so the emotion only ever changes at a sentence boundary, and a sentence leaves neutral only when
-    its top emotional score reaches ``threshold`` (default: the analyser's tuned threshold). Then, with
-    ``smoothing``, two neighbour rules apply, in this order:
-
-    * bridge: a neutral sentence between two sentences of the same emotion E (as first decided) takes E
-      when its own score for E is at least ``threshold / 2`` (a moderate score), with the weaker
-      neighbour's intensity;
-    * isolate: an emotional sentence whose neighbours after bridging (one at the start or end of the
-      text) are all neutral reverts to neutral unless its score is strong, i.e. at least halfway from
-      ``threshold`` to 1.
-
-    A single sentence is never smoothed.
+    own, so the emotion only ever changes at a sentence boundary, and with ``smoothing`` the context
+    rules of :func:`~voicesmith.emotion.context.route_in_context` apply within each paragraph
+    (``paragraphs``: a paragraph number per sentence; default: all one paragraph). ``threshold``
+    replaces the tuned per-label thresholds by one value.
     """
+    from voicesmith.emotion.context import route_in_context
+
     if explicit is not None and explicit is not Emotion.AUTO:
         level = 0.0 if explicit is Emotion.NEUTRAL else (1.0 if intensity is None else float(intensity))
         return [(explicit, level)] * len(sentences)
     analyzer = analyzer or EmotionAnalyzer.default()
-    limit = analyzer.threshold if threshold is None else float(threshold)
-    results = analyzer.analyze_sentences(list(sentences))
-    return smooth_emotions(list(sentences), results, limit, smoothing=smoothing)
+    results = analyzer.analyze_sentences(
+        list(sentences), lexicon=lexicon, disgust_as=disgust_as, fear_as=fear_as
+    )
+    if threshold is not None:
+        results = [analyzer.with_threshold(result, float(threshold)) for result in results]
+    routed = route_in_context(list(sentences), results, paragraphs, smoothing=smoothing)
+    return [(result.label, result.intensity) for result in routed]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from voicesmith.audio.effects import Transform
 
@@ -84,11 +85,14 @@ def route_utterance_emotions(
     *,
     disgust_as: str = "angry",
     fear_as: str = "sad",
+    lexicon: str | Path | None = None,
 ) -> list[tuple[str | None, float]]:
     """The emotion and intensity of each planned utterance.
 
     SSML emotion tags win where they apply; then the request's emotion; ``auto`` analyses each
-    sentence and switches only when the analyser is confident, never inside a sentence.
+    sentence (with the operator ``lexicon`` file, if any, before the model) and switches only when
+    the analyser is confident, never inside a sentence; a paragraph's emotion carries to its short
+    follow-ups (:mod:`voicesmith.emotion.context`; paragraphs: blank lines, or SSML ``<p>``).
     """
     if not request_emotion and all(u.emotion is None for u in utterances):
         return [(None, 1.0)] * len(utterances)
@@ -103,7 +107,7 @@ def route_utterance_emotions(
     ]
     per_sentence: dict[int, tuple[str, float]] = {}
     if request_emotion == "auto" or "auto" in tagged:
-        per_sentence = _auto(utterances, source)
+        per_sentence = _auto(utterances, source, disgust_as=disgust_as, fear_as=fear_as, lexicon=lexicon)
     out: list[tuple[str | None, float]] = []
     for utterance, label in zip(utterances, tagged, strict=True):
         if label == "auto" and utterance.sentence in per_sentence:  # <amazon:emotion name="auto">
@@ -121,17 +125,30 @@ def route_utterance_emotions(
     return out
 
 
-def _auto(utterances, source: bytes) -> dict[int, tuple[str, float]]:
-    """Analyse each sentence as written (the source text, not the normalised words)."""
-    from voicesmith.emotion.analyze import route_emotions
+def _auto(
+    utterances, source: bytes, *, disgust_as: str, fear_as: str, lexicon: str | Path | None
+) -> dict[int, tuple[str, float]]:
+    """Analyse each sentence as written (the source text, not the normalised words), in context."""
+    from voicesmith.emotion.analyze import load_operator_lexicon, route_emotions
+    from voicesmith.emotion.context import paragraph_numbers
 
     texts: dict[int, str] = {}
+    spans: dict[int, tuple[int, int]] = {}
     for utterance in utterances:
         start, end = utterance.sentence_span
         written = source[start:end].decode("utf-8", errors="replace") if source else ""
         written = " ".join(_TAG.sub(" ", written).split())  # SSML tags inside a sentence
         if utterance.sentence not in texts:
             texts[utterance.sentence] = written or " ".join(w.text + w.punctuation for w in utterance.words)
+            spans[utterance.sentence] = (start, end)
     order = sorted(texts)
-    routed = route_emotions([texts[s] for s in order], explicit=None)
+    paragraphs = paragraph_numbers(source, [spans[s] for s in order]) if source else None
+    routed = route_emotions(
+        [texts[s] for s in order],
+        explicit=None,
+        paragraphs=paragraphs,
+        lexicon=load_operator_lexicon(lexicon, disgust_as=disgust_as, fear_as=fear_as),
+        disgust_as=disgust_as,
+        fear_as=fear_as,
+    )
     return {s: (str(label), float(strength)) for s, (label, strength) in zip(order, routed, strict=True)}

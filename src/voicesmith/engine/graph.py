@@ -18,20 +18,28 @@ The cut points are found by graph structure (the two RandomNormalLike nodes, the
 durations, the first node of the flow), which every Piper export shares; a graph that does not fit
 raises :class:`UnsupportedGraphError`, which loading reports as an InvalidVoiceError (the voice
 is refused, not run whole).
+
+``decoder.onnx`` is then cut once more at HiFi-GAN's input (``flow.onnx`` + ``hifigan.onnx``), so the
+flow runs once per block of frames and HiFi-GAN once per streamed window. :func:`prepare_split_models`
+does all of it once per voice file and caches the parts by the file's digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
-import onnx.shape_inference
-import onnx.utils
+if TYPE_CHECKING:  # onnx (~0.1 s to import) is needed only to split: a cached voice loads without it
+    import onnx
 
 _LOGGER = logging.getLogger(__name__)
 
+SPLIT_VERSION = "4"
+"""Bump when the split changes, so cached split models are rebuilt."""
 ENCODER_OUTPUTS = ("durations", "m_p", "logs_p")
 """Outputs of the encoder part, in order (``g`` follows for multi-speaker voices)."""
 
@@ -208,6 +216,10 @@ def _conv_in_channels(model: onnx.ModelProto, consumer_prefix: str) -> int:
 def ensure_value_info(model: onnx.ModelProto, names: list[str]) -> None:
     """The extractor needs a type for every tensor it cuts at; exports without shape information
     (torch's exporter leaves it out for some graphs) get one from shape inference, else float."""
+    import onnx
+    import onnx.shape_inference
+    import onnx.utils
+
     known = {
         v.name for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output)
     }
@@ -227,6 +239,10 @@ def ensure_value_info(model: onnx.ModelProto, names: list[str]) -> None:
 
 def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
     """Write ``encoder.onnx`` and ``decoder.onnx`` for the voice at ``model_path`` into ``out_dir``."""
+    import onnx
+    import onnx.shape_inference
+    import onnx.utils
+
     model = onnx.load(str(model_path))
     cuts = find_cut_points(model)
     ensure_value_info(
@@ -271,3 +287,67 @@ def split_voice_model(model_path: Path, out_dir: Path) -> tuple[Path, Path]:
     onnx.save(decoder, str(decoder_path))
     _LOGGER.info("split %s into %s", model_path, out_dir)
     return encoder_path, decoder_path
+
+
+def file_digest(path: Path) -> str:
+    """A short content digest: the cache key of a voice file's split models."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:24]
+
+
+def split_flow_decoder(decoder_path: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Cut ``decoder.onnx`` (flow + HiFi-GAN) at the HiFi-GAN's input."""
+    import onnx
+    import onnx.shape_inference
+    import onnx.utils
+
+    model = onnx.load(str(decoder_path))
+    dec_input = None
+    for node in model.graph.node:
+        if node.name.startswith("/dec/") and node.op_type == "Conv":
+            dec_input = node.input[0]
+            break
+    if dec_input is None:
+        raise UnsupportedGraphError("no /dec/ convolution found")
+    ensure_value_info(model, [dec_input])
+    extractor = onnx.utils.Extractor(model)
+    inputs = [i.name for i in model.graph.input]
+    flow = extractor.extract_model(inputs, [dec_input])
+    hifigan_inputs = [dec_input] + [name for name in inputs if name == "g"]
+    hifigan = extractor.extract_model(hifigan_inputs, ["audio"])
+    for graph_model, old, new in ((flow, dec_input, "z"), (hifigan, dec_input, "z")):
+        for node in graph_model.graph.node:
+            node.input[:] = [new if n == old else n for n in node.input]
+            node.output[:] = [new if n == old else n for n in node.output]
+        for value in list(graph_model.graph.input) + list(graph_model.graph.output):
+            if value.name == old:
+                value.name = new
+    weights = {i.name: i for i in model.graph.initializer}
+    dec_conv = next(n for n in model.graph.node if n.name.startswith("/dec/") and n.op_type == "Conv")
+    set_input_shape(hifigan, "z", [1, int(weights[dec_conv.input[1]].dims[1]), "frames"])
+    flow_path, hifigan_path = out_dir / "flow.onnx", out_dir / "hifigan.onnx"
+    onnx.save(flow, str(flow_path))
+    onnx.save(hifigan, str(hifigan_path))
+    return flow_path, hifigan_path
+
+
+def prepare_split_models(model_path: Path, cache_dir: Path) -> Path:
+    """Split the voice once and cache the parts under ``cache_dir/<digest>``; return that folder."""
+    folder = cache_dir / "split" / f"{file_digest(model_path)}-v{SPLIT_VERSION}"
+    done = folder / "done"
+    if done.exists():
+        return folder
+    tmp = folder.with_name(folder.name + f".tmp{threading.get_ident()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    encoder_path, decoder_path = split_voice_model(model_path, tmp)
+    split_flow_decoder(decoder_path, tmp)
+    decoder_path.unlink()
+    (tmp / "done").write_text(str(model_path))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process finished first
+        _LOGGER.debug("split models for %s already prepared", model_path)
+    return folder

@@ -20,10 +20,10 @@ import numpy as np
 from voicesmith.engine import synthetic_audio
 from voicesmith.engine.catalog import VoiceCatalog, VoiceInfo
 from voicesmith.engine.marks import MARK_TYPES, SpeechMark, sort_marks
+from voicesmith.engine.model import Prior, VoiceModel, VoiceParams
 from voicesmith.engine.phonemize import WordInput, phonemize_words
 from voicesmith.engine.planner import PlannedUtterance, plan_document, word_gain
 from voicesmith.engine.render import UtteranceRendering, rendering_for
-from voicesmith.engine.voice import PiperModel, Prior, VoiceParams
 from voicesmith.errors import AudioDurationExceededError, TextLengthExceededError, ValidationError
 from voicesmith.settings import Settings
 from voicesmith.text.ssml import parse_ssml, plain_text_document
@@ -146,7 +146,7 @@ class SynthesisResult:
 class _Plan:
     request: SynthesisRequest
     info: VoiceInfo
-    model: PiperModel
+    model: VoiceModel
     params: VoiceParams
     utterances: list[PlannedUtterance]
     source: bytes
@@ -224,7 +224,7 @@ class Synthesizer:
 
     # -- planning -------------------------------------------------------------------------------------------
 
-    def _params(self, request: SynthesisRequest, info: VoiceInfo, model: PiperModel) -> VoiceParams:
+    def _params(self, request: SynthesisRequest, info: VoiceInfo, model: VoiceModel) -> VoiceParams:
         speaker_id = None
         if request.speaker is not None:
             if isinstance(request.speaker, int) or _SPEAKER_ID.fullmatch(str(request.speaker)):
@@ -237,7 +237,7 @@ class Synthesizer:
                     f"voice {info.id!r} has no speaker {request.speaker!r}; speakers: {known}"
                 )
         return VoiceParams(
-            length_scale=model.config.length_scale / request.rate,
+            length_scale=model.length_scale / request.rate,
             noise_scale=request.noise_scale,
             noise_w=request.noise_w,
             speaker_id=speaker_id,
@@ -255,16 +255,20 @@ class Synthesizer:
             document,
             language=info.language,
             lexicons=list(request.lexicons),  # type: ignore[arg-type]
-            voice_phonemes=dict(model.config.phoneme_id_map),
-            espeak_voice=model.config.espeak_voice,
+            voice_phonemes=dict(model.phoneme_id_map),
+            espeak_voice=model.espeak_voice,
         )
         if not any(u.words or u.tone for u in utterances):
             raise ValidationError("the text has nothing that can be spoken")
         styles = {
             emotion: info.speakers[name] for emotion, name in info.styles.items() if name in info.speakers
         }
-        aliases = {"disgust_as": self.settings.emotion_disgust_as, "fear_as": self.settings.emotion_fear_as}
-        renderings = rendering_for(utterances, request, styles, model.style_table is not None, aliases)
+        aliases = {
+            "disgust_as": self.settings.emotion_disgust_as,
+            "fear_as": self.settings.emotion_fear_as,
+            "lexicon": self.settings.emotion_lexicon,
+        }
+        renderings = rendering_for(utterances, request, styles, model.blends_styles, aliases)
         return _Plan(request, info, model, params, utterances, request.text.encode(), renderings)
 
     def audio_limit(self, request: SynthesisRequest) -> float:

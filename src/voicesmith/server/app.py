@@ -34,7 +34,9 @@ from voicesmith.server import (
     polly_tasks,
     sagemaker,
     voices,
+    webhooks,
 )
+from voicesmith.server.auth import AuthMiddleware, check_auth_settings
 from voicesmith.server.cache import ResponseCache, SharedTier
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.elevenlabs import router as elevenlabs_router
@@ -48,7 +50,7 @@ from voicesmith.server.errors import (
     unexpected_error_response,
 )
 from voicesmith.server.marytts import router as marytts_router
-from voicesmith.server.services import Services, SynthesisPool
+from voicesmith.server.services import Admission, RateLimiter, Services, SynthesisPool
 from voicesmith.server.voices import VoiceJobRunner
 from voicesmith.server.workers import build_workers, start_workers
 from voicesmith.server.wyoming import router as wyoming_router
@@ -143,6 +145,7 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
         if settings.shared_storage_url
         else None
     )
+    queued = settings.synthesis_queue if settings.synthesis_queue >= 0 else 2 * concurrency
     store = Store(settings.database_url)
     store.check(thorough=True)  # a damaged database stops the start with one line naming it
     return Services(
@@ -153,6 +156,14 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
         pool=SynthesisPool(concurrency),
         shared=shared,
         cache=_response_cache(settings, shared),
+        admission=Admission(concurrency, queued),
+        rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        webhooks=webhooks.WebhookSender(
+            settings.webhook_allowed_networks,
+            settings.webhook_timeout_seconds,
+            settings.webhook_attempts,
+            webhooks.Signer(settings.data_dir / "sns"),
+        ),
     )
 
 
@@ -200,6 +211,7 @@ def create_app(
         synthesizer: share an already loaded synthesizer (tests); default: a new one on ``settings``.
     """
     settings = settings or Settings()
+    check_auth_settings(settings)
     services = build_services(settings, synthesizer)
     build_workers(services, voice_job_runner=voice_job_runner)
 
@@ -215,6 +227,9 @@ def create_app(
     app = FastAPI(title="voicesmith", version=__version__, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
+    # Inside RequestContextMiddleware (added last, so outermost): credentials, rate and admission are
+    # checked with the request id set, and before the body is read.
+    app.add_middleware(AuthMiddleware, fastapi_app=app)
     app.add_middleware(
         RequestContextMiddleware,
         max_bytes=settings.max_request_bytes,
@@ -225,7 +240,7 @@ def create_app(
         from voicesmith.server import tracing
 
         tracing.instrument(app)
-    for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console):
+    for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console, webhooks):
         app.include_router(module.router)
     app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
     app.include_router(elevenlabs_router)  # ElevenLabs' API under /elevenlabs
@@ -253,6 +268,9 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn (``--factory``, ``voicesmith serve --workers N``): settings from the env."""
+    import sys
+
+    sys.setswitchinterval(0.001)  # as voicesmith serve does (see cli/serve.py)
     settings = Settings()
     logs.configure(settings.log_format, os.environ.get("VOICESMITH_LOG_LEVEL", "info"))
     return create_app(settings)

@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from voicesmith.engine.synthesizer import Synthesizer
-from voicesmith.server.auth import verify_bearer, verify_sigv4
+from voicesmith.server.auth import OPENAI, POLLY, SAGEMAKER, AuthGuard
+from voicesmith.server.auth import require_auth as require_auth
 from voicesmith.server.services import Services
 from voicesmith.settings import Settings
 from voicesmith.tasks.store import Store
@@ -41,13 +42,11 @@ SynthesizerDep = Annotated[Synthesizer, Depends(get_synthesizer)]
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-async def polly_auth(request: Request, settings: SettingsDep) -> None:
-    """SigV4 on the Polly routes, when access keys are configured."""
-    if settings.aws_credentials:
-        await verify_sigv4(request, settings.aws_credentials)
-
-
-async def openai_auth(request: Request, settings: SettingsDep) -> None:
-    """Bearer keys on the OpenAI routes, when keys are configured."""
-    if settings.openai_api_keys:
-        verify_bearer(request, settings.openai_api_keys)
+# The doors' auth dependencies (``dependencies=[Depends(polly_auth)]``, or ``[require_auth(door)]`` for a
+# new door). They name the door; AuthMiddleware checks the credential before the body is read.
+polly_auth = AuthGuard(POLLY)
+"""AWS SigV4 for the Polly routes (service ``polly``), when auth is on."""
+openai_auth = AuthGuard(OPENAI)
+"""``Authorization: Bearer <key>`` for the OpenAI routes, when auth is on."""
+sagemaker_auth = AuthGuard(SAGEMAKER)
+"""AWS SigV4 for SageMaker's ``/invocations`` (service ``sagemaker``), when auth is on."""

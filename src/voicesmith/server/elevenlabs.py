@@ -45,7 +45,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.server.alignment import CharTimings, TextAligner
-from voicesmith.server.deps import ServicesDep
+from voicesmith.server.auth import ELEVENLABS, ROUTE_CHECKED
+from voicesmith.server.deps import ServicesDep, require_auth
 from voicesmith.server.elevenlabs_protocol import (
     DEFAULT_MODEL,
     MAX_TEXT_CHARACTERS,
@@ -66,7 +67,7 @@ from voicesmith.server.stream_speech import SegmentSpeaker
 _LOGGER = logging.getLogger(__name__)
 
 router = APIRouter(prefix=PREFIX, tags=["elevenlabs"])
-_auth = [Depends(elevenlabs_auth)]
+_auth = [Depends(elevenlabs_auth), require_auth(ELEVENLABS)]
 
 
 # -- text to speech ------------------------------------------------------------------------------------------
@@ -320,11 +321,13 @@ def get_subscription() -> dict:
 # -- streaming text in ---------------------------------------------------------------------------------------
 
 
-@router.websocket("/v1/text-to-speech/{voice_id}/stream-input")
+@router.websocket("/v1/text-to-speech/{voice_id}/stream-input", dependencies=[require_auth(ROUTE_CHECKED)])
 async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     await serve_stream(websocket, voice_id, multi=False)
 
 
-@router.websocket("/v1/text-to-speech/{voice_id}/multi-stream-input")
+@router.websocket(
+    "/v1/text-to-speech/{voice_id}/multi-stream-input", dependencies=[require_auth(ROUTE_CHECKED)]
+)
 async def multi_stream_input(websocket: WebSocket, voice_id: str) -> None:
     await serve_stream(websocket, voice_id, multi=True)

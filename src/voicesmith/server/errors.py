@@ -10,6 +10,7 @@ Which shape a response gets depends on the path (``/v1/audio/...`` and ``/v1/mod
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Callable
 
@@ -18,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from voicesmith.errors import AccessDeniedError, VoicesmithError
+from voicesmith.errors import AccessDeniedError, ThrottlingError, VoicesmithError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -88,13 +89,35 @@ def openai_error(
 
 
 def error_response(request: Request, error: VoicesmithError) -> Response:
-    if (door := door_error(request.url.path, error.message, error.status, error)) is not None:
+    throttled = isinstance(error, ThrottlingError)
+    status = 429 if throttled else error.status  # doors with their own shape throttle as HTTP does
+    if (door := door_error(request.url.path, error.message, status, error)) is not None:
+        if throttled:
+            _retry_headers(door, error)
         return door
+    if throttled:
+        return throttled_response(request, error)
     if is_openai_path(request.url.path):
         if isinstance(error, AccessDeniedError):
             return openai_error(error.message, 401, code="invalid_api_key")
         return openai_error(error.message, error.status, param=getattr(error, "param", None))
     return polly_error(error.polly_type, error.message, error.status, request_id(request))
+
+
+def throttled_response(request: Request, error: ThrottlingError) -> JSONResponse:
+    """Polly's ThrottlingException (HTTP 400, which boto3 retries) or OpenAI's 429, with Retry-After
+    (whole seconds) and retry-after-ms (the OpenAI SDK's finer hint)."""
+    if is_openai_path(request.url.path):
+        response = openai_error(error.message, 429, error_type="requests", code="rate_limit_exceeded")
+    else:
+        response = polly_error(error.polly_type, error.message, error.status, request_id(request))
+    _retry_headers(response, error)
+    return response
+
+
+def _retry_headers(response: Response, error: ThrottlingError) -> None:
+    response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    response.headers["retry-after-ms"] = str(max(1, round(error.retry_after * 1000)))
 
 
 async def _on_voicesmith_error(request: Request, error: Exception) -> Response:

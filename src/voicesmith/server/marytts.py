@@ -38,7 +38,8 @@ from voicesmith import __version__
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID, VoiceInfo
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import AccessDeniedError, ValidationError, VoiceNotFoundError
-from voicesmith.server.deps import ServicesDep, SettingsDep
+from voicesmith.server.auth import MARYTTS
+from voicesmith.server.deps import ServicesDep, SettingsDep, require_auth
 from voicesmith.server.errors import register_error_shape
 from voicesmith.server.services import Services
 
@@ -110,7 +111,7 @@ async def marytts_auth(request: Request, settings: SettingsDep) -> None:
     check_key(settings, request)
 
 
-router = APIRouter(tags=["marytts"])
+router = APIRouter(tags=["marytts"], dependencies=[require_auth(MARYTTS)])
 
 
 # -- listings ----------------------------------------------------------------------------------------------

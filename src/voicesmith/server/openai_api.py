@@ -35,7 +35,7 @@ from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import ResourceNotFoundError, ValidationError, VoiceNotFoundError
 from voicesmith.server.cache import cached, request_key
 from voicesmith.server.deps import ServicesDep, openai_auth
-from voicesmith.server.services import Services
+from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
 from voicesmith.settings import Settings
 from voicesmith.text.unicode import check_text
@@ -196,7 +196,7 @@ def _sse_parts(synthesizer, speech: PreparedSpeech) -> Iterator[tuple[bytes, lis
         yield encoder.close(), []
 
 
-@router.post("/audio/speech", summary="Create speech (OpenAI)")
+@router.post("/audio/speech", summary="Create speech (OpenAI)", dependencies=[SYNTHESIS])
 async def create_speech(body: SpeechBody, services: ServicesDep) -> Response:
     if services.cache is None:
         speech = await services.pool.run(_prepare, services, body)

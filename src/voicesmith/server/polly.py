@@ -11,10 +11,11 @@ import logging
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.engine.polly_voices import PollyVoice, language_name, polly_voice, polly_voices
@@ -26,7 +27,7 @@ from voicesmith.errors import (
 )
 from voicesmith.server.cache import cached, request_key
 from voicesmith.server.deps import ServicesDep, polly_auth
-from voicesmith.server.services import Services
+from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import (
     ENGINES,
     SPEECH_LIMITS,
@@ -189,7 +190,7 @@ def _prepare_keyed(services: Services, fields: PollySpeechFields) -> tuple[Prepa
     return speech, request_key("polly", speech, services.voice(fields.VoiceId).digest)
 
 
-@router.post("/speech", summary="SynthesizeSpeech", response_class=Response)
+@router.post("/speech", summary="SynthesizeSpeech", response_class=Response, dependencies=[SYNTHESIS])
 async def synthesize_speech(fields: PollySpeechFields, services: ServicesDep) -> Response:
     if services.cache is None:
         speech = await services.pool.run(prepare_speech, services, fields)
@@ -197,6 +198,44 @@ async def synthesize_speech(fields: PollySpeechFields, services: ServicesDep) ->
     # Not in the synthesis pool: a cached answer must not wait behind synthesis.
     speech, key = await run_in_threadpool(_prepare_keyed, services, fields)
     return await cached(services.cache, key, lambda: speech_response(services, speech))
+
+
+#: SynthesizeSpeech's fields that a GET carries in its query (lists as repeated names, as the JS SDK's
+#: presigner writes them); the query's X-Amz-* parameters are the signature.
+QUERY_FIELDS = ("Text", "VoiceId", "OutputFormat", "TextType", "Engine", "LanguageCode", "SampleRate")
+QUERY_LIST_FIELDS = ("LexiconNames", "SpeechMarkTypes")
+
+
+def speech_fields_from_query(query: QueryParams) -> PollySpeechFields:
+    """A GET SynthesizeSpeech's fields (a presigned URL's, say), checked as the POST body is."""
+    values: dict[str, Any] = {name: query[name] for name in QUERY_FIELDS if name in query}
+    for name in QUERY_LIST_FIELDS:
+        if name in query:
+            values[name] = [item for value in query.getlist(name) for item in value.split(",") if item]
+    missing = [name for name in ("Text", "VoiceId", "OutputFormat") if name not in values]
+    if missing:
+        raise ValidationError(
+            f"{len(missing)} validation error{'s' if len(missing) > 1 else ''} detected: "
+            + "; ".join(
+                f"Value null at '{name[0].lower() + name[1:]}' failed to satisfy constraint: "
+                "Member must not be null"
+                for name in missing
+            )
+        )
+    return PollySpeechFields.model_validate(values)
+
+
+@router.get(
+    "/speech",
+    summary="SynthesizeSpeech (GET, presigned URLs)",
+    response_class=Response,
+    dependencies=[SYNTHESIS],
+)
+async def synthesize_speech_get(request: Request, services: ServicesDep) -> Response:
+    """SynthesizeSpeech from query parameters: what a browser app's presigned URL asks for."""
+    fields = speech_fields_from_query(request.query_params)
+    speech = await services.pool.run(prepare_speech, services, fields)
+    return await speech_response(services, speech)
 
 
 class VoicesPage(BaseModel):

@@ -3,18 +3,15 @@ ListSpeechSynthesisTasks, and the work a task runner does for each task.
 
 A task is checked in full when it is submitted (the same checks as SynthesizeSpeech, with the task
 limits), stored, and run by the worker pool. Its output goes to ``<storage>/<bucket>/<prefix><TaskId>.<ext>``
-(speech marks: ``.marks``, JSON lines). ``SnsTopicArn`` may be an http(s) URL: the finished task's JSON is
-POSTed there (a failed delivery is logged, never fatal); a real SNS ARN is accepted and recorded, but
-nothing is published, since no SNS is reachable from here.
+(speech marks: ``.marks``, JSON lines). ``SnsTopicArn`` may be an http(s) URL, or an SNS ARN an operator
+subscribed URLs to: :mod:`voicesmith.server.webhooks` delivers the notification SNS would.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -34,6 +31,7 @@ from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.polly import epoch, prepare_speech
 from voicesmith.server.services import Services
 from voicesmith.server.speech import TASK_LIMITS, PollySpeechFields, check_engine, enum_error, output_bytes
+from voicesmith.server.webhooks import check_webhook_url, notify, parse_networks
 from voicesmith.tasks.store import (
     COMPLETED,
     FAILED,
@@ -54,7 +52,6 @@ _SNS_ARN = re.compile(
     r"arn:aws(-(cn|iso(-b)?|us-gov|eusc))?:sns:[a-z0-9_-]{1,50}:\d{12}:[a-zA-Z0-9_-]{1,251}([a-zA-Z0-9_-]{0,5}|\.fifo)"
 )
 _WEBHOOK = re.compile(r"https?://[^\s]{1,2000}")
-WEBHOOK_TIMEOUT = 10.0
 
 
 class StartTaskFields(PollySpeechFields):
@@ -67,8 +64,12 @@ def output_extension(output_format: str) -> str:
     return ".marks" if output_format == "json" else get_format(output_format).extension
 
 
-def check_sns_topic(topic: str | None) -> str | None:
-    if topic is None or _SNS_ARN.fullmatch(topic) or _WEBHOOK.fullmatch(topic):
+def check_sns_topic(topic: str | None, allowed_networks: list[str] | None = None) -> str | None:
+    """The topic: an SNS ARN, or an http(s) URL this server may call (:mod:`voicesmith.server.webhooks`)."""
+    if topic is None or _SNS_ARN.fullmatch(topic):
+        return topic
+    if _WEBHOOK.fullmatch(topic):
+        check_webhook_url(topic, parse_networks(allowed_networks or []))
         return topic
     raise InvalidSnsTopicArnError(
         f"SnsTopicArn {topic[:80]!r} is neither an SNS topic ARN nor an http(s) webhook URL"
@@ -103,7 +104,7 @@ def task_json(row: TaskRow) -> dict[str, Any]:
 
 def _start(services: Services, fields: StartTaskFields) -> TaskRow:
     speech = prepare_speech(services, fields, TASK_LIMITS, services.settings.max_task_audio_seconds)
-    check_sns_topic(fields.SnsTopicArn)
+    check_sns_topic(fields.SnsTopicArn, services.settings.webhook_allowed_networks)
     task_id = str(uuid.uuid4())
     key = services.storage.key(
         fields.OutputS3BucketName, fields.OutputS3KeyPrefix, task_id + output_extension(fields.OutputFormat)
@@ -224,24 +225,4 @@ def task_finished(services: Services, task_id: str) -> None:
     row = services.store.get_task(task_id)
     if row is not None and row.status == FAILED and "OutputKey" in row.request:
         services.storage.discard_partial(row.request["OutputKey"])
-    notify(services, task_id)
-
-
-def notify(services: Services, task_id: str) -> None:
-    """POST the finished task to its webhook, if it has one (failures are logged only)."""
-    row = services.store.get_task(task_id)
-    topic = row.request.get("SnsTopicArn") if row is not None else None
-    if row is None or not topic:
-        return
-    if not _WEBHOOK.fullmatch(topic):
-        _LOGGER.info("task %s: SNS topic %s recorded; no SNS to publish to", task_id, topic)
-        return
-    body = json.dumps({"SynthesisTask": task_json(row)}).encode()
-    request = urllib.request.Request(
-        topic, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as answer:  # noqa: S310 - http(s) only
-            _LOGGER.info("task %s: webhook %s answered %s", task_id, topic, answer.status)
-    except OSError as error:
-        _LOGGER.warning("task %s: webhook %s failed: %s", task_id, topic, error)
+    notify(services, task_id)  # the SNS notification, queued for the delivery threads

@@ -1,22 +1,29 @@
 """Amazon SageMaker's hosting contract: ``GET /ping`` and ``POST /invocations``.
 
-A SageMaker endpoint forwards requests to the container unsigned (SageMaker itself authenticates the
-caller), so these routes take no credentials. ``/invocations`` takes SynthesizeSpeech's JSON body
-(``Text``, ``VoiceId``, ``OutputFormat``, ...; ``VoiceId`` defaults to the bundled voice and
-``OutputFormat`` to mp3) and answers the audio, or the speech marks, exactly as SynthesizeSpeech does.
+Inside a SageMaker endpoint, SageMaker authenticates the caller and forwards requests unsigned: run
+the container without keys there. On a server with auth on, ``/invocations`` wants SigV4 scoped to
+service ``sagemaker``, which is what ``boto3.client("sagemaker-runtime").invoke_endpoint`` signs with;
+its own path, ``/endpoints/<EndpointName>/invocations``, is served too, so that client works against
+this server unchanged (any endpoint name). ``/ping`` stays open.
+
+``/invocations`` takes SynthesizeSpeech's JSON body (``Text``, ``VoiceId``, ``OutputFormat``, ...;
+``VoiceId`` defaults to the bundled voice and ``OutputFormat`` to mp3) and answers the audio, or the
+speech marks, exactly as SynthesizeSpeech does.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import ValidationError as PydanticError
 
 from voicesmith.errors import ValidationError
-from voicesmith.server.deps import ServicesDep
+from voicesmith.server.deps import ServicesDep, sagemaker_auth
 from voicesmith.server.polly import prepare_speech, speech_response
+from voicesmith.server.services import SYNTHESIS
 from voicesmith.server.speech import PollySpeechFields
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,7 +39,7 @@ def ping(services: ServicesDep) -> Response:
     return Response(status_code=200)
 
 
-@router.post("/invocations", summary="SageMaker inference")
+@router.post("/invocations", summary="SageMaker inference", dependencies=[Depends(sagemaker_auth), SYNTHESIS])
 async def invocations(request: Request, services: ServicesDep) -> Response:
     raw = await request.body()
     try:
@@ -50,3 +57,15 @@ async def invocations(request: Request, services: ServicesDep) -> Response:
         raise ValidationError(f"invalid invocation: {problems}") from None
     speech = await services.pool.run(prepare_speech, services, fields)
     return await speech_response(services, speech)
+
+
+@router.post(
+    "/endpoints/{EndpointName}/invocations",
+    summary="InvokeEndpoint (sagemaker-runtime)",
+    dependencies=[Depends(sagemaker_auth), SYNTHESIS],
+)
+async def invoke_endpoint(
+    request: Request, services: ServicesDep, endpoint: Annotated[str, Path(alias="EndpointName")]
+) -> Response:
+    """``sagemaker-runtime``'s InvokeEndpoint: ``/invocations`` (whatever the endpoint name)."""
+    return await invocations(request, services)

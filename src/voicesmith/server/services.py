@@ -10,18 +10,31 @@ import asyncio
 import contextvars
 import functools
 import logging
+import math
+import os
+import random
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from fastapi import Depends
+
 from voicesmith.engine.catalog import VoiceInfo
 from voicesmith.engine.polly_voices import PollyVoiceMap, polly_voice
 from voicesmith.engine.synthesizer import Synthesizer
-from voicesmith.errors import ConflictError, LexiconNotFoundError, ValidationError, VoiceNotFoundError
+from voicesmith.errors import (
+    ConflictError,
+    LexiconNotFoundError,
+    ThrottlingError,
+    ValidationError,
+    VoiceNotFoundError,
+)
 from voicesmith.server.cache import ResponseCache
+from voicesmith.server.webhooks import WebhookSender
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
 from voicesmith.tasks.storage import OutputStorage, SharedFolder
@@ -34,13 +47,32 @@ T = TypeVar("T")
 _DONE = object()
 
 
+SYNTHESIS_NICE = 5
+"""How much lower than the event loop the synthesis threads run (Linux: niceness is per thread, and
+onnxruntime's own threads, made by a synthesis thread when it loads a voice, inherit it)."""
+
+
+def _lower_priority() -> None:
+    """Synthesis threads yield the CPU to the event loop, which answers throttles, refusals and health
+    checks: under load those stay prompt (benchmarks/load.py), and synthesis loses nothing overall."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(
+            os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + SYNTHESIS_NICE)
+        )
+    except (AttributeError, OSError):  # not Linux, or not allowed
+        pass
+
+
 class SynthesisPool:
     """A bounded thread pool for synthesis: the event loop never runs it, and at most ``size`` synthesis
     steps run at once (streams interleave step by step, so one long text cannot starve short ones)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="synthesis")
+        self._executor = ThreadPoolExecutor(
+            max_workers=size, thread_name_prefix="synthesis", initializer=_lower_priority
+        )
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
         context = contextvars.copy_context()  # the request id reaches log lines made in the pool
@@ -66,6 +98,110 @@ class SynthesisPool:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+def _synthesis_route() -> None:
+    """Marks a route whose requests synthesize while they are answered (see :class:`Admission`)."""
+
+
+SYNTHESIS = Depends(_synthesis_route)
+"""Add to a synthesizing route's ``dependencies``: its requests then pass :class:`Admission`."""
+
+
+class Ticket:
+    """One admitted synthesis request; :meth:`release` when its answer is complete (idempotent)."""
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+        self._started = time.monotonic()
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._admission._release(time.monotonic() - self._started)
+
+
+class Admission:
+    """The bounded queue in front of the synthesis pool, per process.
+
+    At most ``running + queued`` synthesis requests are in the process at once: ``running`` of them
+    share the pool's threads, the rest wait in its queue. One more is refused at once with a
+    :class:`ThrottlingError` (Polly's ``ThrottlingException``, OpenAI's 429) whose ``Retry-After`` is
+    about one round of the pool (the mean time requests take / the requests it runs at once). Refusing early
+    keeps the latency of admitted requests bounded (a queue of ``queued`` requests, not of everyone who
+    connects) and the throughput at the pool's: a client that is told to come back costs nothing.
+
+    The auth middleware admits requests to routes marked :data:`SYNTHESIS` and releases their ticket
+    when the answer (a whole stream) has been sent.
+    """
+
+    def __init__(self, running: int, queued: int) -> None:
+        self.running = max(1, running)
+        self.queued = max(0, queued)
+        self.capacity = self.running + self.queued
+        self.active = 0
+        self.throttled = 0
+        self._mean_seconds = 1.0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def marks(marks: Sequence[object]) -> bool:
+        return _synthesis_route in marks
+
+    def admit(self) -> Ticket:
+        with self._lock:
+            if self.active >= self.capacity:
+                self.throttled += 1
+                # About one pool round (mean / running): shorter hints make the waiting clients poll
+                # faster than places free (each refusal costs CPU the pool needs); longer ones leave
+                # places empty. Spread +-50 %: clients told the same wait would come back together.
+                wait = self._mean_seconds / self.running * random.uniform(0.5, 1.5)
+                raise ThrottlingError(
+                    f"Rate exceeded: {self.active} synthesis requests are in progress or queued, the most "
+                    f"this server takes ({self.running} at once + {self.queued} waiting); retry after "
+                    f"{wait:.1f} s",
+                    retry_after=max(0.2, wait),
+                )
+            self.active += 1
+        return Ticket(self)
+
+    def _release(self, seconds: float) -> None:
+        with self._lock:
+            self.active -= 1
+            self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * seconds
+
+
+class RateLimiter:
+    """Per-key token buckets (``rate`` requests per second, ``burst`` at once), like Polly's TPS quotas.
+
+    Keys are authenticated principals (access key ids, hashed API keys), so the table is as small as
+    the configured keys. Per process: with ``--workers N`` a key may make N times the rate.
+    """
+
+    def __init__(self, rate: float, burst: int = 0) -> None:
+        self.rate = rate
+        self.burst = float(burst or max(1, math.ceil(2 * rate)))
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> None:
+        """Spend one token of ``key``; ThrottlingError when none is left."""
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            tokens, then = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                wait = (1 - tokens) / self.rate
+                raise ThrottlingError(
+                    f"Rate exceeded: this key may make {self.rate:g} requests per second "
+                    f"(bursts of {self.burst:g}); retry after {wait:.2f} s",
+                    retry_after=wait,
+                )
+            self._buckets[key] = (tokens - 1, now)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -79,6 +215,9 @@ class Services:
     """Voice-job workers (dispatch to the training backend and watch; never train here)."""
     training_backend: Any = None
     """The configured ``voicesmith.tasks.voice_jobs.TrainingBackend`` (None: jobs run in-process)."""
+    admission: Admission = field(default_factory=lambda: Admission(1, 2))
+    rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
+    webhooks: WebhookSender | None = None
     shared: SharedFolder | None = None
     """The folder all nodes share (``shared_storage_url``), or None on a single node."""
     cache: ResponseCache | None = None
@@ -148,6 +287,8 @@ class Services:
     def close(self) -> None:
         if self.runner is not None:
             self.runner.stop(self.settings.shutdown_drain_seconds)
+        if self.webhooks is not None:
+            self.webhooks.close()
         if self.voice_runner is not None:
             self.voice_runner.stop(self.settings.shutdown_drain_seconds)
         self.pool.shutdown()

@@ -8,6 +8,8 @@ a base voice on it (``train.run_training``) -> ``voicesmith export`` writes a vo
 - ``warmstart``   base voice -> weights: Piper ``.onnx`` (joe by default) or ``.ckpt``; speaker extension
 - ``align``       monotonic alignment search (numba) for piper's ``SynthesizerTrn.forward``
 - ``model``       the LightningModule: losses, two-stage fine-tune, stepped LR schedules
+- ``plan``        the stage/LR plan, and how it follows a time budget (measured step times)
+- ``speaker``     GE2E speaker embeddings (resemblyzer): similarity, stray clips, consent
 - ``data``        the prepared-dataset reader and DataModule
 - ``topology``    local / torchrun / SLURM / SageMaker detection and launch recipes
 - ``train``       a run end to end: run folder, checkpoints, resume, progress
@@ -15,8 +17,9 @@ a base voice on it (``train.run_training``) -> ``voicesmith export`` writes a vo
 - ``tiny_voice``  a tiny random voice for fast tests
 
 Fine-tuning from an ``.onnx`` voice: the ONNX lacks the posterior encoder and the discriminator, so
-stage 1 (``TrainConfig.frozen_steps``, default 10% of the run in the CLI) trains only those with the
-inference path at LR 0; stage 2 trains everything at a low LR (default 2e-5). A multi-speaker dataset
+stage 1 (``TrainConfig.stage1_fraction``, 25 % of the planned run) trains only those with the
+inference path at LR 0; stage 2 trains the voice (flow, decoder) at a low LR (default 8e-5) with the text
+encoder and duration predictor frozen. A multi-speaker dataset
 on a single-speaker base adds a speaker embedding whose conditioning layers start at zero
 (``warmstart.adapt_speakers``): every speaker starts as the base voice. ``TrainConfig.style_by="emotion"``
 gives one embedding row per (speaker, emotion) pair; ``export_run(..., style_vectors=True)`` then also

@@ -2,12 +2,16 @@
 
 ``check_dataset(path)`` reads every clip and transcript and returns a :class:`CheckReport`: findings per
 clip (severity ``error`` makes a clip unusable; ``warning`` is worth a look) and for the dataset as a
-whole. ``CheckReport.ok`` is False when a dataset-level error would break training; the CLI then exits
+whole. With the ``[eval]`` extra installed it also embeds every clip (GE2E, :mod:`.speaker`) and flags
+the clips that do not sound like the rest of their speaker's (another person, music, noise), by the
+robust rule of :func:`~voicesmith.training.speaker.find_outliers`.
+``CheckReport.ok`` is False when a dataset-level error would break training; the CLI then exits
 with status 1. A bad file never stops the check: it becomes a finding.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import statistics
@@ -55,6 +59,7 @@ class Finding:
     code: str
     """Stable machine name: unreadable, empty, silent, too_long, too_short, clipping, silence, quiet,
     noisy, sample_rate, channels, empty_text, unsayable, unknown_phonemes, duplicate_text, asr_mismatch,
+    other_speaker, consent_mismatch,
     missing_audio, missing_text, malformed, duplicate_id, unlisted_audio, too_few_clips, no_usable_clips,
     mostly_unreadable, mixed_sample_rates, little_audio."""
     message: str
@@ -76,6 +81,9 @@ class ClipReport:
     findings: list[Finding] = field(default_factory=list)
     header_duration_s: float = 0.0
     """Duration from the file header, for clips too long to analyse."""
+    speaker_similarity: float | None = None
+    """GE2E cosine to the centroid of the speaker's other clips (None: not measured)."""
+    embedding: Any = field(default=None, repr=False)
 
     @property
     def usable(self) -> bool:
@@ -98,6 +106,10 @@ class CheckReport:
     findings: list[Finding]
     """Dataset-level findings (metadata problems and the verdicts on the whole)."""
     asr: bool = False
+    speakers_checked: bool = False
+    """Whether the clips were compared by speaker embedding (needs the ``[eval]`` extra)."""
+    consent_similarity: float | None = None
+    """Speaker similarity of the consent recording to the clips, when one was given."""
 
     @property
     def ok(self) -> bool:
@@ -142,6 +154,8 @@ class CheckReport:
             "voice": self.voice,
             "ok": self.ok,
             "asr": self.asr,
+            "speakers_checked": self.speakers_checked,
+            "consent_similarity": _round(self.consent_similarity),
             "summary": self.summary(),
             "findings": [asdict(finding) for finding in self.findings],
             "clips": [
@@ -156,6 +170,7 @@ class CheckReport:
                     "stats": asdict(clip.stats) if clip.stats else None,
                     "asr_text": clip.asr_text,
                     "wer": clip.wer,
+                    "speaker_similarity": _round(clip.speaker_similarity),
                     "findings": [asdict(finding) for finding in clip.findings],
                 }
                 for clip in self.clips
@@ -170,13 +185,20 @@ def check_dataset(
     voice: str | Path = "joe",
     emotion_as: EmotionAs = "speaker",
     asr: bool = False,
+    speakers: bool | None = None,
+    consent: str | Path | None = None,
+    consent_threshold: float | None = None,
     min_clips: int = MIN_USABLE_CLIPS,
     progress: Callable[[int, int], None] | None = None,
 ) -> CheckReport:
     """Checks the dataset at ``path`` against the base voice ``voice`` (its rate and phoneme set).
 
     ``asr`` transcribes every clip with Whisper tiny.en (the ``[eval]`` extra) and flags clips whose
-    transcript disagrees (WER > 0.3). ``progress(done, total)`` is called after each clip.
+    transcript disagrees (WER > 0.3). ``speakers`` compares the clips by speaker embedding and flags
+    those unlike the rest (``other_speaker``); None does so when resemblyzer is installed, True
+    requires it. ``consent`` (a recording of the speaker consenting) must match the clips' speaker
+    at ``consent_threshold`` or above (default: the ``consent_similarity_threshold`` setting), else the
+    report holds a ``consent_mismatch`` error. ``progress(done, total)`` is called after each clip.
     """
     dataset = load_dataset(path, format, emotion_as=emotion_as, strict=False)
     base = resolve_voice(voice)
@@ -186,19 +208,83 @@ def check_dataset(
         from voicesmith.training.asr import Transcriber
 
         transcriber = Transcriber()
+    encoder = _speaker_encoder(True if consent is not None else speakers)
     clips: list[ClipReport] = []
     for done, utterance in enumerate(dataset.utterances, start=1):
-        clips.append(_check_clip(utterance, base, phonemizer, transcriber))
+        clips.append(_check_clip(utterance, base, phonemizer, transcriber, encoder))
         if progress is not None:
             progress(done, len(dataset.utterances))
     _flag_duplicate_texts(clips)
+    if encoder is not None:
+        _flag_other_speakers(clips)
     findings = [_issue_finding(issue) for issue in dataset.issues]
     findings += _verdicts(dataset, clips, min_clips)
-    return CheckReport(str(dataset.root), dataset.format, base.name, clips, findings, asr)
+    report = CheckReport(str(dataset.root), dataset.format, base.name, clips, findings, asr)
+    report.speakers_checked = encoder is not None
+    if consent is not None:
+        _check_consent(report, Path(consent), consent_threshold)
+    return report
+
+
+def _check_consent(report: CheckReport, consent: Path, threshold: float | None) -> None:
+    import numpy as np
+
+    from voicesmith.errors import ConsentMismatchError
+    from voicesmith.settings import Settings
+    from voicesmith.training.speaker import consent_similarity, embed_consent
+
+    threshold = Settings().consent_similarity_threshold if threshold is None else threshold
+    embedded = [clip.embedding for clip in report.usable_clips if clip.embedding is not None]
+    if not embedded:
+        return  # no usable clip: the verdicts already fail the dataset
+    similarity = report.consent_similarity = consent_similarity(embed_consent(consent), np.asarray(embedded))
+    if similarity < threshold:
+        message = ConsentMismatchError(similarity, threshold).message
+        report.findings.append(Finding("error", "consent_mismatch", message, str(consent)))
+
+
+def _speaker_encoder(speakers: bool | None) -> Any | None:
+    if speakers is False:
+        return None
+    if speakers is None and importlib.util.find_spec("resemblyzer") is None:
+        _LOGGER.info("resemblyzer is not installed: clips are not compared by speaker ([eval] extra)")
+        return None
+    from voicesmith.training.speaker import SpeakerEncoder
+
+    return SpeakerEncoder.shared()
+
+
+def _flag_other_speakers(clips: list[ClipReport]) -> None:
+    """Per speaker label: clips whose embedding lies far from the others' (speaker.find_outliers)."""
+    from voicesmith.training.speaker import find_outliers
+
+    groups: dict[str, list[ClipReport]] = {}
+    for clip in clips:
+        if clip.embedding is not None:
+            groups.setdefault(clip.speaker, []).append(clip)
+    for members in groups.values():
+        flagged, loo, rule = find_outliers([clip.embedding for clip in members])
+        if rule is None:
+            continue
+        for clip, value in zip(members, loo, strict=True):
+            clip.speaker_similarity = float(value)
+        for index in flagged:
+            clip = members[index]
+            clip.add(
+                "warning",
+                "other_speaker",
+                f"does not sound like the other clips (speaker similarity {loo[index]:.2f}, the clips' "
+                f"median {rule.median:.2f}, flagged below {rule.threshold:.2f}): another speaker, music or "
+                "noise? Listen to it and remove it unless it is the same person",
+            )
 
 
 def _check_clip(
-    utterance: Utterance, base: BaseVoice, phonemizer: Phonemizer, transcriber: Any | None
+    utterance: Utterance,
+    base: BaseVoice,
+    phonemizer: Phonemizer,
+    transcriber: Any | None,
+    encoder: Any | None = None,
 ) -> ClipReport:
     clip = ClipReport(
         utterance.id,
@@ -227,6 +313,8 @@ def _check_clip(
         return clip
     stats = clip.stats = measure(audio if audio.shape[1] > 1 else audio[:, 0], sample_rate)
     _check_audio(clip, stats, base)
+    if encoder is not None and clip.usable:
+        clip.embedding = encoder.embed_file(utterance.audio_path)  # cached: a re-check embeds nothing
     if transcriber is not None and clip.usable and utterance.text.strip():
         try:
             clip.asr_text = transcriber.transcribe(mono(audio), sample_rate)
@@ -297,6 +385,10 @@ def _check_audio(clip: ClipReport, stats: AudioStats, base: BaseVoice) -> None:
         clip.add("warning", "quiet", f"very quiet ({stats.lufs:.1f} LUFS): noise grows when it is normalised")
     if stats.snr_db is not None and stats.snr_db < MIN_SNR_DB:
         clip.add("warning", "noisy", f"estimated SNR {stats.snr_db:.0f} dB: background noise or hum")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _median(values: list[float]) -> float | None:

@@ -166,31 +166,48 @@ def build_discriminator(kind: Literal["mpd", "small"] = "mpd") -> nn.Module:
 
 
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
+CPU_BATCH_SIZE = 4
+GPU_BATCH_SIZE = 8
 
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings of one run.
+    """Optimisation settings of one run; the defaults are the fine-tuning recipe.
 
-    A fine-tune from an ``.onnx`` voice runs in two stages: for ``warmup_steps_frozen`` steps only the
-    parts missing from the ONNX (posterior encoder, unused duration flows, discriminator) learn, with
-    the inference path frozen; then everything learns at ``learning_rate`` (keep it low, 1e-5..5e-5:
-    piper's 2e-4 wrecks a pretrained voice within a few steps).
+    A fine-tune from an ``.onnx`` voice runs in two stages: first only the parts missing from the ONNX
+    (posterior encoder, unused duration flows, discriminator) learn, with the inference path frozen;
+    then the voice (flow, decoder) learns at ``learning_rate`` while the text encoder and duration
+    predictor stay frozen (``text_learning_rate_ratio`` 0). Keep the LR low (1e-5..1e-4: piper's 2e-4
+    on the whole generator wrecks a pretrained voice within a few steps). With ``max_minutes`` the
+    stage lengths and LR schedules are planned from the measured step time (:mod:`.plan`).
     """
 
     max_steps: int = 1000
     max_minutes: float | None = None
     """Wall-clock budget: training stops at ``max_steps`` or after this many minutes, whichever comes
-    first, and writes ``last.ckpt`` (a resumed run keeps counting from the time already spent)."""
-    batch_size: int = 8
-    learning_rate: float = 2e-5
+    first, and writes ``last.ckpt`` (a resumed run keeps counting from the time already spent). The
+    stage and LR plan then follows the steps that fit in the time (measured as the run goes)."""
+    batch_size: int | None = None
+    """Utterances per batch per process; None: 4 on a CPU (about 3-4 s a step on 2 cores for joe's
+    size, so a 30-minute budget holds ~450 steps instead of ~160 at 8), 8 on a GPU."""
+    learning_rate: float = 8e-5
+    """Stage-2 LR of the voice (flow, decoder): the LR of the last measured GPU adaptation stage,
+    high enough to move a voice in a few hundred CPU steps now that the text encoder stays frozen."""
     learning_rate_d: float = 1e-4
     stage1_learning_rate: float = 2e-4
     """LR of the posterior encoder and discriminator while the inference path is frozen."""
-    frozen_steps: int = 0
-    """Stage 1 length; 0 trains everything from the first step (right for a .ckpt or from scratch)."""
+    frozen_steps: int | None = None
+    """Stage 1 length in steps; None: ``stage1_fraction`` of the (planned) run when the base lacks parts
+    (an ``.onnx`` voice), else 0 (a ``.ckpt`` or from scratch trains everything from the first step)."""
+    stage1_fraction: float = 0.25
+    """Share of the run spent in stage 1 when ``frozen_steps`` is None: the posterior encoder starts
+    from random weights and must map the target's spectrograms to latents the frozen decoder turns
+    into that audio before the decoder may move, or stage 2 trains the decoder on noise."""
+    text_learning_rate_ratio: float = 0.0
+    """LR of the text encoder and duration predictor relative to ``learning_rate`` in stage 2 (0: frozen,
+    and their gradients are not computed)."""
     warmup_steps: int = 50
-    """Linear LR warm-up at the start of each stage."""
+    """Linear LR warm-up at the start of each stage (at most a fifth of the stage)."""
     decay: Literal["exponential", "cosine", "constant"] = "cosine"
     lr_decay_gamma: float = 0.999875
     min_lr_ratio: float = 0.1
@@ -215,6 +232,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def resolved(self, accelerator: str) -> TrainConfig:
+        """This config with the defaults that depend on the hardware filled in (``batch_size``)."""
+        if self.batch_size is not None:
+            return self
+        batch = CPU_BATCH_SIZE if accelerator == "cpu" else GPU_BATCH_SIZE
+        return dataclasses.replace(self, batch_size=batch)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

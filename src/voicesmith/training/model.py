@@ -4,10 +4,14 @@ Differences from piper's ``VitsModel`` (and why):
 
 - LR schedules really step (piper returns schedulers it never steps under manual optimisation):
   linear warm-up, then exponential or cosine decay, stepped once per batch.
-- Two-stage fine-tune from an ``.onnx`` base: while ``step < frozen_steps`` the inference path (everything
-  the ONNX held) has LR 0 and only the parts the ONNX lacks learn (posterior encoder, the duration
-  predictor's training-only flows, the discriminator); then everything learns at a low LR, with a
-  fresh warm-up and fresh Adam moments for the newly released weights.
+- Two-stage fine-tune from an ``.onnx`` base: while ``step < plan.frozen_steps`` the inference path
+  (everything the ONNX held) has LR 0 and only the parts the ONNX lacks learn (posterior encoder, the
+  duration predictor's training-only flows, the discriminator); then the voice (flow, decoder) learns at
+  a low LR, with a fresh warm-up and fresh Adam moments for the newly released weights. The text
+  encoder and the duration predictor (pronunciation, timing) learn at ``text_learning_rate_ratio`` of
+  that LR: 0 by default, so they stay the base voice's and the words stay intelligible.
+- The schedules follow a :class:`~voicesmith.training.plan.StagePlan` (stage-1 length and total
+  length) which a time-budgeted run re-makes from measured step times (:mod:`.plan`).
 - One "step" is one batch (a generator and a discriminator update). Lightning counts each optimiser
   step, so ``trainer.global_step == 2 * step``; ``step`` below is what users see.
 - RNG states ride in the checkpoint, so a resumed run continues the same random stream.
@@ -32,23 +36,34 @@ from torch.nn import functional as F
 
 from voicesmith.training import align
 from voicesmith.training.config import ModelConfig, TrainConfig, build_discriminator, build_generator
+from voicesmith.training.plan import StagePlan, initial_plan
 from voicesmith.training.warmstart import TRAINING_ONLY_PREFIXES
+
+TEXT_PREFIXES = ("enc_p.", "dp.")
+"""Generator parts that decide pronunciation and timing (their training-only pieces excepted)."""
 
 _LOGGER = logging.getLogger(__name__)
 
 
-def lr_multiplier(step: int, config: TrainConfig, *, start: int = 0) -> float:
-    """LR factor at ``step`` for a schedule that begins at ``start`` (0 before it)."""
+def lr_multiplier(step: int, config: TrainConfig, *, start: int = 0, total: int | None = None) -> float:
+    """LR factor at ``step`` for a schedule that begins at ``start`` and ends at ``total`` (0 before it).
+
+    ``total`` defaults to ``config.max_steps`` (a time-budgeted run passes its plan's length). The
+    warm-up is ``config.warmup_steps`` but at most a fifth of the stage (at least 2 steps), so a short
+    run does not spend half of itself warming up.
+    """
     if step < start:
         return 0.0
+    total = config.max_steps if total is None else total
     local = step - start
-    if config.warmup_steps > 0 and local < config.warmup_steps:
-        return (local + 1) / config.warmup_steps
-    after = local - config.warmup_steps
+    warmup = min(config.warmup_steps, max(2, (total - start) // 5)) if config.warmup_steps > 0 else 0
+    if warmup > 0 and local < warmup:
+        return (local + 1) / warmup
+    after = local - warmup
     if config.decay == "exponential":
         return max(config.lr_decay_gamma**after, config.min_lr_ratio)
     if config.decay == "cosine":
-        span = max(config.max_steps - start - config.warmup_steps, 1)
+        span = max(total - start - warmup, 1)
         progress = min(after / span, 1.0)
         return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
     return 1.0
@@ -79,8 +94,14 @@ class VitsTrainingModule(L.LightningModule):
         align.install()
         self.model_g = build_generator(self.model_config)
         self.model_d = build_discriminator(self.train_config.discriminator)
-        self._released = self.train_config.frozen_steps <= 0
         self._fresh = set(fresh or ())
+        cfg = self.train_config
+        self.plan = initial_plan(cfg.max_steps, cfg.frozen_steps, cfg.stage1_fraction, bool(self._fresh))
+        """The stage/LR plan; a time-budgeted run re-plans it as it goes (``train._TimePlan``)."""
+        self._released = self.plan.frozen_steps <= 0
+        if cfg.text_learning_rate_ratio <= 0:  # pronunciation and timing stay the base voice's
+            for parameter in self._parameters_of("text"):
+                parameter.requires_grad_(False)
 
     # -- steps --------------------------------------------------------------------------------------
 
@@ -140,7 +161,7 @@ class VitsTrainingModule(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         sched_g, sched_d = self.lr_schedulers()
-        if not self._released and self.step >= self.train_config.frozen_steps:
+        if not self._released and self.step >= self.plan.frozen_steps:
             self._release_inference_path(opt_g)
         loss_g, loss_d, metrics = self._losses(batch)
         clip = self.train_config.grad_clip
@@ -173,14 +194,24 @@ class VitsTrainingModule(L.LightningModule):
 
     # -- optimisers ---------------------------------------------------------------------------------
 
+    def _part(self, name: str) -> str:
+        """Which group a generator parameter learns in: ``training_only`` (what an ONNX voice lacks),
+        ``text`` (text encoder, duration predictor: pronunciation and timing) or ``voice`` (flow, decoder,
+        speaker embedding: how it sounds)."""
+        if name in self._fresh or name.startswith(TRAINING_ONLY_PREFIXES):
+            return "training_only"
+        if name.startswith(TEXT_PREFIXES):
+            return "text"
+        return "voice"
+
+    def _parameters_of(self, part: str) -> list[torch.nn.Parameter]:
+        return [p for name, p in self.model_g.named_parameters() if self._part(name) == part]
+
     def _generator_groups(self) -> list[dict[str, Any]]:
-        inference, training_only = [], []
-        for name, parameter in self.model_g.named_parameters():
-            is_fresh = name in self._fresh or name.startswith(TRAINING_ONLY_PREFIXES)
-            (training_only if is_fresh else inference).append(parameter)
         return [
-            {"params": inference, "name": "inference_path"},
-            {"params": training_only, "name": "training_only"},
+            {"params": self._parameters_of("voice"), "name": "inference_path"},
+            {"params": self._parameters_of("training_only"), "name": "training_only"},
+            {"params": self._parameters_of("text"), "name": "text"},
         ]
 
     def configure_optimizers(self) -> Any:
@@ -191,31 +222,51 @@ class VitsTrainingModule(L.LightningModule):
         opt_d = torch.optim.AdamW(
             self.model_d.parameters(), lr=cfg.learning_rate_d, betas=cfg.betas_d, eps=cfg.eps
         )
-        frozen = max(cfg.frozen_steps, 0)
         stage1_ratio = cfg.stage1_learning_rate / cfg.learning_rate
+        # The lambdas read self.plan at every step: a time-budgeted run re-makes it as it goes.
 
         def inference_path(step: int) -> float:
-            return lr_multiplier(step, cfg, start=frozen)
+            return lr_multiplier(step, cfg, start=self.plan.frozen_steps, total=self.plan.total_steps)
 
         def training_only(step: int) -> float:
-            if step < frozen:
-                return stage1_ratio * lr_multiplier(step, cfg)
-            return lr_multiplier(step, cfg, start=frozen)
+            if step < self.plan.frozen_steps:
+                return stage1_ratio * lr_multiplier(step, cfg, total=self.plan.total_steps)
+            return inference_path(step)
+
+        def text(step: int) -> float:
+            return cfg.text_learning_rate_ratio * inference_path(step)
 
         def discriminator(step: int) -> float:
-            return lr_multiplier(step, cfg)
+            return lr_multiplier(step, cfg, total=self.plan.total_steps)
 
-        sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, [inference_path, training_only])
+        sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, [inference_path, training_only, text])
         sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, discriminator)
         return [opt_g, opt_d], [sched_g, sched_d]
+
+    def on_fit_start(self) -> None:
+        self._freeze_for_stage()
+
+    def _freeze_for_stage(self) -> None:
+        """In stage 1 the inference path has LR 0; on one process its weight gradients are not even
+        computed (about a third less backward work; gradients still flow through it to the posterior
+        encoder). Under DDP every parameter keeps ``requires_grad`` (the reducer fixes its set at wrap)."""
+        if self.trainer.world_size > 1:
+            return
+        for parameter in self._parameters_of("voice"):
+            parameter.requires_grad_(self._released)
 
     def _release_inference_path(self, opt_g: Any) -> None:
         """Stage 2 starts: forget the Adam moments gathered while the inference path had LR 0."""
         optimizer = getattr(opt_g, "optimizer", opt_g)
-        for parameter in optimizer.param_groups[0]["params"]:
-            optimizer.state.pop(parameter, None)
+        for group in (optimizer.param_groups[0], optimizer.param_groups[2]):
+            for parameter in group["params"]:
+                optimizer.state.pop(parameter, None)
         self._released = True
-        _LOGGER.info("Step %d: stage 2, the whole generator learns now", self.step)
+        self._freeze_for_stage()
+        _LOGGER.info(
+            "Step %d: stage 2, the voice learns now (text encoder and duration predictor at %g x LR)",
+            self.step, self.train_config.text_learning_rate_ratio,
+        )  # fmt: skip
 
     # -- checkpoints --------------------------------------------------------------------------------
 
@@ -223,6 +274,7 @@ class VitsTrainingModule(L.LightningModule):
         checkpoint["voicesmith"] = {
             "step": self.step,
             "released": self._released,
+            "plan": self.plan.to_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
                 "numpy": _numpy_state_to_plain(np.random.get_state()),
@@ -234,6 +286,10 @@ class VitsTrainingModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("voicesmith") or {}
         self._released = bool(state.get("released", self._released))
+        if state.get("plan"):
+            restored = StagePlan.from_dict(state["plan"])
+            self.plan.total_steps, self.plan.frozen_steps = restored.total_steps, restored.frozen_steps
+            self.plan.auto_frozen, self.plan.timed = restored.auto_frozen, restored.timed
         rng = state.get("rng")
         if rng:
             torch.set_rng_state(rng["torch"])

@@ -244,9 +244,17 @@ def make_voice(
     """check -> prepare -> train -> export (-> install), resuming whatever an earlier attempt left.
 
     ``dataset`` is the job's dataset dict (``"consent"`` names the consent recording in its
-    ``"folder"``/recordings when one was given). Without ``install`` the voice is only exported (a
+    ``"folder"``/recordings when one was given: it must be the speaker of the recordings, else
+    ConsentMismatchError before anything else runs). Without ``install`` the voice is only exported (a
     training host: the voice-job worker installs it through the serving catalog). Returns the export.
     """
+    if dataset and dataset.get("consent"):  # no one's voice is cloned from recordings of someone else
+        from voicesmith.training.speaker import check_dataset_consent
+
+        folder = Path(dataset.get("folder") or ".")
+        consent = folder / "recordings" / dataset["consent"]
+        consent = consent if consent.is_file() else folder / dataset["consent"]
+        check_dataset_consent(consent, source, settings.consent_similarity_threshold)
     from voicesmith.training.config import TrainConfig
     from voicesmith.training.export import export_run
     from voicesmith.training.topology import default_precision
@@ -261,7 +269,6 @@ def make_voice(
     config = TrainConfig(
         max_steps=studio.max_steps,
         batch_size=studio.batch_size,
-        frozen_steps=max(studio.max_steps // 10, 1),
         precision=default_precision(),
         discriminator=studio.discriminator,
         checkpoint_every=min(500, max(studio.max_steps // 4, 1)),

@@ -63,6 +63,10 @@ def render_html(report: CheckReport) -> str:
         ("Sample rates", ", ".join(f"{rate} Hz ({n})" for rate, n in summary["sample_rates"].items()) or "-"),
         ("Errors / warnings", f"{summary['errors']} / {summary['warnings']}"),
         ("Transcripts checked by ASR", "yes (Whisper tiny.en)" if report.asr else "no"),
+        (
+            "Clips compared by speaker",
+            "yes (GE2E embeddings, resemblyzer)" if getattr(report, "speakers_checked", False) else "no",
+        ),
     ]
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",

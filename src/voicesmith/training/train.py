@@ -25,9 +25,11 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from voicesmith.errors import TrainingError
+from voicesmith.training import plan as plan_rules
 from voicesmith.training import topology as topo
 from voicesmith.training import warmstart
 from voicesmith.training.config import ModelConfig, TrainConfig
@@ -172,6 +174,61 @@ class _Progress(L.Callback):
         )  # fmt: skip
 
 
+class _TimePlan(L.Callback):
+    """Makes the stage/LR plan follow ``max_minutes``: measures the pace and re-plans (:mod:`.plan`).
+
+    Every process re-plans at the same steps and takes rank 0's plan, so DDP ranks keep one schedule.
+    """
+
+    def __init__(self, config: TrainConfig, progress: _Progress) -> None:
+        self.config = config
+        self.progress = progress
+        self.timer: Timer | None = None
+        self.mark: tuple[int, float] | None = None
+        self.next_at = 0
+        self.first_step = 0
+
+    def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
+        self.timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        self.first_step = module.step
+        self.mark = None
+        self.progress.total = module.plan.total_steps
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
+        if self.timer is None or not self.config.max_minutes:
+            return
+        step, now = module.step, time.monotonic()
+        if self.mark is None:
+            if step >= self.first_step + plan_rules.MEASURE_AFTER:
+                self.mark, self.next_at = (step, now), step + plan_rules.FIRST_PLAN_AT
+            return
+        if step < self.next_at:
+            return
+        pace = (now - self.mark[1]) / max(step - self.mark[0], 1)
+        remaining = self.timer.time_remaining("train") or 0.0
+        plan = plan_rules.replan(
+            module.plan,
+            step=step,
+            max_steps=self.config.max_steps,
+            remaining_s=remaining,
+            seconds_per_step=pace,
+            stage1_fraction=self.config.stage1_fraction,
+            released=module._released,
+        )
+        plan = trainer.strategy.broadcast(plan, src=0)
+        if trainer.is_global_zero and (plan.total_steps, plan.frozen_steps) != (
+            module.plan.total_steps,
+            module.plan.frozen_steps,
+        ):
+            _LOGGER.info(
+                "Step %d: %.2f s/step, %.0f s left: planned %d steps, stage 1 until step %d",
+                step, pace, remaining, plan.total_steps, plan.frozen_steps,
+            )  # fmt: skip
+        module.plan = plan
+        self.progress.total = plan.total_steps
+        self.mark, self.next_at = (step, now), plan_rules.next_replan(plan, step)
+
+
 def _prepare_start(base: str | None, info: DatasetInfo, embeddings: int) -> warmstart.WarmStart:
     start = warmstart.load_base(base)
     start = warmstart.adapt_speakers(start, embeddings)
@@ -196,6 +253,7 @@ def run_training(
     checkpoints = run_dir / "checkpoints"
     last = checkpoints / "last.ckpt"
     topology = topo.detect(config.devices)
+    config = config.resolved(topology.accelerator)
     if topology.accelerator == "cpu":
         torch.set_flush_denormal(True)  # the first steps otherwise take a minute each
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -251,6 +309,7 @@ def run_training(
     if tensorboard:
         loggers.append(TensorBoardLogger(run_dir, name="logs", version=""))
     checkpointer = _Checkpoints(checkpoints, config.checkpoint_every)
+    progress = _Progress(config.max_steps, log_every, run_dir)
     trainer = L.Trainer(
         max_steps=2 * config.max_steps,  # Lightning counts both optimisers' steps
         max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
@@ -259,7 +318,7 @@ def run_training(
         num_sanity_val_steps=0,
         limit_val_batches=8,
         precision=config.precision,
-        callbacks=[checkpointer, _Progress(config.max_steps, log_every, run_dir)],
+        callbacks=[checkpointer, progress, _TimePlan(config, progress)],
         logger=loggers,
         log_every_n_steps=max(1, min(log_every, 50)),
         enable_checkpointing=False,
@@ -283,5 +342,6 @@ def run_training(
     }
     if trainer.is_global_zero:
         run.update(status="finished", step=module.step, seconds=round(seconds, 1), metrics=metrics)
+        run["plan"] = module.plan.to_dict()
         _write_run(run_dir, run)
     return RunResult(run_dir, module.step, last, best if best.exists() else None, seconds, metrics)

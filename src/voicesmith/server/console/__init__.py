@@ -22,9 +22,10 @@ strict Content-Security-Policy: scripts, styles and requests from this origin on
 from __future__ import annotations
 
 import logging
+from html import escape
 from importlib.resources import files
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,9 +70,11 @@ def _static(name: str, media_type: str) -> Response:
 
 
 @router.get("/")
-def console_page() -> Response:
-    """The console page."""
-    return _static("index.html", "text/html; charset=utf-8")
+def console_page(request: Request) -> Response:
+    """The console page, with the region its SigV4 signatures must name."""
+    region = request.app.state.services.settings.aws_regions[0]
+    page = (STATIC / "index.html").read_text().replace("{{AWS_REGION}}", escape(region, quote=True))
+    return Response(page, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
 
 @router.get("/console/{name}")

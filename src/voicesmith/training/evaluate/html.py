@@ -37,7 +37,7 @@ def render_html(report: EvaluationReport) -> str:
     with_reference = report.reference is not None
     header = ("Sentence", "Transcript (Whisper tiny.en)", "WER", "F0 median", "Voice")
     if with_reference:
-        header += ("Reference", "MCD")
+        header += ("Reference", "Reference heard as (WER)", "MCD", "Speaker similarity")
     rows = []
     for sentence in report.sentences:
         row = (
@@ -51,7 +51,10 @@ def render_html(report: EvaluationReport) -> str:
             row += (
                 (_audio(sentence.reference_audio) if sentence.reference_audio is not None else "-")
                 + f"<br>{_hz(sentence.reference_f0_median_hz)}",
+                html.escape(sentence.reference_transcript or "-")
+                + ("" if sentence.reference_wer is None else f" ({sentence.reference_wer:.2f})"),
                 "-" if sentence.mcd_db is None else f"{sentence.mcd_db:.2f} dB",
+                "-" if sentence.similarity is None else f"{sentence.similarity:.2f}",
             )
         rows.append(row)
     parts.append(html_table(header, rows))
@@ -81,13 +84,36 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str]]:
     ]
     if report.reference is not None:
         rows += [
+            (
+                "Word error rate of the reference recordings",
+                "-"
+                if report.reference_wer is None
+                else f"{report.reference_wer:.1%} (same texts, same Whisper)",
+            ),
+            (
+                "WER above the reference's",
+                "-"
+                if report.wer_above_reference is None
+                else f"{report.wer_above_reference * 100:+.1f} points",
+            ),
+            (
+                "Speaker similarity to the reference (GE2E)",
+                "-" if report.similarity is None else f"{report.similarity:.3f}",
+            ),
+            (
+                "Reference's own similarity (leave-one-out)",
+                "-"
+                if report.reference_similarity is None
+                else f"{report.reference_similarity:.3f} ({report.similarity_clips} recordings)",
+            ),
             ("Reference F0 median", _hz(report.reference_f0.median_hz if report.reference_f0 else None)),
             ("Reference F0 range", _range(report.reference_f0)),
             (
                 "F0 distance (voice - reference)",
                 "-"
                 if report.f0_distance_semitones is None
-                else f"{report.f0_distance_semitones:+.1f} semitones",
+                else f"{report.f0_distance_semitones:+.1f} semitones"
+                + ("" if report.f0_median_error is None else f" ({report.f0_median_error:.1%} off)"),
             ),
             (
                 "Mel-cepstral distortion (DTW, c1-c24)",

@@ -57,6 +57,11 @@ class SentenceResult:
     """The reference recording at 16 kHz, when evaluating against a dataset."""
     reference_f0_median_hz: float | None = None
     mcd_db: float | None = None
+    similarity: float | None = None
+    """GE2E cosine of the synthesised clip to the centroid of the reference recordings."""
+    reference_transcript: str | None = None
+    """What the same Whisper heard in the reference recording of this text."""
+    reference_wer: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +74,9 @@ class SentenceResult:
             "f0_median_hz": _round(self.f0_median_hz, 1),
             "reference_f0_median_hz": _round(self.reference_f0_median_hz, 1),
             "mcd_db": _round(self.mcd_db, 3),
+            "similarity": _round(self.similarity, 4),
+            "reference_transcript": self.reference_transcript,
+            "reference_wer": _round(self.reference_wer, 4),
         }
 
 
@@ -89,8 +97,30 @@ class EvaluationReport:
     """Voice median F0 minus reference median F0, in semitones (negative: the voice is lower)."""
     mcd_db: float | None = None
     """Mean over sentences of the mel-cepstral distortion (see ``acoustics`` for the definition)."""
+    reference_wer: float | None = None
+    """Corpus WER of the reference recordings of the same texts, by the same Whisper: the floor the
+    voice's WER is read against (Whisper mishears some speakers more than others)."""
+    similarity: float | None = None
+    """Mean GE2E cosine of the synthesised clips to the centroid of the reference recordings."""
+    reference_similarity: float | None = None
+    """The reference recordings' own similarity: mean over them of each one's cosine to the centroid
+    of the *other* recordings (leave-one-out), the ceiling the voice's similarity is read against."""
+    similarity_clips: int = 0
+    """Reference recordings in the centroid."""
     f0_voiced: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     reference_f0_voiced: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    @property
+    def f0_median_error(self) -> float | None:
+        """|voice F0 median - reference F0 median| / reference F0 median."""
+        if self.f0 is None or self.reference_f0 is None:
+            return None
+        return abs(self.f0.median_hz - self.reference_f0.median_hz) / self.reference_f0.median_hz
+
+    @property
+    def wer_above_reference(self) -> float | None:
+        """Voice WER minus the references' WER on the same texts (what the voice adds)."""
+        return None if self.reference_wer is None else self.wer - self.reference_wer
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,7 +133,14 @@ class EvaluationReport:
             "words_per_minute": round(self.words_per_minute, 1),
             "reference_f0": self.reference_f0.to_dict() if self.reference_f0 else None,
             "f0_distance_semitones": _round(self.f0_distance_semitones, 2),
+            "f0_median_error": _round(self.f0_median_error, 4),
             "mcd_db": _round(self.mcd_db, 3),
+            "reference_wer": _round(self.reference_wer, 4),
+            "wer_above_reference": _round(self.wer_above_reference, 4),
+            "similarity": _round(self.similarity, 4),
+            "reference_similarity": _round(self.reference_similarity, 4),
+            "similarity_definition": "GE2E (resemblyzer) cosine to the centroid of "
+            f"{self.similarity_clips} reference recordings; the references' own: leave-one-out",
             "mcd_definition": "10/ln10*sqrt(2*sum_{d=1..24}(c_d-c'_d)^2), WORLD CheapTrick -> SPTK mcep "
             "(alpha 0.41, 16 kHz), DTW-aligned, mean over frames and sentences",
             "per_sentence": [sentence.to_dict() for sentence in self.sentences],
@@ -125,12 +162,14 @@ def evaluate_voice(
     Synthesises ``sentences`` texts (the built-in Harvard sentences, or the held-out utterances of the
     ``reference`` dataset) through the public API, transcribes them with Whisper tiny.en for the word
     error rate, and measures pitch and speaking rate; with a ``reference``, also the F0 distance to the
-    reference speaker and the mel-cepstral distortion against the same texts as recorded. ``format`` is
-    the reference's dataset layout (detected when None).
+    reference speaker, the mel-cepstral distortion against the same texts as recorded, the WER of those
+    recordings by the same Whisper, and the speaker similarity (GE2E) of the voice and of the
+    recordings themselves to the recordings' centroid. ``format`` is the reference's dataset layout
+    (detected when None).
 
     Raises :class:`~voicesmith.errors.VoiceNotFoundError` for an unknown voice and
     :class:`~voicesmith.errors.DatasetError` for a reference that cannot be read. Needs the ``[eval]``
-    extra (faster-whisper, praat-parselmouth, pyworld, pysptk).
+    extra (faster-whisper, praat-parselmouth, pyworld, pysptk, resemblyzer).
     """
     from voicesmith import SynthesisRequest, Synthesizer
     from voicesmith.training.asr import Transcriber
@@ -159,11 +198,41 @@ def evaluate_voice(
         _LOGGER.info("%s: WER %s, %r", sentence.id, result.wer, result.transcript)
         if progress is not None:
             progress(done + 1, len(texts))
-    return _summarise(voice, reference, results, voice_tracks, reference_tracks, transcriber)
+    report = _summarise(voice, reference, results, voice_tracks, reference_tracks, transcriber)
+    if reference is not None:
+        _speaker_similarity(report, reference, format)
+    return report
+
+
+MAX_SIMILARITY_CLIPS = 50
+"""Reference recordings (evenly spread over the dataset) whose embeddings make the speaker centroid."""
+
+
+def _speaker_similarity(report: EvaluationReport, reference: str | Path, format: str | None) -> None:
+    from voicesmith.training import speaker
+
+    encoder = speaker.SpeakerEncoder.shared()
+    clips = speaker.dataset_clips(reference, format)
+    if len(clips) > MAX_SIMILARITY_CLIPS:
+        clips = [clips[int(i)] for i in np.linspace(0, len(clips) - 1, MAX_SIMILARITY_CLIPS)]
+    _paths, embeddings = speaker.embed_clips(clips, encoder)
+    if len(embeddings) < 2:
+        _LOGGER.warning("too few reference recordings with speech to measure speaker similarity")
+        return
+    target = speaker.centroid(embeddings)
+    scores = []
+    for result in report.sentences:
+        embedding = encoder.embed(result.audio, ANALYSIS_RATE)
+        if embedding is not None:
+            result.similarity = float(speaker.similarities(embedding[None, :], target)[0])
+            scores.append(result.similarity)
+    report.similarity = float(np.mean(scores)) if scores else None
+    report.reference_similarity = float(np.mean(speaker.leave_one_out_similarities(embeddings)))
+    report.similarity_clips = len(embeddings)
 
 
 def _require_extra() -> None:
-    for module in ("parselmouth", "pyworld", "pysptk", "librosa"):
+    for module in ("parselmouth", "pyworld", "pysptk", "librosa", "resemblyzer"):
         if importlib.util.find_spec(module) is None:
             raise ValidationError(
                 f"evaluate needs the evaluation extra ({module} is missing): pip install 'voicesmith[eval]'"
@@ -196,6 +265,8 @@ def _measure(
     result.reference_audio = recording.astype(np.float32)
     result.reference_f0_median_hz = float(np.median(reference_track)) if reference_track.size else None
     result.mcd_db = mel_cepstral_distortion(audio, recording)
+    result.reference_transcript = transcriber.transcribe(recording.astype(np.float32), ANALYSIS_RATE)
+    result.reference_wer = transcriber.word_error_rate(sentence.text, result.reference_transcript)
     return result, track, reference_track
 
 
@@ -227,6 +298,14 @@ def _summarise(
     if voice_f0 is not None and reference_f0 is not None:
         distance = semitones(voice_f0.median_hz, reference_f0.median_hz)
     distortions = [r.mcd_db for r in results if r.mcd_db is not None and math.isfinite(r.mcd_db)]
+    recorded = [r for r in results if r.reference_transcript is not None]
+    reference_wer = (
+        transcriber.corpus_word_error_rate(
+            [r.text for r in recorded], [r.reference_transcript for r in recorded]
+        )
+        if recorded
+        else None
+    )
     speech_s = sum(r.speech_s for r in results)
     audio_s = sum(r.duration_s for r in results)
     words = sum(len(_WORD.findall(r.text)) for r in results)
@@ -241,6 +320,7 @@ def _summarise(
         reference_f0=reference_f0,
         f0_distance_semitones=distance,
         mcd_db=float(np.mean(distortions)) if distortions else None,
+        reference_wer=reference_wer,
         f0_voiced=np.concatenate(voice_tracks) if voice_tracks else np.zeros(0),
         reference_f0_voiced=np.concatenate(reference_tracks) if reference_tracks else np.zeros(0),
     )

@@ -15,6 +15,16 @@ import { initVoices } from "./voices.js";
 const SPEECH_BILLED_LIMIT = 3000;
 const TASK_POLL_MS = 1500;
 const KEYS_STORAGE = "voicesmith.console.keys";
+// The region the server checks SigV4 scopes against (the page is served with it).
+const REGION = document.querySelector('meta[name="aws-region"]')?.content || "us-east-1";
+// The errors a server with auth on answers for missing or wrong credentials (AWS's names).
+const AUTH_ERRORS = new Set([
+  "AccessDeniedException",
+  "MissingAuthenticationTokenException",
+  "IncompleteSignatureException",
+  "UnrecognizedClientException",
+  "InvalidSignatureException",
+]);
 const SSML_EXAMPLE =
   '<speak>\n  <p>Welcome to <emphasis>voicesmith</emphasis>.</p>\n' +
   '  <p><amazon:emotion name="excited" intensity="high">This part sounds excited!</amazon:emotion></p>\n' +
@@ -94,7 +104,16 @@ async function call(path, { method = "GET", query = {}, body, headers = {} } = {
     const host = location.host;
     Object.assign(
       sent,
-      await signatureHeaders({ method, host, path, query: queryString, body, accessKeyId, secretAccessKey }),
+      await signatureHeaders({
+        method,
+        host,
+        path,
+        query: queryString,
+        body,
+        accessKeyId,
+        secretAccessKey,
+        region: REGION,
+      }),
     );
   }
   let response;
@@ -107,7 +126,7 @@ async function call(path, { method = "GET", query = {}, body, headers = {} } = {
   }
   if (!response.ok) {
     const error = await apiError(response);
-    if (error.type === "AccessDeniedException") {
+    if (AUTH_ERRORS.has(error.type)) {
       error.message += state.keys
         ? ". Check the keys under “Access keys” (top right)."
         : ". This server wants signed requests: enter an access key under “Access keys” (top right).";

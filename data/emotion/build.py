@@ -1,0 +1,125 @@
+"""Build data/emotion/sentences.tsv from the two labelling passes (see README.md).
+
+    python data/emotion/build.py blind     # write pass2_blind.txt: the texts, shuffled, without labels
+    python data/emotion/build.py merge     # join pass 1 (source/*.txt) and pass 2 (pass2_labels.txt)
+
+Pass 1 is the label each sentence was written under (the ``@label register`` headers of
+``source/<label>.txt``). Pass 2 is a second label given later from the text alone, in a fixed shuffled
+order with no labels in view (``pass2_blind.txt`` -> ``pass2_labels.txt``: one letter a sentence, ten to
+a line). ``merge`` drops any sentence that is also in ``tests/emotion/in_domain.tsv`` or among the issue's
+examples (never trained on), keeps the sentences where both passes agree, drops the rest, records the
+agreement rate in ``agreement.json`` and assigns the splits by hash (:func:`split_of`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LABELS = ("neutral", "angry", "happy", "sad", "surprise", "fear", "disgust")
+CODES = {"N": "neutral", "A": "angry", "H": "happy", "S": "sad", "U": "surprise", "F": "fear", "D": "disgust"}
+
+
+PROJECT_TEST = HERE.parents[1] / "tests" / "emotion" / "in_domain.tsv"
+ISSUE_EXAMPLES = (
+    "Our flight has been delayed again, this is a complete joke.",
+    "Your driver threw my parcel over the fence and broke it, and I want my money back now.",
+    "I am fed up with waiting on hold for an hour every single time I call.",
+    "I am furious, this is the third time my order is late!",
+)
+
+
+def excluded_texts() -> set[str]:
+    """Sentences that must never be trained on: the project's test set and the issue's examples."""
+    with PROJECT_TEST.open(encoding="utf-8", newline="") as handle:
+        rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return {row["text"].strip().lower() for row in rows} | {t.lower() for t in ISSUE_EXAMPLES}
+
+
+def sentence_id(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def split_of(text: str) -> str:
+    """By hash of the text, so adding sentences never moves old ones: sha1 % 10 in {0, 5} (a fifth) is
+    ``heldout`` (evaluation only), sha1 % 10 == 1 (a tenth) is ``tune`` (thresholds, epoch choice), the
+    rest ``train``."""
+    bucket = int(hashlib.sha1(text.encode("utf-8")).hexdigest(), 16) % 10
+    return "heldout" if bucket in (0, 5) else "tune" if bucket == 1 else "train"
+
+
+def pass_one() -> list[tuple[str, str, str]]:
+    """(label, register, text) in file order, duplicates dropped."""
+    rows: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for label in LABELS:
+        register = ""
+        for line in (HERE / "source" / f"{label}.txt").read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("@"):
+                header_label, register = line[1:].split()
+                assert header_label == label, (label, line)
+                continue
+            assert "\t" not in line, line
+            if line.lower() not in seen:
+                seen.add(line.lower())
+                rows.append((label, register, line))
+    return rows
+
+
+def blind_order(rows: list[tuple[str, str, str]]) -> list[str]:
+    texts = sorted(text for _, _, text in rows)
+    random.Random(16).shuffle(texts)
+    return texts
+
+
+def main() -> None:
+    rows = pass_one()
+    order = blind_order(rows)
+    if sys.argv[1] == "blind":
+        lines = [f"{i:04d} {text}" for i, text in enumerate(order)]
+        (HERE / "pass2_blind.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return
+    codes = "".join((HERE / "pass2_labels.txt").read_text(encoding="utf-8").split())
+    assert len(codes) == len(order), (len(codes), len(order))
+    second = {text: CODES[code] for text, code in zip(order, codes, strict=True)}
+    kept, dropped, excluded = [], [], []
+    never = excluded_texts()
+    for label, register, text in rows:
+        if text.lower() in never:
+            excluded.append(text)
+            continue
+        (kept if second[text] == label else dropped).append((label, second[text], register, text))
+    out = ["id\tlabel\tregister\tsplit\ttext"]
+    out += [f"{sentence_id(t)}\t{label}\t{reg}\t{split_of(t)}\t{t}" for label, _, reg, t in kept]
+    (HERE / "sentences.tsv").write_text("\n".join(out) + "\n", encoding="utf-8")
+    per_label = {
+        label: {
+            "pass1": sum(r[0] == label for r in rows),
+            "kept": sum(r[0] == label for r in kept),
+        }
+        for label in LABELS
+    }
+    labelled = len(rows) - len(excluded)
+    report = {
+        "sentences": len(rows),
+        "excluded_as_test_sentences": excluded,
+        "agreed": len(kept),
+        "agreement_rate": round(len(kept) / labelled, 4),
+        "per_label": per_label,
+        "splits": {name: sum(split_of(r[3]) == name for r in kept) for name in ("train", "tune", "heldout")},
+        "dropped": [{"pass1": a, "pass2": b, "text": t} for a, b, _, t in dropped],
+    }
+    (HERE / "agreement.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in report.items() if k != "dropped"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

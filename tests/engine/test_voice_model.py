@@ -1,0 +1,76 @@
+"""The synthesizer against the VoiceModel protocol: speech-mark times and chunk order from fixed
+durations, with a fake model instead of the 60 MB voice (fast: no ONNX session is created)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine.fake_model import FRAMES_PER_ID, HOP, RATE, FakeCatalog, FakeModel
+
+from voicesmith.engine.model import VoiceModel
+from voicesmith.engine.synthesizer import FIRST_WINDOW_FRAMES, SynthesisRequest, Synthesizer
+from voicesmith.settings import Settings
+
+MS_PER_ID = FRAMES_PER_ID * HOP * 1000 / RATE  # 48 ms
+
+
+@pytest.fixture()
+def fake(data_dir):
+    catalog = FakeCatalog(Settings())
+    return Synthesizer(catalog.settings, catalog), catalog.model
+
+
+def test_the_fake_is_a_voice_model():
+    assert isinstance(FakeModel(), VoiceModel)
+
+
+def test_word_marks_follow_the_frames_of_each_id(fake):
+    synthesizer, _ = fake
+    marks = synthesizer.speech_marks(SynthesisRequest(text="ab cd."), ["sentence", "word"])
+    # ids: ^ _ a _ b _ " " _ c _ d _ . _ $ -> "ab" starts at id 2, "cd" at id 8
+    assert [(m.type, m.value, m.time) for m in marks] == [
+        ("sentence", "ab cd.", 0),
+        ("word", "ab", round(2 * MS_PER_ID)),
+        ("word", "cd", round(8 * MS_PER_ID)),
+    ]
+
+
+def test_ssml_marks_and_rate_changes_move_the_times(fake):
+    synthesizer, _ = fake
+    text = '<speak>ab <mark name="here"/><prosody rate="50%">cd</prosody> ef.</speak>'
+    marks = synthesizer.speech_marks(SynthesisRequest(text=text, text_type="ssml"), ["word", "ssml"])
+    assert [(m.type, m.value) for m in marks] == [
+        ("word", "ab"),
+        ("ssml", "here"),
+        ("word", "cd"),
+        ("word", "ef"),
+    ]
+    times = {m.value: m.time for m in marks}
+    assert times["here"] == times["cd"] == round(8 * MS_PER_ID)
+    plain = synthesizer.speech_marks(SynthesisRequest(text="ab cd ef."), ["word"])
+    plain_gap = plain[2].time - plain[1].time  # c _ d _ " " _: 6 ids
+    assert plain_gap == round(6 * MS_PER_ID)
+    # "cd" at half speed: at least its own ids (c _ d _) take twice the frames, at most all six
+    assert plain_gap + 4 * MS_PER_ID - 1 <= times["ef"] - times["cd"] <= 2 * plain_gap + 1
+
+
+def test_audio_chunks_are_the_frames_in_order_with_marks_on_the_first(fake):
+    synthesizer, model = fake
+    request = SynthesisRequest(text="the quick brown fox jumps over the lazy dog again and again.")
+    chunks = list(synthesizer.stream(request))
+    ids = 2 + 2 * len("the quick brown fox jumps over the lazy dog again and again.") + 1
+    audio = np.concatenate([c.audio for c in chunks])
+    assert len(audio) == ids * FRAMES_PER_ID * HOP
+    assert model.decoded_windows[0] == (0, FIRST_WINDOW_FRAMES)  # the first window is short
+    frames = np.round(audio[::HOP] * 10_000).astype(int)
+    assert np.array_equal(frames, np.arange(ids * FRAMES_PER_ID))  # every frame once, in order
+    assert chunks[0].marks and not any(c.marks for c in chunks[1:])
+    assert [c.offset for c in chunks] == list(np.cumsum([0] + [len(c.audio) for c in chunks[:-1]]))
+    assert synthesizer.speech_marks(request) == synthesizer.synthesize(request).marks
+
+
+def test_rate_divides_the_voice_length_scale(fake):
+    synthesizer, _ = fake
+    normal = synthesizer.synthesize(SynthesisRequest(text="ab cd.")).audio
+    fast = synthesizer.synthesize(SynthesisRequest(text="ab cd.", rate=2.0)).audio
+    assert len(fast) / len(normal) == pytest.approx(2 / 3)  # ceil(3 / 2) = 2 frames per id
