@@ -10,6 +10,8 @@ PORT ?= 8000
 # Debian packages the test suite uses: espeak-ng and flite make test recordings, chromium drives the console test,
 # slurmctld + slurmd + slurm-client + munge make the one-node SLURM cluster of the SLURM backend test.
 DEB_TEST_PACKAGES := espeak-ng flite chromium slurmctld slurmd slurm-client munge
+# postgresql: the store, task and multi-node tests start a throwaway cluster (tests/pg.py).
+DEB_TEST_PACKAGES += postgresql
 # nodejs runs the AWS SDK for JavaScript (tests/js) against the server.
 DEB_TEST_PACKAGES += nodejs
 JS_TEST_DIR := tests/js

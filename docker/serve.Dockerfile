@@ -7,13 +7,13 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server,s3]"
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server,s3,postgres]"
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/voicesmith voicesmith \
     && mkdir /data && chown voicesmith:voicesmith /data
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels "voicesmith[server,s3]" \
+RUN pip install --no-cache-dir --no-index --find-links /wheels "voicesmith[server,s3,postgres]" \
     && rm -rf /wheels \
     && ! python -c "import torch" 2>/dev/null
 USER voicesmith

@@ -81,3 +81,48 @@ def tiny_voices(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny-voices")
     return {n: build_tiny_voice(root / f"speakers-{n}", num_speakers=n) for n in (1, 3)}
+
+
+# -- databases: SQLite and a real PostgreSQL (tests/pg.py) ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL cluster for the session, started on first use."""
+    from pg import PostgresCluster
+
+    cluster = PostgresCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture()
+def pg_url(postgres):
+    """The URL of a fresh, empty PostgreSQL database."""
+    return postgres.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh database URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+# -- object storage: moto's S3 server on loopback (tests/s3.py) -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 endpoint for the session (buckets persist; tests use buckets of their own)."""
+    from s3 import CREDENTIALS, start_moto
+
+    patcher = pytest.MonkeyPatch()
+    for name, value in CREDENTIALS.items():
+        patcher.setenv(name, value)
+    server, endpoint = start_moto()
+    yield endpoint
+    server.stop()
+    patcher.undo()

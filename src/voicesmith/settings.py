@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     """Endpoint of an S3-compatible store (MinIO, Ceph, ...) for ``s3://`` storage; None: AWS."""
 
+    s3_region: str | None = None
+    """Region of the S3 store (in AWS's ``OutputUri``); None: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1.
+    Credentials come from the usual AWS sources (environment, ~/.aws, instance roles)."""
+
+    shared_storage_url: str | None = None
+    """fsspec URL of a folder every node shares (e.g. ``s3://voicesmith-shared``): installed and trained
+    voices (``voices/<id>/``) and uploaded recordings of voice jobs. None: the data dir (a single node)."""
+
     aws_credentials: dict[str, str] = Field(default_factory=dict)
     """Access key id -> secret key (``VOICESMITH_AWS_CREDENTIALS='{"AKID": "secret"}'``). Any key
     configured turns auth on for every route (see ``auth``)."""
@@ -72,6 +80,10 @@ class Settings(BaseSettings):
     claimed again by any worker."""
 
     task_poll_seconds: float = Field(default=1.0, gt=0)
+
+    shutdown_drain_seconds: float = Field(default=20.0, ge=0, le=3600)
+    """On SIGTERM a server stops accepting, lets open requests and running tasks finish for up to this
+    long each, then hands unfinished tasks back to the queue (another node takes them at once) and exits."""
 
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     """Largest request body accepted by the synthesis and lexicon routes."""
@@ -158,6 +170,22 @@ class Settings(BaseSettings):
     emotion_fear_as: Literal["angry", "sad", "neutral", "surprise", "happy"] = "sad"
     """The emotion spoken where fear is asked for."""
 
+    log_format: Literal["text", "json"] = "text"
+    """``voicesmith serve``'s log lines: text, or one JSON object per line; both carry the request id."""
+
+    otel_enabled: bool = False
+    """Trace requests with OpenTelemetry (the ``otel`` extra; exporter set by the standard OTEL_* env)."""
+
+    response_cache_mb: int = Field(default=0, ge=0)
+    """Memory for answers to identical synthesis requests; 0 (the default): no cache. Keyed on everything
+    that changes the audio, including the voice's model digest and the lexicons' contents."""
+
+    response_cache_shared: bool = False
+    """Also keep cached answers in the shared storage (``shared_storage_url``), for every node."""
+
+    voice_memory_budget_mb: int = Field(default=0, ge=0)
+    """Memory the loaded voices of one process may hold; past it the least recently used are dropped
+    (loaded again on next use). 0: no limit."""
     emotion_lexicon: Path | None = None
     """An operator's list of words/phrases and the emotion each one means, applied before the emotion
     model (``emotion=auto`` and ``POST /v1/emotion``): UTF-8, one ``phrase<TAB>emotion[<TAB>intensity]``

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -12,8 +13,8 @@ from voicesmith.tasks.store import ACTIVE, COMPLETED, FAILED, PENDING, SCHEDULED
 
 
 @pytest.fixture()
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'test.db'}")
+def store(db_url):
+    store = Store(db_url)
     yield store
     store.close()
 
@@ -91,3 +92,38 @@ def test_a_job_whose_claim_was_taken_over_records_nothing(store):
     assert runner.run_once()
     assert store.get_task("t1").status_reason == "taken over"
     assert finished == []
+
+
+def test_stop_hands_back_a_job_still_running_after_the_drain_bound(store):
+    add_task(store, "slow")
+    running, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    def slow(row: TaskRow) -> None:
+        running.set()
+        release.wait(30)
+
+    runner = TaskRunner(store, slow, lambda row: None, poll_seconds=0.05, on_task_finished=finished.append)
+    runner.start()
+    assert running.wait(10) and runner.in_flight == 1
+    runner.stop(timeout=0.2)
+    row = store.get_task("slow")
+    assert row.status == SCHEDULED and row.claim is None and row.attempts == 0  # any worker takes it now
+    release.set()  # the abandoned run ends later: nothing of it is recorded
+    time.sleep(0.2)
+    assert store.get_task("slow").status == SCHEDULED and finished == []
+
+
+def test_stop_lets_a_job_finish_within_the_drain_bound(store):
+    add_task(store, "quick")
+    running = threading.Event()
+
+    def quick(row: TaskRow) -> None:
+        running.set()
+        time.sleep(0.3)
+
+    runner = TaskRunner(store, quick, lambda row: None, poll_seconds=0.05)
+    runner.start()
+    assert running.wait(10)
+    runner.stop(timeout=10)
+    assert store.get_task("quick").status == COMPLETED

@@ -23,8 +23,8 @@ from voicesmith.tasks.store import (
 
 
 @pytest.fixture()
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'test.db'}")
+def store(db_url):
+    store = Store(db_url)
     yield store
     store.close()
 
@@ -113,3 +113,52 @@ def test_next_tokens_round_trip_and_reject_forgeries():
     for bad in ("garbage", encode_token(0)[:-3] + "!!!", "eyJvZmZzZXQiOiAtMX0="):  # the last: offset -1
         with pytest.raises(InvalidNextTokenError):
             decode_token(bad)
+
+
+def test_a_released_job_is_waiting_again_for_anyone(store):
+    add_task(store, "t1")
+    job = store.claim_next(TaskRow, 60, IN_PROGRESS)
+    assert store.release(TaskRow, "t1", job.claim)
+    assert not store.release(TaskRow, "t1", job.claim)  # the claim is void now
+    again = store.claim_next(TaskRow, 60, IN_PROGRESS)
+    assert again.id == "t1" and again.attempts == 1 and again.claim != job.claim
+
+
+def test_postgres_claims_skip_a_row_another_transaction_has_locked(pg_url):
+    from sqlalchemy import select
+
+    store = Store(pg_url)
+    try:
+        add_task(store, "t1")
+        time.sleep(0.01)
+        add_task(store, "t2")
+        with store.session() as session:  # another worker is in the middle of claiming t1
+            session.execute(select(TaskRow.id).where(TaskRow.id == "t1").with_for_update())
+            started = time.monotonic()
+            job = store.claim_next(TaskRow, 60, IN_PROGRESS)
+            assert job.id == "t2" and time.monotonic() - started < 2  # not blocked on t1's lock
+        assert store.claim_next(TaskRow, 60, IN_PROGRESS).id == "t1"
+    finally:
+        store.close()
+
+
+def test_worker_processes_on_postgres_never_share_a_task(pg_url):
+    import multiprocessing
+
+    from tasks.claimers import claim_all
+
+    store = Store(pg_url)
+    for n in range(60):
+        add_task(store, f"t{n:02d}")
+    store.close()
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    processes = [context.Process(target=claim_all, args=(pg_url, start, results)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    start.set()
+    per_process = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(30)
+    claimed = [task for tasks in per_process for task in tasks]
+    assert sorted(claimed) == [f"t{n:02d}" for n in range(60)]  # every task once, none twice

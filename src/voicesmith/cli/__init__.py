@@ -20,6 +20,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "say": ("voicesmith.cli.say:say", "Speak text or SSML to an audio file or stdout."),
     "serve": ("voicesmith.cli.serve:serve", "Serve the Amazon Polly and OpenAI speech APIs over HTTP."),
     "voices": ("voicesmith.cli.voices:voices", "List, show, add and remove voices."),
+    "db": ("voicesmith.cli.db:db", "Upgrade the database schema; write new migrations."),
     "dataset": ("voicesmith.cli.dataset:dataset", "Check and prepare recordings for a custom voice."),
     "emotion": ("voicesmith.cli.emotion:emotion", "Show the emotion the analyser hears in each sentence."),
     "train": ("voicesmith.cli.train:train", "Fine-tune a voice on a prepared dataset."),

@@ -118,6 +118,10 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
         options.get("wyoming_port"), options.get("wyoming_zeroconf"), options.get("marytts_port"), host
     )
     settings = Settings()
+    from voicesmith.server.logs import configure
+
+    configure(settings.log_format, log_level)
+    os.environ["VOICESMITH_LOG_LEVEL"] = log_level  # worker processes set up their logging alike
     host = host or settings.host
     port = port or settings.port
     os.environ.setdefault("VOICESMITH_PORT", str(port))  # notifications name this server's URL
@@ -134,6 +138,10 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
     # create_app_from_env.
     sys.setswitchinterval(0.001)
     if workers > 1:
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics aggregates every worker process
+            import tempfile
+
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="voicesmith-metrics-")
         from voicesmith.tasks.store import Store
 
         store = Store(settings.database_url)  # a damaged database: one line and exit 2, not N crashes
@@ -146,6 +154,8 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
             port=port,
             workers=workers,
             log_level=log_level,
+            timeout_graceful_shutdown=settings.shutdown_drain_seconds,
+            log_config=None,  # the workers log through logs.configure as well (create_app_from_env)
             http="voicesmith.server.connections:EnvGuardedH11Protocol",
             timeout_keep_alive=protocol["timeout_keep_alive"],
             backlog=protocol["backlog"],
@@ -153,11 +163,17 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
         return
     from voicesmith.server.app import create_app
 
+    options = {
+        "log_level": log_level,
+        "timeout_graceful_shutdown": settings.shutdown_drain_seconds,  # SIGTERM drains within this
+        "log_config": None,  # logging is set up above (text or JSON, with request ids)
+        **protocol,  # connection limits (timeouts, keep-alive, backlog)
+    }
     if settings.marytts_port:  # one server, two listeners: the main port and MaryTTS's
-        config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level, **protocol)
+        config = uvicorn.Config(create_app(settings), host=host, port=port, **options)
         uvicorn.Server(config).run(sockets=[config.bind_socket(), _listen(host, settings.marytts_port)])
         return
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, **protocol)
+    uvicorn.run(create_app(settings), host=host, port=port, **options)
 
 
 def _door_environment(

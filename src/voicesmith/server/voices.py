@@ -268,6 +268,8 @@ def _register(
             data["folder"] = str(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if services.shared is not None and "folder" in data:  # any node may claim the job: share its files
+        services.shared.put_tree(folder, shared_job_folder(voice_id))
     row = VoiceJobRow(
         id=voice_id,
         name=fields.Name,
@@ -361,6 +363,8 @@ def delete_voice(voice_id: VoiceIdPath, services: ServicesDep) -> dict:
                 raise ConflictError(f"voice {voice_id!r} is training; delete it once the job has finished")
             services.store.delete_voice_job(voice_id)
             cleanup_job_files(job_folder(services.settings, voice_id), keep_logs=False)
+        if services.shared is not None:
+            services.shared.remove_tree(shared_job_folder(voice_id))
     return {}
 
 
@@ -373,7 +377,12 @@ def make_voice_job_handler(services: Services, runner: VoiceJobRunner) -> Callab
 
     def handle(row: VoiceJobRow) -> None:
         job = VoiceJob.from_row(row, services.settings)
+        if "folder" in job.dataset:  # this node's copy of the uploads (the job may come from another node)
+            job.dataset["folder"] = str(job.folder)
         job.folder.mkdir(parents=True, exist_ok=True)
+        if services.shared is not None and "folder" in row.dataset and not any(job.folder.iterdir()):
+            # uploaded through another node: fetch the recordings from the shared storage
+            services.shared.get_tree(shared_job_folder(row.id), job.folder)
         try:
             runner(job)
         except Exception:
@@ -387,3 +396,8 @@ def make_voice_job_handler(services: Services, runner: VoiceJobRunner) -> Callab
             ) from None
 
     return handle
+
+
+def shared_job_folder(voice_id: str) -> str:
+    """Where a voice job's uploads live in the shared storage (several nodes)."""
+    return f"voice-jobs/{validate_voice_id(voice_id)}"

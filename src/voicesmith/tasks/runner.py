@@ -9,13 +9,16 @@ renew the claim's lease while the job runs, and record the outcome only while th
 claim. A job whose process died keeps its ``inProgress``/``training`` status until its lease runs out;
 then any worker (this process after a restart, or another node) claims and runs it again, up to
 ``max_attempts`` runs in all: a job that kills its worker each time fails with a reason saying so.
-Output is written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates.
+Output is written whole-or-nothing under a fixed name, so a rerun replaces, never duplicates. ``stop``
+drains: running jobs get a bounded time to finish, then their claims are released so another worker
+(on any node) takes them at once instead of after the lease.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,6 +92,8 @@ class TaskRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._in_flight: dict[str, tuple[_Kind, str]] = {}
+        self._in_flight_lock = threading.Lock()
         self.name = f"runner-{'+'.join(k.model.__tablename__ for k in self._kinds)}-{uuid.uuid4().hex[:6]}"
 
     def start(self) -> None:
@@ -100,13 +105,36 @@ class TaskRunner:
         _LOGGER.info("%s: %d workers started", self.name, self.workers)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask workers to stop after their current job and wait for them (a job still running after
-        ``timeout`` keeps its claim until the lease runs out, then runs again elsewhere)."""
+        """Drain: take no new job, give running ones ``timeout`` seconds to finish, then hand the rest
+        back (their claims are released, so any worker, on any node, takes them at once; what the
+        abandoned run does afterwards is never recorded)."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        with self._in_flight_lock:
+            abandoned = list(self._in_flight.items())
+            self._in_flight.clear()
+        for job_id, (kind, claim) in abandoned:
+            try:
+                if self.store.release(kind.model, job_id, claim):
+                    _LOGGER.warning(
+                        "%s: %s %s still running after %.0f s; handed back",
+                        self.name,
+                        kind.model.__tablename__,
+                        job_id,
+                        timeout,
+                    )
+            except Exception:  # the lease runs out by itself if the database is gone
+                _LOGGER.exception("%s: handing back %s failed", self.name, job_id)
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs running now."""
+        with self._in_flight_lock:
+            return len(self._in_flight)
 
     @property
     def stopping(self) -> threading.Event:
@@ -153,6 +181,8 @@ class TaskRunner:
             daemon=True,
         )
         heartbeat.start()
+        with self._in_flight_lock:
+            self._in_flight[job.id] = (kind, claim)
         status, reason = kind.done, None
         try:
             _LOGGER.info(
@@ -173,6 +203,8 @@ class TaskRunner:
         finally:
             done.set()
             heartbeat.join()
+            with self._in_flight_lock:
+                self._in_flight.pop(job.id, None)
         if lost.is_set() or not self.store.finish(kind.model, job.id, claim, status, reason):
             _LOGGER.warning(
                 "%s %s: claim lost while running; outcome not recorded", kind.model.__tablename__, job.id

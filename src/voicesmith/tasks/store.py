@@ -1,9 +1,11 @@
 """Durable state of the server: lexicons, speech synthesis tasks and custom-voice jobs (SQLAlchemy 2).
 
 SQLite (a file under the data dir) by default; any SQLAlchemy URL (PostgreSQL for several nodes) works.
-Tasks and voice jobs are claimed with one conditional ``UPDATE`` (status + lease + claim token), so two
-workers, in one process or on two nodes, never run the same job at once, and a job whose worker died
-(its lease ran out) is claimed again. Only the holder of the current claim token may finish a job.
+Tasks and voice jobs are claimed under a row lock that skips locked rows (PostgreSQL:
+``SELECT ... FOR UPDATE SKIP LOCKED``) or, on SQLite, with one conditional ``UPDATE`` (status + lease +
+claim token), so two workers, in one process or on two nodes, never run the same job at once, and a job
+whose worker died (its lease ran out) is claimed again. Only the holder of the current claim token may
+finish a job.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     select,
     text,
     update,
@@ -102,7 +105,24 @@ class VoiceJobRow(_Job, _Base):
     """Where the recordings are: {"location": path or URL} or {"folder": uploaded files}."""
 
 
+class VoiceRow(_Base):
+    """A voice of the shared catalog (several nodes): its metadata, and the digest of its model files,
+    which live in the shared storage under ``voices/<id>/``."""
+
+    __tablename__ = "voices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The catalog's voice.json (VoiceInfo.to_json())."""
+    digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the model file: a node whose cached copy differs fetches the files again."""
+    updated: Mapped[datetime]
+
+
 JobRow = TaskRow | VoiceJobRow
+
+metadata = _Base.metadata
+"""The models' schema; tasks/migrations/ must produce exactly this (tests/tasks/test_migrations.py)."""
 
 
 def encode_token(offset: int) -> str:
@@ -142,8 +162,10 @@ class Store:
         self.engine: Engine = create_engine(url, **_engine_options(url))
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        from voicesmith.tasks import migrations  # alembic loads only where a Store is opened
+
         with self._translated_errors():
-            _Base.metadata.create_all(self.engine)
+            migrations.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -211,6 +233,24 @@ class Store:
             query = select(LexiconRow).order_by(LexiconRow.name).offset(offset).limit(limit)
             return list(session.scalars(query))
 
+    # -- the shared voice catalog --------------------------------------------------------------------------
+
+    def put_voice(self, voice_id: str, info: dict[str, Any], digest: str) -> None:
+        with self.session() as session:
+            session.merge(VoiceRow(id=voice_id, info=info, digest=digest, updated=utcnow()))
+
+    def get_voice(self, voice_id: str) -> VoiceRow | None:
+        with self.session() as session:
+            return session.get(VoiceRow, voice_id)
+
+    def list_voices(self) -> list[VoiceRow]:
+        with self.session() as session:
+            return list(session.scalars(select(VoiceRow).order_by(VoiceRow.id)))
+
+    def delete_voice(self, voice_id: str) -> bool:
+        with self.session() as session:
+            return session.execute(delete(VoiceRow).where(VoiceRow.id == voice_id)).rowcount > 0
+
     # -- tasks and voice jobs ------------------------------------------------------------------------------
 
     def add(self, row: JobRow) -> JobRow:
@@ -246,6 +286,12 @@ class Store:
         with self.session() as session:
             return session.execute(delete(VoiceJobRow).where(VoiceJobRow.id == voice_id)).rowcount > 0
 
+    def count_by_status(self, model: type[JobRow]) -> dict[str, int]:
+        """How many jobs of a kind are in each status (metrics: the queue depth is the waiting count)."""
+        with self.session() as session:
+            rows = session.execute(select(model.status, func.count()).group_by(model.status))
+            return {status: count for status, count in rows}
+
     def set_voice_job_backend(self, voice_id: str, claim: str | None, handle: dict[str, Any]) -> bool:
         """Record where a voice job trains (its backend handle, in the ``dataset`` JSON), only while
         ``claim`` holds the job; False if it was deleted or taken over."""
@@ -265,46 +311,104 @@ class Store:
     def claim_next(self, model: type[JobRow], lease_seconds: float, running: str) -> JobRow | None:
         """Take one waiting job (or one whose worker's lease ran out) and mark it ``running``.
 
-        The claim is a conditional UPDATE on the row as it was read: if another worker got there first
-        the update matches no row and the next candidate is tried. (Call :meth:`give_up` first to cap
-        the attempts of jobs that kill their workers.)
+        On PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED``: concurrent claimers
+        each lock a different row and never wait on one another. SQLite has no row locks; there the claim
+        is a conditional UPDATE on the row as it was read, and a worker that lost the race tries the next
+        candidate.
+        (Call :meth:`give_up` first to cap the attempts of jobs that kill their workers.)
         """
         waiting = SCHEDULED if model is TaskRow else PENDING
+        if self.engine.dialect.name == "postgresql":
+            return self._claim_locked(model, lease_seconds, waiting, running)
+        return self._claim_conditional(model, lease_seconds, waiting, running)
+
+    @staticmethod
+    def _claimable(model: type[JobRow], waiting: str, running: str, now: datetime) -> Any:
+        return (model.status == waiting) | ((model.status == running) & (model.lease_until < now))
+
+    def _claimed_values(self, model: type[JobRow], lease_seconds: float, running: str, now: datetime) -> dict:
+        return {
+            "status": running,
+            "claim": str(uuid.uuid4()),
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "attempts": model.attempts + 1,
+            "updated": now,
+        }
+
+    def _claim_locked(
+        self, model: type[JobRow], lease_seconds: float, waiting: str, running: str
+    ) -> JobRow | None:
+        now = utcnow()
+        with self.session() as session:
+            row = session.execute(
+                select(model.id, model.status)
+                .where(self._claimable(model, waiting, running, now))
+                .order_by(model.created)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None
+            job_id, status = row
+            session.execute(
+                update(model)
+                .where(model.id == job_id)
+                .values(**self._claimed_values(model, lease_seconds, running, now))
+            )
+        return self._claimed(model, job_id, status, running)
+
+    def _claim_conditional(
+        self, model: type[JobRow], lease_seconds: float, waiting: str, running: str
+    ) -> JobRow | None:
         now = utcnow()
         with self.session() as session:
             candidates = list(
                 session.execute(
                     select(model.id, model.status, model.claim)
-                    .where(
-                        (model.status == waiting) | ((model.status == running) & (model.lease_until < now))
-                    )
+                    .where(self._claimable(model, waiting, running, now))
                     .order_by(model.created)
                     .limit(8)
                 )
             )
         for job_id, status, old_claim in candidates:
-            claim = str(uuid.uuid4())
             with self.session() as session:
                 claimed = session.execute(
                     update(model)
                     .where(model.id == job_id, model.status == status)
                     .where(model.claim.is_(None) if old_claim is None else model.claim == old_claim)
-                    .values(
-                        status=running,
-                        claim=claim,
-                        lease_until=now + timedelta(seconds=lease_seconds),
-                        attempts=model.attempts + 1,
-                        updated=now,
-                    )
+                    .values(**self._claimed_values(model, lease_seconds, running, now))
                 ).rowcount
             if claimed:
-                if status == running:
-                    _LOGGER.warning(
-                        "%s %s: its worker's lease ran out; running it again", model.__tablename__, job_id
-                    )
-                with self.session() as session:
-                    return session.get(model, job_id)
+                return self._claimed(model, job_id, status, running)
         return None
+
+    def _claimed(self, model: type[JobRow], job_id: str, status: str, running: str) -> JobRow | None:
+        if status == running:
+            _LOGGER.warning(
+                "%s %s: its worker's lease ran out; running it again", model.__tablename__, job_id
+            )
+        with self.session() as session:
+            return session.get(model, job_id)
+
+    def release(self, model: type[JobRow], job_id: str, claim: str) -> bool:
+        """Hand a claimed job back (a draining worker): it is waiting again at once, for any worker, and
+        the attempt does not count. False if ``claim`` no longer holds it."""
+        waiting = SCHEDULED if model is TaskRow else PENDING
+        with self.session() as session:
+            return (
+                session.execute(
+                    update(model)
+                    .where(model.id == job_id, model.claim == claim)
+                    .values(
+                        status=waiting,
+                        claim=None,
+                        lease_until=None,
+                        attempts=model.attempts - 1,
+                        updated=utcnow(),
+                    )
+                ).rowcount
+                > 0
+            )
 
     def give_up(self, model: type[JobRow], running: str, max_attempts: int) -> list[str]:
         """Fail the jobs whose lease ran out after ``max_attempts`` runs (their worker died each time:

@@ -1,0 +1,1 @@
+"""Alembic revisions, one file each (voicesmith db revision -m ... writes the next)."""
