@@ -29,8 +29,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	@$(BIN)/pip install -q -e '.[server]'
 	@touch $@
 
+# s3fs comes last and without its pins: aiobotocore pins botocore to a release older than the one whose
+# Polly model has CreateVoice/GetVoice (which the boto3 tests call); resolving both makes pip backtrack into
+# sdists that do not build. aiobotocore runs on the newer botocore (the S3 tests check it).
+S3FS_STACK := 's3fs>=2024.2' 'aiobotocore>=2.13'
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	@$(BIN)/pip install -q -e '.[test]'
+	@$(BIN)/pip install -q -e '.[test]' 'aiohttp>=3.9' 'aioitertools>=0.11' 'wrapt>=1.10'
+	@$(BIN)/pip install -q --no-deps $(S3FS_STACK)
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -101,7 +101,7 @@ def test_serving_image_has_no_torch_runs_unprivileged_and_checks_health():
         re.findall(r'voicesmith\[([^\]]+)\]|"\.\[([^\]]+)\]"', " ".join(r for w, r in steps if w == "RUN"))
     )
     names = {part for pair in installed for group in pair if group for part in group.split(",")}
-    assert names == {"server", "s3"}
+    assert names == {"server", "s3", "postgres"}
     closure = set().union(*(extras(n) for n in names))
     assert not any(r.startswith(("torch", "lightning")) for r in requirements(closure))
     users = [rest for word, rest in steps if word == "USER"]
