@@ -7,6 +7,7 @@ because splitting takes about a second.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -35,6 +36,18 @@ def _isolated_default_data_dir(tmp_path_factory, shared_cache):
     patcher.setenv("VOICESMITH_DATA_DIR", str(path))
     yield path
     patcher.undo()
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """The CLI hands its options to worker processes through the environment (``voicesmith serve
+    --marytts-port`` sets VOICESMITH_MARYTTS_PORT): a CLI command run in-process must not leave those
+    settings behind for the tests after it."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture()

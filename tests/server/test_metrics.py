@@ -126,16 +126,18 @@ def test_metrics_add_up_across_worker_processes(tmp_path, shared_cache):
         "VOICESMITH_TASK_WORKERS": "0",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "voicesmith.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),
     )
     url = f"http://127.0.0.1:{port}"
     try:
 
         def up() -> bool:
+            assert process.poll() is None, f"serve exited: {log.read_text()[-2000:]}"
             try:
                 return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
             except httpx.HTTPError:

@@ -144,6 +144,7 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="voicesmith-metrics-")
         from voicesmith.tasks.store import Store
 
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # as create_app does for one process
         store = Store(settings.database_url)  # a damaged database: one line and exit 2, not N crashes
         store.check(thorough=True)
         store.close()

@@ -254,7 +254,12 @@ def _file(audio: np.ndarray, rate: int, container: str) -> bytes:
     return out.getvalue()
 
 
-@router.api_route("/process", methods=["GET", "POST"], dependencies=[Depends(marytts_auth)], summary="Speak")
+@router.get(
+    "/process", dependencies=[Depends(marytts_auth)], summary="Speak", operation_id="marytts_process_get"
+)
+@router.post(
+    "/process", dependencies=[Depends(marytts_auth)], summary="Speak", operation_id="marytts_process"
+)
 async def process(request: Request, services: ServicesDep) -> Response:
     params = await _parameters(request)
     synthesis, container, content_type = await services.pool.run(prepare, services, params)
