@@ -8,7 +8,8 @@ import pytest
 from engine.fake_model import FRAMES_PER_ID, HOP, RATE, FakeCatalog, FakeModel
 
 from voicesmith.engine.model import VoiceModel
-from voicesmith.engine.synthesizer import FIRST_WINDOW_FRAMES, SynthesisRequest, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import FIRST_WINDOW_FRAMES, Synthesizer
 from voicesmith.settings import Settings
 
 MS_PER_ID = FRAMES_PER_ID * HOP * 1000 / RATE  # 48 ms

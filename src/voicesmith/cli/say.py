@@ -10,7 +10,8 @@ import click
 
 from voicesmith.cli.common import read_text
 from voicesmith.engine.polly_voices import voice_for_name
-from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import Synthesizer
 
 
 def _output_format(fmt: str | None, output: Path | None):

@@ -43,7 +43,7 @@ from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from voicesmith.engine.catalog import VoiceInfo
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.server.alignment import CharTimings, TextAligner
 from voicesmith.server.auth import ELEVENLABS, ROUTE_CHECKED
 from voicesmith.server.deps import ServicesDep, require_auth

@@ -41,7 +41,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.websockets import WebSocketState
 
 from voicesmith.audio.encode import StreamEncoder
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import ValidationError, VoicesmithError
 from voicesmith.server.alignment import CharTimings, TextAligner
 from voicesmith.server.elevenlabs_protocol import (

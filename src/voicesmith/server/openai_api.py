@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from voicesmith.audio.encode import StreamEncoder
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import ResourceNotFoundError, ValidationError, VoiceNotFoundError
 from voicesmith.server.cache import cached, request_key
 from voicesmith.server.deps import ServicesDep, openai_auth

@@ -54,7 +54,7 @@ from voicesmith import __version__
 from voicesmith.audio.encode import StreamEncoder
 from voicesmith.emotion.labels import SPOKEN_EMOTIONS, Emotion
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID, VoiceInfo
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import LanguageNotSupportedError, ValidationError, VoicesmithError
 from voicesmith.server.services import Services
 from voicesmith.server.stream_speech import SegmentSpeaker
