@@ -16,14 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from voicesmith.audio.encode import StreamEncoder
 from voicesmith.audio.formats import get_format, resolve_rate
 from voicesmith.engine.marks import marks_to_json_lines
-from voicesmith.engine.synthesizer import SynthesisRequest, SynthesisStream, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import SynthesisStream, Synthesizer
 from voicesmith.errors import (
     AudioDurationExceededError,
     MarksNotSupportedForFormatError,
     TextLengthExceededError,
     ValidationError,
 )
-from voicesmith.text.ssml import Break, TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.ssml import Break, SsmlDocument, TextRun, check_speech_mark_types, parse_ssml
 from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -113,13 +114,14 @@ def billed_characters(text: str, text_type: str) -> int:
     return _measure(text, text_type)[0]
 
 
-def _measure(text: str, text_type: str) -> tuple[int, float]:
-    """Billed characters and the seconds of ``<break>`` silence (which Polly does not bill)."""
+def _measure(text: str, text_type: str) -> tuple[int, float, SsmlDocument | None]:
+    """Billed characters, the seconds of ``<break>`` silence (which Polly does not bill), and the parsed
+    SSML (None for text), which the synthesis request carries so the SSML is parsed once."""
     if text_type != "ssml":
-        return len(text), 0.0
+        return len(text), 0.0, None
     document = parse_ssml(text)
     billed = sum(len(item.text) for item in document if isinstance(item, TextRun))
-    return billed, sum(item.time_ms for item in document if isinstance(item, Break)) / 1000.0
+    return billed, sum(item.time_ms for item in document if isinstance(item, Break)) / 1000.0, document
 
 
 def prepare(
@@ -167,7 +169,7 @@ def prepare(
             f"the text is {len(fields.Text)} characters; the limit is {limits.total} characters in all "
             f"({limits.billed} billed): split it, or use StartSpeechSynthesisTask for long text"
         )
-    billed, silence = _measure(fields.Text, fields.TextType)
+    billed, silence, document = _measure(fields.Text, fields.TextType)
     if billed > limits.billed:
         raise TextLengthExceededError(
             f"the text has {billed} billed characters (without SSML tags); the limit is {limits.billed}"
@@ -190,6 +192,7 @@ def prepare(
         emotion=fields.Emotion,
         intensity=fields.EmotionIntensity,
         max_audio_seconds=max_audio_seconds,
+        document=document,
     )
     return PreparedSpeech(request, fields.OutputFormat, rate, marks, billed)
 
