@@ -10,19 +10,20 @@ point back at the input. The steps, per text run of the SSML document (plain tex
 3. normalise the rest (numbers, dates, units ... via :mod:`voicesmith.text.normalize`), or apply the
    run's ``say-as``, ``sub`` or ``phoneme``;
 4. group the words into utterances: a new one starts at each sentence end, break, bleep, and where
-   pitch, effects or emotion change (they are rendered on the audio of a whole utterance). Rate and
-   volume change per word inside an utterance.
+   pitch, effects, emotion or language change (they are rendered on the audio of a whole utterance,
+   and travel on it as :class:`~voicesmith.text.ssml.Prosody` and :class:`~voicesmith.text.ssml.Effects`).
+   Rate, volume and max-duration change per word inside an utterance (on each :class:`PlannedWord`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from voicesmith.text.lexicon import Lexicon, apply_lexicons, simple_tokens
-from voicesmith.text.normalize import byte_offsets, normalize, say_as
+from voicesmith.text.normalize import Token, byte_offsets, normalize, say_as
 from voicesmith.text.phonemes import ipa_to_voice_phonemes
 from voicesmith.text.sentences import split_sentences
 from voicesmith.text.ssml import (
@@ -36,6 +37,7 @@ from voicesmith.text.ssml import (
     Prosody,
     SentenceBoundary,
     SsmlDocument,
+    SsmlItem,
     TextRun,
     TextStyle,
 )
@@ -123,7 +125,7 @@ class _Builder:
     document: SsmlDocument
     language: str
     lexicons: Sequence[Lexicon]
-    voice_phonemes: dict
+    voice_phonemes: Mapping[str, Sequence[int]]
     espeak_voice: str
     utterances: list[PlannedUtterance] = field(default_factory=list)
     current: PlannedUtterance | None = None
@@ -253,7 +255,7 @@ class _Builder:
             span = run.byte_span(char_start + char_of_byte[token.start], char_start + char_of_byte[token.end])
             self.token(token.kind, token.text, span, style, run)
 
-    def words_from_tokens(self, tokens, style: TextStyle, span: tuple[int, int]) -> None:
+    def words_from_tokens(self, tokens: Iterable[Token], style: TextStyle, span: tuple[int, int]) -> None:
         """Tokens whose own spans do not point into the input (alias, say-as): all take ``span``."""
         for token in tokens:
             self.token(token.kind, token.text, span, style, None)
@@ -287,7 +289,7 @@ class _Builder:
             word.max_duration = (prosody.max_duration_ms, prosody.max_duration_id or 0)
         return word
 
-    def item(self, item) -> None:
+    def item(self, item: SsmlItem) -> None:
         if isinstance(item, TextRun):
             self.run(item)
         elif isinstance(item, Break):
@@ -310,10 +312,15 @@ def plan_document(
     *,
     language: str,
     lexicons: Sequence[Lexicon] = (),
-    voice_phonemes: dict,
+    voice_phonemes: Mapping[str, Sequence[int]],
     espeak_voice: str,
 ) -> list[PlannedUtterance]:
-    """The utterances of ``document`` in order, with sentence indices and source spans."""
+    """The utterances of ``document`` in order, with sentence indices and source spans.
+
+    ``language`` (BCP-47) chooses the normalisation rules; ``voice_phonemes`` (the voice's phoneme ->
+    ids map) and ``espeak_voice`` are what ``<phoneme>`` and lexicon pronunciations are mapped onto.
+    Over-long utterances are cut (:func:`split_long`).
+    """
     builder = _Builder(document, language, lexicons, voice_phonemes, espeak_voice)
     for item in document:
         builder.item(item)
