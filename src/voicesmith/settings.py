@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     """API keys for ``Authorization: Bearer <key>`` (the OpenAI routes, and the key-based doors). Any key
     configured turns auth on for every route (see ``auth``)."""
 
+    metrics_tokens: list[str] = Field(default_factory=list)
+    """Bearer tokens that may read ``GET /metrics`` and nothing else (give Prometheus one, so the scraper
+    holds no key that can synthesize). Every API credential reads it too."""
+
+    metrics_public: bool = False
+    """``GET /metrics`` without a credential even when auth is on: only where the port is reachable from
+    the scrape network alone (pod annotations scraping, say)."""
+
     task_workers: int = Field(default=1, ge=0, le=64)
     """Worker threads that run synthesis tasks in each server process (0: none; voice jobs have their own)."""
 
