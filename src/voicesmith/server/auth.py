@@ -276,6 +276,7 @@ class AuthMiddleware:
         self.app = app
         self.fastapi_app = fastapi_app
         self._routes: list[Any] | None = None
+        self._marks: dict[tuple[str, str, str], list[object]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -286,9 +287,7 @@ class AuthMiddleware:
             return
         services = self.fastapi_app.state.services
         settings: Settings = services.settings
-        if self._routes is None:  # the app's routes are all in place by the first request
-            self._routes = flat_routes(self.fastapi_app)
-        marks = route_marks(self._routes, scope)
+        marks = self._route_marks(scope)
         door = route_door(scope["path"], marks)
         check: _BodyCheck | None = None
         state = scope.setdefault("state", {})
@@ -315,9 +314,7 @@ class AuthMiddleware:
         """A WebSocket door takes the same credentials from its handshake (headers or a presigned
         query); refused ones are closed before they are accepted (the client sees HTTP 403)."""
         settings: Settings = self.fastapi_app.state.services.settings
-        if self._routes is None:
-            self._routes = flat_routes(self.fastapi_app)
-        door = route_door(scope["path"], route_marks(self._routes, scope))
+        door = route_door(scope["path"], self._route_marks(scope))
         if not door.open_on(settings):
             try:
                 principal, _, _ = await self._authenticate(door, scope, receive, settings)
@@ -330,6 +327,21 @@ class AuthMiddleware:
                 return
             scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    _MARKS_CACHED = 4096
+
+    def _route_marks(self, scope: Scope) -> list[object]:
+        """:func:`route_marks`, remembered per (type, method, path): matching every route's pattern is
+        most of what a refusal costs, and a burst of refusals asks for the same few paths."""
+        if self._routes is None:  # the app's routes are all in place by the first request
+            self._routes = flat_routes(self.fastapi_app)
+        key = (scope["type"], scope.get("method", ""), scope["path"])
+        marks = self._marks.get(key)
+        if marks is None:
+            if len(self._marks) >= self._MARKS_CACHED:  # paths with ids in them: bounded, not an LRU
+                self._marks.clear()
+            marks = self._marks[key] = route_marks(self._routes, scope)
+        return marks
 
     def _replace_if_tampered(self, door: Door, scope: Scope, receive: Receive, send: Send, check: _BodyCheck):
         async def guarded_send(message: Message) -> None:
