@@ -249,8 +249,8 @@ class Settings(BaseSettings):
 
     synthesis_queue: int = Field(default=-1, ge=-1, le=4096)
     """Synthesis requests that may wait for the synthesis pool in one process, beyond those it runs;
-    past that a request is throttled at once (ThrottlingException / 429 with Retry-After). -1: twice
-    the pool size."""
+    past that a request is throttled at once (ThrottlingException / 429 with Retry-After). -1: four
+    times the pool size (a pool of 2 serves 8 clients that each wait for their answer, none refused)."""
 
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """A connection that has not sent a whole request head within this (from connect, or from the end

@@ -145,7 +145,7 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
         if settings.shared_storage_url
         else None
     )
-    queued = settings.synthesis_queue if settings.synthesis_queue >= 0 else 2 * concurrency
+    queued = settings.synthesis_queue if settings.synthesis_queue >= 0 else 4 * concurrency
     store = Store(settings.database_url)
     store.check(thorough=True)  # a damaged database stops the start with one line naming it
     return Services(
