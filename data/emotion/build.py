@@ -8,9 +8,10 @@ Pass 1 is the label each sentence was written under (the ``@label register`` hea
 order with no labels in view (``pass2_blind.txt`` -> ``pass2_labels.txt``: one letter a sentence, ten to
 a line). Pass 2 goes in rounds: ``blind`` writes only the sentences no earlier round holds, as round N
 (``pass2_blind_N.txt``, labelled in ``pass2_labels_N.txt``; round 1 has no suffix), so adding sentences
-never asks for the old ones to be labelled again. ``merge`` drops any sentence that is also in ``tests/emotion/in_domain.tsv`` or among the issue's
-examples (never trained on), keeps the sentences where both passes agree, drops the rest, records the
-agreement rate in ``agreement.json`` and assigns the splits by hash (:func:`split_of`).
+never asks for the old ones to be labelled again. ``merge`` drops any sentence that is also in
+``tests/emotion/in_domain.tsv`` or among the issue's examples (never trained on), keeps the sentences
+where both passes agree, drops the rest, records the agreement rate in ``agreement.json`` and assigns
+the splits by hash (:func:`split_of`).
 """
 
 from __future__ import annotations
