@@ -27,6 +27,8 @@ FIRST_PLAN_AT = 3
 REPLAN_EVERY = 0.05
 """Share of the planned run between re-plans (the pace changes when the machine gets busier)."""
 MIN_STAGE1_STEPS = 1
+CHECKPOINT_SAFETY = 1.5
+"""Margin on the measured write rate when keeping time back for the final checkpoint."""
 
 
 @dataclass
@@ -100,3 +102,13 @@ def replan(
 def next_replan(plan: StagePlan, step: int) -> int:
     """The step at which to measure and plan again."""
     return step + max(1, int(plan.total_steps * REPLAN_EVERY))
+
+
+def checkpoint_seconds(checkpoint_bytes: int, bytes_per_s: float) -> float:
+    """Seconds to keep back from a time budget so that the final checkpoint is written inside it.
+
+    ``bytes_per_s`` is measured when training starts; 0 (not measurable) assumes 20 MB/s, a slow
+    network disk. At least one second.
+    """
+    rate = bytes_per_s if bytes_per_s > 0 else 20e6
+    return max(1.0, CHECKPOINT_SAFETY * checkpoint_bytes / rate)
