@@ -108,6 +108,7 @@ def test_a_time_budget_stops_the_run_early_with_a_checkpoint(tmp_path, data_dir,
     assert 1 <= run["step"] < 50 and run["status"] == "finished"
     assert run["train"]["max_minutes"] == 1e-4
     assert _generator(run_dir / "checkpoints" / "last.ckpt")  # a whole checkpoint, not a partial write
+    assert run["train_seconds"] <= run["seconds"] and run["last_checkpoint_seconds"] > 0
 
     refused = CliRunner().invoke(main, [*args[:8], "--max-minutes", "0", "--output", str(tmp_path / "other")])
     assert refused.exit_code == 2 and "'--max-minutes': 0.0 is not in the range" in refused.output

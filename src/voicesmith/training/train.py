@@ -78,12 +78,16 @@ class _Checkpoints(L.Callback):
         self.directory = directory
         self.every = max(every, 1)
         self.best = float("inf")
+        self.save_seconds: float | None = None
+        """How long the last checkpoint took to write."""
 
     def _save(self, trainer: L.Trainer, name: str) -> None:
         tmp = self.directory / f".{name}.tmp"
+        started = time.monotonic()
         trainer.save_checkpoint(tmp)
         if trainer.is_global_zero:
             os.replace(tmp, self.directory / name)
+        self.save_seconds = time.monotonic() - started
 
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         if module.step % self.every == 0:
@@ -115,6 +119,8 @@ class _Progress(L.Callback):
         self.total = total
         self.every = max(every, 1)
         self.started: float | None = None
+        self.last_end: float | None = None
+        """When the last step ended: ``last_end - started`` is the training time without the final save."""
         self.first_step = 0
         self.run_dir = run_dir
         self.validation: dict[str, float] = {}
@@ -147,9 +153,11 @@ class _Progress(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
         self.started, self.first_step = time.monotonic(), module.step
+        self.last_end = self.started
 
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         step = module.step
+        self.last_end = time.monotonic()
         first = step == self.first_step + 1
         if not trainer.is_global_zero:
             return
@@ -243,6 +251,10 @@ class _TimePlan(L.Callback):
         module.plan = plan
         self.progress.total = plan.total_steps
         self.mark, self.next_at = (step, now), plan_rules.next_replan(plan, step)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _checkpoint_bytes(module: Any) -> int:
@@ -382,6 +394,9 @@ def run_training(
     }
     if trainer.is_global_zero:
         run.update(status="finished", step=module.step, seconds=round(seconds, 1), metrics=metrics)
+        if progress.started is not None and progress.last_end is not None:
+            run["train_seconds"] = round(progress.last_end - progress.started, 1)  # this launch's steps
+        run["last_checkpoint_seconds"] = _round(checkpointer.save_seconds)
         run["plan"] = module.plan.to_dict()
         _write_run(run_dir, run)
     return RunResult(run_dir, module.step, last, best if best.exists() else None, seconds, metrics)
