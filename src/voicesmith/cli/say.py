@@ -85,8 +85,7 @@ def say(
       voicesmith say "Hello there." -o hello.wav
       echo "Piped text." | voicesmith say --format mp3 > hello.mp3
     """
-    from voicesmith.audio.encode import StreamEncoder
-    from voicesmith.audio.formats import resolve_rate
+    from voicesmith.audio.stream import encoded_chunks
 
     to_stdout = output is None or str(output) == "-"
     synthesizer = Synthesizer()
@@ -108,17 +107,14 @@ def say(
     if to_stdout and sys.stdout.isatty():
         raise click.UsageError("refusing to write audio to a terminal: use -o FILE or a pipe")
     audio_format = _output_format(fmt, output)
-    chunks = synthesizer.stream(request)
-    first = next(chunks)
-    out_rate = resolve_rate(audio_format, sample_rate, first.sample_rate)
-    encoder = StreamEncoder(audio_format.name, first.sample_rate, out_rate)
+    blocks = encoded_chunks(synthesizer.stream(request), audio_format.name, sample_rate)
+    first = next(blocks)  # the request is planned and its first audio made before the file is created
     sink = sys.stdout.buffer if to_stdout else output.open("wb")
     try:
-        sink.write(encoder.feed(first.audio))
-        for chunk in chunks:
-            sink.write(encoder.feed(chunk.audio))
+        sink.write(first)
+        for block in blocks:
+            sink.write(block)
             sink.flush()
-        sink.write(encoder.close())
     finally:
         if not to_stdout:
             sink.close()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voicesmith.audio.encode import StreamEncoder
 from voicesmith.audio.formats import get_format, resolve_rate
+from voicesmith.audio.stream import encoded_chunks
 from voicesmith.engine.marks import marks_to_json_lines
 from voicesmith.engine.synthesizer import SynthesisRequest, SynthesisStream, Synthesizer
 from voicesmith.errors import (
@@ -205,14 +205,7 @@ def encoded_audio(
     from voicesmith.server.metrics import measured
 
     chunks = measured(iter(stream if stream is not None else synthesizer.open(speech.request)), api)
-    first = next(chunks)
-    encoder = StreamEncoder(speech.output_format, first.sample_rate, speech.sample_rate)
-    yield encoder.feed(first.audio)
-    for chunk in chunks:
-        data = encoder.feed(chunk.audio)
-        if data:
-            yield data
-    yield encoder.close()
+    yield from encoded_chunks(chunks, speech.output_format, speech.sample_rate)
 
 
 def speech_marks_lines(synthesizer: Synthesizer, speech: PreparedSpeech) -> bytes:
