@@ -12,6 +12,8 @@ import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
+
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("voicesmith", appauthor=False))
@@ -110,7 +112,7 @@ class Settings(BaseSettings):
     training_backend: Literal["local", "slurm", "sagemaker"] = "local"
     """Where a voice job trains: a ``voicesmith train`` subprocess, an ``sbatch`` job, a SageMaker job."""
 
-    voice_training_base: str = "joe"
+    voice_training_base: str = BUNDLED_VOICE_ID
     """The voice a job fine-tunes from: joe, or a Piper ``.onnx`` / ``.ckpt`` path on the training host."""
 
     training_poll_seconds: float = Field(default=5.0, gt=0)

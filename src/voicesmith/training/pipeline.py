@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import soundfile
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.catalog import VoiceCatalog
 from voicesmith.errors import DatasetError, TrainingError, VoicesmithError
 from voicesmith.settings import Settings
@@ -37,7 +38,7 @@ class StudioSettings:
 
     max_steps: int = 2000
     batch_size: int = 8
-    base: str = "joe"
+    base: str = BUNDLED_VOICE_ID
     discriminator: Literal["mpd", "small"] = "mpd"
     """``small`` for tests and smoke runs only."""
 
