@@ -24,6 +24,7 @@ from voicesmith.errors import (
     ValidationError,
 )
 from voicesmith.text.ssml import Break, TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.ssml.speech_marks import SPEECH_MARK_TYPES
 from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ DEFAULT_ENGINE = "standard"
 SUPPORTED_ENGINES = ENGINES
 """Every voice speaks under every engine name: the engine is recorded, the voice is the same."""
 TEXT_TYPES = ("ssml", "text")
-SPEECH_MARK_TYPES = ("sentence", "ssml", "viseme", "word")
 MAX_MARK_TYPES = 4
 MARKS_CONTENT_TYPE = "application/x-json-stream"
 
