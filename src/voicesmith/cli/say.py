@@ -12,6 +12,7 @@ from voicesmith.cli.common import read_text
 from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.polly_voices import voice_for_name
 from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
+from voicesmith.text.lexicon import MAX_LEXICONS_PER_REQUEST
 
 
 def _output_format(fmt: str | None, output: Path | None):
@@ -56,7 +57,7 @@ def _output_format(fmt: str | None, output: Path | None):
     "lexicons",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A W3C PLS lexicon file; repeat for several (applied in order, at most 5).",
+    help=f"A W3C PLS lexicon file; repeat for several (in order, at most {MAX_LEXICONS_PER_REQUEST}).",
 )
 @click.option(
     "--marks", help="Write speech marks (JSON lines) instead of audio: any of word,sentence,viseme,ssml."
@@ -126,8 +127,10 @@ def _load_lexicons(paths: tuple[Path, ...]) -> tuple:
     from voicesmith.errors import InvalidLexiconError, MaxLexiconsNumberExceededError
     from voicesmith.text.lexicon import parse_lexicon
 
-    if len(paths) > 5:
-        raise MaxLexiconsNumberExceededError(f"{len(paths)} lexicons given; at most 5 apply to one request")
+    if len(paths) > MAX_LEXICONS_PER_REQUEST:
+        raise MaxLexiconsNumberExceededError(
+            f"{len(paths)} lexicons given; at most {MAX_LEXICONS_PER_REQUEST} apply to one request"
+        )
     lexicons = []
     for path in paths:
         name = re.sub(r"[^0-9A-Za-z]", "", path.stem)[:20] or "lexicon"
