@@ -14,6 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 
+FINE_TUNE_STEPS = 2000
+"""Default steps of a fine-tune: a custom-voice job's (``voice_training_steps``), ``voicesmith train``'s."""
+FINE_TUNE_BATCH_SIZE = 8
+"""Default utterances per batch of a custom-voice job (``voice_training_batch_size``)."""
+
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("voicesmith", appauthor=False))
@@ -93,9 +98,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=500_000_000, ge=1024)
     """Largest request body accepted when creating a custom voice (recordings)."""
 
-    voice_training_steps: int = Field(default=2000, ge=1)
+    voice_training_steps: int = Field(default=FINE_TUNE_STEPS, ge=1)
     """Fine-tuning steps of a custom-voice job (``POST /v1/voices``)."""
-    voice_training_batch_size: int = Field(default=8, ge=1)
+    voice_training_batch_size: int = Field(default=FINE_TUNE_BATCH_SIZE, ge=1)
 
     consent_similarity_threshold: float = Field(default=0.80, ge=0.0, le=1.0)
     """Least speaker similarity (GE2E cosine, ``training.speaker``) between a custom voice's consent

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from voicesmith.engine.bundled import BUNDLED_VOICE_ID
-from voicesmith.settings import Settings
+from voicesmith.settings import FINE_TUNE_STEPS, Settings
 
-DEFAULT_STEPS = 2000
+DEFAULT_STEPS = FINE_TUNE_STEPS
 TIMED_MAX_STEPS = 100_000
 """The step cap of a run given only --max-minutes: never reached in practice (11 h at 0.4 s a step)."""
 
