@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,11 +32,10 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
+from harness import SRC, percentile, serving, tree_rss_mb
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 SUBJECTS = ["The museum", "Your parcel", "The train to the airport", "Our support team", "The library"]
 ACTIONS = [
     "opens at nine in the morning and closes late on Fridays",
@@ -55,12 +53,6 @@ def text_for(n: int) -> str:
         f"Reference {n}. {SUBJECTS[n % len(SUBJECTS)]} {ACTIONS[(n // 5) % len(ACTIONS)]}, "
         "thank you for your patience."
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- the compute bound -------------------------------------------------------------------------------------
@@ -102,6 +94,8 @@ class Stats:
     audio: float = 0.0
     ttfb: list[float] = field(default_factory=list)
     errors: int = 0
+    throttled: int = 0
+    """ThrottlingException / 429 answers (the client waited their Retry-After, as the SDKs do)."""
     requests: int = 0
     hits: int = 0
     hit_ttfb: list[float] = field(default_factory=list)
@@ -161,6 +155,7 @@ def client(url: str, seed: int, repeat: float, deadline: float, stats: Stats, co
                 made.append((kind, text))
             path, body = request_for(kind, text)
             started = time.perf_counter()
+            retry_after = 0.0
             try:
                 with http.stream("POST", path, json=body) as answer:
                     chunks = answer.iter_bytes()
@@ -169,9 +164,16 @@ def client(url: str, seed: int, repeat: float, deadline: float, stats: Stats, co
                     data = first + b"".join(chunks)
                     ok = answer.status_code == 200
                     hit = answer.headers.get("x-voicesmith-cache") == "hit"
+                    if "retry-after-ms" in answer.headers:
+                        retry_after = float(answer.headers["retry-after-ms"]) / 1000
             except httpx.HTTPError:
                 ok, hit, data, ttfb = False, False, b"", time.perf_counter() - started
             seconds = length(kind, data) if ok else 0.0
+            if retry_after:  # throttled: wait as the SDKs do, then ask again
+                with stats.lock:
+                    stats.throttled += 1
+                time.sleep(min(retry_after, max(0.0, deadline - time.monotonic())))
+                continue
             with stats.lock:
                 stats.requests += 1
                 stats.kinds[kind] = stats.kinds.get(kind, 0) + 1
@@ -199,52 +201,15 @@ def _hit_latency(url: str, count: int = 100) -> float:
     return 1000 * statistics.median(times)
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn's workers), from /proc."""
-    total, pids = 0, [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
-
 def scenario(
     name: str, workers: int, threads: int, cache_mb: int, repeat: float, args, data_dir: str
 ) -> dict:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SRC),
-        "VOICESMITH_DATA_DIR": data_dir,
-        "VOICESMITH_TASK_WORKERS": "0",
-        "VOICESMITH_INTRA_OP_THREADS": str(threads),
-        "VOICESMITH_MAX_CONCURRENT_SYNTHESIS": str(max(1, args.cores // workers)),
-        "VOICESMITH_RESPONSE_CACHE_MB": str(cache_mb),
+    settings = {
+        "intra_op_threads": str(threads),
+        "max_concurrent_synthesis": str(max(1, args.cores // workers)),
+        "response_cache_mb": str(cache_mb),
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "voicesmith.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    server = subprocess.Popen([*command, "--workers", str(workers)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"{name}: the server did not start")
-            time.sleep(0.25)
+    with serving(settings, workers=workers, data_dir=data_dir, log_level="warning") as (url, server):
         for _ in range(workers * 2):  # every worker loads the voice before the clock starts
             httpx.post(
                 f"{url}/v1/speech",
@@ -267,16 +232,14 @@ def scenario(
             time.sleep(2)
         wall = time.monotonic() - start
         hit_latency = _hit_latency(url) if cache_mb else float("nan")
-    finally:
-        server.terminate()
-        server.wait(60)
     ttfb = sorted(stats.ttfb)
     return {
         "scenario": name,
         "throughput": stats.audio / wall,
         "p50_ttfb": statistics.median(ttfb) if ttfb else float("nan"),
-        "p95_ttfb": ttfb[int(0.95 * (len(ttfb) - 1))] if ttfb else float("nan"),
+        "p95_ttfb": percentile(ttfb, 95),
         "errors": stats.errors,
+        "throttled": stats.throttled,
         "requests": stats.requests,
         "hit_rate": stats.hits / max(1, stats.requests - stats.errors),
         "hit_latency_ms": hit_latency,
@@ -309,14 +272,15 @@ def main() -> None:
     print(f"{args.clients} clients, {args.duration:.0f} s per scenario, mix: {', '.join(KINDS)}\n")
     header = (
         f"{'scenario':34} {'audio s/s':>9} {'x bound':>8} {'p50 ttfb':>9} {'p95 ttfb':>9} {'errors':>7} "
-        f"{'requests':>8} {'hits':>5} {'RSS MB first/last/peak':>24}"
+        f"{'throttled':>9} {'requests':>8} {'hits':>5} {'RSS MB first/last/peak':>24}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
             f"{row['scenario']:34} {row['throughput']:9.2f} {row['throughput'] / bound:8.2f} "
-            f"{row['p50_ttfb']:9.3f} {row['p95_ttfb']:9.3f} {row['errors']:7d} {row['requests']:8d} "
+            f"{row['p50_ttfb']:9.3f} {row['p95_ttfb']:9.3f} {row['errors']:7d} "
+            f"{row['throttled']:9d} {row['requests']:8d} "
             f"{row['hit_rate']:5.0%} {row['rss_first']:8.0f}/{row['rss_last']:.0f}/{row['rss_peak']:.0f}"
         )
     for row in rows:

@@ -142,19 +142,46 @@ class Ticket:
             self._admission._release(time.monotonic() - self._started)
 
 
+class _RateMeter:
+    """Events per second, exponentially weighted over the last ``window`` seconds (O(1) memory)."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._rate = 0.0
+        self._then = time.monotonic()
+
+    def rate(self, now: float) -> float:
+        return self._rate * math.exp(-(now - self._then) / self.window)
+
+    def add(self, now: float) -> None:
+        self._rate = self.rate(now) + 1.0 / self.window
+        self._then = now
+
+
 class Admission:
     """The bounded queue in front of the synthesis pool, per process.
 
     At most ``running + queued`` synthesis requests are in the process at once: ``running`` of them
     share the pool's threads, the rest wait in its queue. One more is refused at once with a
-    :class:`ThrottlingError` (Polly's ``ThrottlingException``, OpenAI's 429) whose ``Retry-After`` is
-    about one round of the pool (the mean time requests take / the requests it runs at once). Refusing early
-    keeps the latency of admitted requests bounded (a queue of ``queued`` requests, not of everyone who
-    connects) and the throughput at the pool's: a client that is told to come back costs nothing.
+    :class:`ThrottlingError` (Polly's ``ThrottlingException``, OpenAI's 429). Refusing early keeps the
+    latency of admitted requests bounded (a queue of ``queued`` requests, not of everyone who connects)
+    and the throughput at the pool's.
+
+    The ``Retry-After`` hint is what keeps refusals cheap: every refusal costs CPU the pool needs, so
+    the waiting clients should come back about as fast as places free, not faster. The process cannot
+    see its waiting clients, but it can count them: clients that each retry every ``hint`` seconds make
+    ``refusals/s x hint`` of them. Spread over the pool's completions per second, that is how long the
+    last of them waits for a place; the hint aims for two retries per free place (so a place never stays
+    empty for long) and is never shorter than one round of the pool. Spread +-50 %: clients told the
+    same wait would come back together.
 
     The auth middleware admits requests to routes marked :data:`SYNTHESIS` and releases their ticket
     when the answer (a whole stream) has been sent.
     """
+
+    RETRIES_PER_PLACE = 2.0
+    """Retries aimed at each place that frees: more wastes CPU on refusals, fewer leaves places empty."""
+    MAX_RETRY_SECONDS = 30.0
 
     def __init__(self, running: int, queued: int) -> None:
         self.running = max(1, running)
@@ -163,6 +190,9 @@ class Admission:
         self.active = 0
         self.throttled = 0
         self._mean_seconds = 1.0
+        self._hint = 1.0  # the mean hint given lately (its spread averages out)
+        self._refusals = _RateMeter(window=5.0)
+        self._completions = _RateMeter(window=5.0)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -173,10 +203,7 @@ class Admission:
         with self._lock:
             if self.active >= self.capacity:
                 self.throttled += 1
-                # About one pool round (mean / running): shorter hints make the waiting clients poll
-                # faster than places free (each refusal costs CPU the pool needs); longer ones leave
-                # places empty. Spread +-50 %: clients told the same wait would come back together.
-                wait = self._mean_seconds / self.running * random.uniform(0.5, 1.5)
+                wait = self._retry_hint(time.monotonic()) * random.uniform(0.5, 1.5)
                 raise ThrottlingError(
                     f"Rate exceeded: {self.active} synthesis requests are in progress or queued, the most "
                     f"this server takes ({self.running} at once + {self.queued} waiting); retry after "
@@ -186,10 +213,22 @@ class Admission:
             self.active += 1
         return Ticket(self)
 
+    def _retry_hint(self, now: float) -> float:
+        """Seconds a refused client should wait (before the spread); call with the lock held."""
+        self._refusals.add(now)
+        round_seconds = self._mean_seconds / self.running  # a place frees about this often
+        freed_per_second = max(self._completions.rate(now), 1.0 / round_seconds)
+        waiting = self._refusals.rate(now) * self._hint  # clients, each retrying every ``_hint`` s
+        hint = waiting / (self.RETRIES_PER_PLACE * freed_per_second)
+        hint = min(self.MAX_RETRY_SECONDS, max(round_seconds, hint))
+        self._hint = 0.9 * self._hint + 0.1 * hint
+        return hint
+
     def _release(self, seconds: float) -> None:
         with self._lock:
             self.active -= 1
             self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * seconds
+            self._completions.add(time.monotonic())
 
 
 class RateLimiter:
