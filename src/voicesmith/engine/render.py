@@ -72,8 +72,10 @@ def rendering_for(
     """One rendering per utterance, emotions routed over the whole text. ``styles`` (emotion -> speaker
     id) are the emotions a voice was trained with: those are spoken by their speaker, not by rules.
     With a style table (``blendable``) the intensity moves the embedding from the neutral speaker
-    towards the emotion's (0: neutral, 1: the emotion as recorded, 2: beyond it). ``aliases``:
-    ``disgust_as`` and ``fear_as``, the emotions spoken for those two (settings)."""
+    towards the emotion's (0: neutral, 1: the emotion as recorded, 2: beyond it). ``aliases``: the
+    keyword arguments of :func:`~voicesmith.emotion.render.route_utterance_emotions` from the settings:
+    ``disgust_as`` and ``fear_as`` (the emotions spoken for those two) and ``lexicon`` (the operator's
+    phrase list that ``auto`` applies before the analyser)."""
     emotions = route_utterance_emotions(
         utterances, request.emotion, request.intensity, request.text.encode(), **(aliases or {})
     )

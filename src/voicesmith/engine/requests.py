@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.marks import SpeechMark
 from voicesmith.errors import TextLengthExceededError, ValidationError
 from voicesmith.text.ssml import SsmlDocument, parse_ssml, plain_text_document
@@ -30,7 +31,7 @@ class SynthesisRequest:
     """One synthesis call. Rate and volume follow Polly's prosody: rate 0.5 is half speed."""
 
     text: str
-    voice: str = "joe"
+    voice: str = BUNDLED_VOICE_ID
     text_type: str = "text"
     """``text`` or ``ssml`` (Amazon Polly's SSML dialect)."""
     rate: float = 1.0

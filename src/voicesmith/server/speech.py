@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voicesmith.audio.encode import StreamEncoder
 from voicesmith.audio.formats import get_format, resolve_rate
+from voicesmith.audio.stream import encoded_chunks
 from voicesmith.engine.marks import marks_to_json_lines
 from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.engine.synthesizer import SynthesisStream, Synthesizer
@@ -25,6 +25,7 @@ from voicesmith.errors import (
     ValidationError,
 )
 from voicesmith.text.ssml import Break, SsmlDocument, TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.ssml.speech_marks import SPEECH_MARK_TYPES
 from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ DEFAULT_ENGINE = "standard"
 SUPPORTED_ENGINES = ENGINES
 """Every voice speaks under every engine name: the engine is recorded, the voice is the same."""
 TEXT_TYPES = ("ssml", "text")
-SPEECH_MARK_TYPES = ("sentence", "ssml", "viseme", "word")
 MAX_MARK_TYPES = 4
 MARKS_CONTENT_TYPE = "application/x-json-stream"
 
@@ -208,14 +208,7 @@ def encoded_audio(
     from voicesmith.server.metrics import measured
 
     chunks = measured(iter(stream if stream is not None else synthesizer.open(speech.request)), api)
-    first = next(chunks)
-    encoder = StreamEncoder(speech.output_format, first.sample_rate, speech.sample_rate)
-    yield encoder.feed(first.audio)
-    for chunk in chunks:
-        data = encoder.feed(chunk.audio)
-        if data:
-            yield data
-    yield encoder.close()
+    yield from encoded_chunks(chunks, speech.output_format, speech.sample_rate)
 
 
 def speech_marks_lines(synthesizer: Synthesizer, speech: PreparedSpeech) -> bytes:

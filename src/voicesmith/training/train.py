@@ -28,6 +28,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.errors import TrainingError
 from voicesmith.training import plan as plan_rules
 from voicesmith.training import topology as topo
@@ -295,7 +296,7 @@ def run_training(
     voice_id: str,
     run_dir: str | Path,
     config: TrainConfig,
-    base: str | None = "joe",
+    base: str | None = BUNDLED_VOICE_ID,
     resume: bool = False,
     tensorboard: bool = False,
     log_every: int = 10,
@@ -330,7 +331,7 @@ def run_training(
         run = {
             "voice_id": voice_id,
             "dataset": str(dataset),
-            "base": str(base or "joe"),
+            "base": str(base or BUNDLED_VOICE_ID),
             "model": model_config.to_dict(),
             "train": config.to_dict(),
             "fresh": fresh,
