@@ -85,6 +85,35 @@ def test_requests_latency_audio_and_queue_are_measured(running):
     assert value(after, "voicesmith_voice_load_seconds_count") >= 1
 
 
+def test_every_door_counts_its_audio(running):
+    """Audio seconds are counted where every door's synthesis passes, labelled with the door."""
+    before = scrape(running.url)
+    elevenlabs = httpx.post(
+        f"{running.url}/elevenlabs/v1/text-to-speech/joe?output_format=pcm_16000",
+        json={"text": "Counted for ElevenLabs."},
+        timeout=120,
+    )
+    assert elevenlabs.status_code == 200 and len(elevenlabs.content) > 8000
+    marytts = httpx.get(
+        f"{running.url}/process",
+        params={
+            "INPUT_TEXT": "Counted for Mary.",
+            "INPUT_TYPE": "TEXT",
+            "OUTPUT_TYPE": "AUDIO",
+            "AUDIO": "WAVE_FILE",
+            "LOCALE": "en_US",
+        },  # fmt: skip
+        timeout=120,
+    )
+    assert marytts.status_code == 200 and marytts.content[:4] == b"RIFF"
+    after = scrape(running.url)
+    for api in ("elevenlabs", "marytts"):
+        produced = value(after, "voicesmith_audio_seconds_total", api=api) - value(
+            before, "voicesmith_audio_seconds_total", api=api
+        )
+        assert 0.5 < produced < 5, api
+
+
 def test_log_lines_carry_the_request_id_and_can_be_json(running):
     from voicesmith.server import logs
 

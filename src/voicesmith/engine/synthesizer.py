@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,12 +97,24 @@ class SynthesisStream:
         return self._chunks
 
 
+ChunkObserver = Callable[[Iterator[AudioChunk]], Iterator[AudioChunk]]
+"""Wraps a stream's chunks and passes them on (counting, timing); see :attr:`Synthesizer.observe`."""
+
+
 class Synthesizer:
     """Speaks text with the catalog's voices. Thread-safe; share one per process."""
 
-    def __init__(self, settings: Settings | None = None, catalog: VoiceCatalog | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        catalog: VoiceCatalog | None = None,
+        observe: ChunkObserver | None = None,
+    ) -> None:
         self.settings = settings or (catalog.settings if catalog else Settings())
         self.catalog = catalog or VoiceCatalog(self.settings)
+        self.observe = observe
+        """Sees every stream's chunks, whichever door asked for it: the server's /metrics count audio
+        seconds and compute time here, once for all of them."""
 
     def voices(self) -> list[VoiceInfo]:
         return self.catalog.list()
@@ -251,7 +263,10 @@ class Synthesizer:
         its audio stream, not yet made."""
         plan = self._plan(request)
         self._check_duration(plan)
-        return SynthesisStream(plan, self._stream_plan(plan))
+        chunks = self._stream_plan(plan)
+        if self.observe is not None:
+            chunks = self.observe(chunks)
+        return SynthesisStream(plan, chunks)
 
     def stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
         """Audio as it is made, utterance by utterance, window by window."""

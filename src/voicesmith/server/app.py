@@ -139,6 +139,7 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     synthesizer = synthesizer or Synthesizer(settings)
     synthesizer.catalog.on_load = metrics.voice_loaded
+    synthesizer.observe = metrics.observe  # every door's audio seconds and real-time factor
     concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
     shared = (
         SharedFolder(settings.shared_storage_url, settings.s3_endpoint_url, settings.s3_region)

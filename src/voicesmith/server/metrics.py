@@ -20,6 +20,7 @@ all of them (prometheus-client's multiprocess mode).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import time
@@ -77,6 +78,11 @@ CACHE = Counter(
 )
 
 
+DOOR: contextvars.ContextVar[str] = contextvars.ContextVar("voicesmith_door", default="other")
+"""The door the current request came through (``api`` in the metrics): set by :class:`MetricsMiddleware`
+for HTTP and WebSocket requests, by the Wyoming server and by the task workers."""
+
+
 def api_of(path: str) -> str:
     """Which door a path belongs to (a label of every request metric)."""
     if path.startswith(("/v1/audio", "/v1/models")):
@@ -105,6 +111,8 @@ class MetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            DOOR.set(api_of(scope["path"]))
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -153,6 +161,12 @@ def measured(chunks: Iterator[Any], api: str) -> Iterator[Any]:
         if audio > 0:
             AUDIO_SECONDS.labels(api).inc(audio)
             RTF.observe(compute / audio)
+
+
+def observe(chunks: Iterator[Any]) -> Iterator[Any]:
+    """The synthesizer's observer (:attr:`Synthesizer.observe`): every door's audio, labelled with the
+    door of the request that opened the stream (read now, in the request's context)."""
+    return measured(chunks, DOOR.get())
 
 
 def voice_loaded(voice_id: str, seconds: float, size: int) -> None:

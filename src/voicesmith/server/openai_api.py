@@ -229,7 +229,7 @@ async def _speech_response(services: Services, body: SpeechBody, speech: Prepare
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    blocks = await services.pool.started(encoded_audio(services.synthesizer, speech, api="openai"))
+    blocks = await services.pool.started(encoded_audio(services.synthesizer, speech))
     return StreamingResponse(blocks, media_type=speech.content_type)
 
 

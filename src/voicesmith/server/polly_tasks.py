@@ -27,6 +27,7 @@ from voicesmith.errors import (
     TaskNotCancellableError,
     ValidationError,
 )
+from voicesmith.server import metrics
 from voicesmith.server.deps import ServicesDep, polly_auth
 from voicesmith.server.polly import epoch, prepare_speech
 from voicesmith.server.services import Services
@@ -197,6 +198,7 @@ def run_task(services: Services, row: TaskRow) -> None:
     The task's audio limit is checked when it is planned, before any output; between chunks the worker
     checks that it still holds the task (a cancel takes the claim away) and stops if not.
     """
+    metrics.DOOR.set("tasks")  # this worker thread's context: its audio counts as the tasks'
     fields = StartTaskFields.model_validate(row.request)
     speech = prepare_speech(services, fields, TASK_LIMITS, services.settings.max_task_audio_seconds)
     blocks = output_bytes(services.synthesizer, speech)

@@ -201,13 +201,10 @@ def encoded_audio(
     synthesizer: Synthesizer,
     speech: PreparedSpeech,
     stream: SynthesisStream | None = None,
-    api: str = "polly",
 ) -> Iterator[bytes]:
     """The encoded audio, as it is made. The first ``next()`` plans and validates the whole request
-    (unless an already opened ``stream`` is given). ``api`` labels the audio in /metrics."""
-    from voicesmith.server.metrics import measured
-
-    chunks = measured(iter(stream if stream is not None else synthesizer.open(speech.request)), api)
+    (unless an already opened ``stream`` is given)."""
+    chunks = iter(stream if stream is not None else synthesizer.open(speech.request))
     yield from encoded_chunks(chunks, speech.output_format, speech.sample_rate)
 
 

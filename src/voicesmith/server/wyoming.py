@@ -56,6 +56,7 @@ from voicesmith.emotion.labels import SPOKEN_EMOTIONS, Emotion
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID, VoiceInfo
 from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import LanguageNotSupportedError, ValidationError, VoicesmithError
+from voicesmith.server import metrics
 from voicesmith.server.services import Services
 from voicesmith.server.stream_speech import SegmentSpeaker
 from voicesmith.server.text_stream import TextSegmenter
@@ -344,6 +345,7 @@ class WyomingServer:
         _LOGGER.info("Wyoming server on tcp://%s:%d (no authentication)", self.host, self.port)
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        metrics.DOOR.set("wyoming")  # this connection's task: its audio counts as Wyoming's
         handler = WyomingHandler(self.services, reader, writer)
         task = asyncio.current_task()
         if task is not None:
