@@ -7,9 +7,16 @@
 // bytes to `out`, and prints one JSON line: {"audioEvents", "audioBytes", "requestCharacters",
 // "firstAudioMs", "error": {"name", "message", "fields"} | null, "statusCode"}.
 // abortAfterAudioEvents > 0: aborts the request (the client goes away) after that many AudioEvents.
+// "operation": "SynthesizeSpeech" instead calls SynthesizeSpeech (params) and DescribeVoices with the same
+// client (HTTP/2 as well) and prints {"audioBytes", "contentType", "requestCharacters", "voices"}.
 import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { PollyClient, StartSpeechSynthesisStreamCommand } from "@aws-sdk/client-polly";
+import {
+  DescribeVoicesCommand,
+  PollyClient,
+  StartSpeechSynthesisStreamCommand,
+  SynthesizeSpeechCommand,
+} from "@aws-sdk/client-polly";
 
 const options = JSON.parse(process.argv[2]);
 const client = new PollyClient({
@@ -21,6 +28,22 @@ const client = new PollyClient({
   },
   maxAttempts: 1,
 });
+
+if (options.operation === "SynthesizeSpeech") {
+  const speech = await client.send(new SynthesizeSpeechCommand(options.params));
+  const audio = await speech.AudioStream.transformToByteArray();
+  if (options.out) writeFileSync(options.out, audio);
+  const voices = await client.send(new DescribeVoicesCommand({}));
+  process.stdout.write(JSON.stringify({
+    audioBytes: audio.byteLength,
+    contentType: speech.ContentType,
+    requestCharacters: speech.RequestCharacters,
+    voices: voices.Voices.length,
+  }) + "\n");
+  client.destroy();
+  process.exit(0);
+}
+
 const abort = new AbortController();
 const started = Date.now();
 

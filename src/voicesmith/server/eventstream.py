@@ -32,9 +32,10 @@ from typing import Any
 from botocore.eventstream import EventStreamBuffer, ParserError
 
 from voicesmith.errors import InvalidSignatureError, ValidationError
+from voicesmith.server.sigv4 import STREAMING_EVENTS_PAYLOAD
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
-STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-EVENTS"
+STREAMING_PAYLOAD = STREAMING_EVENTS_PAYLOAD
 """``x-amz-content-sha256`` of a request whose body is a stream of signed events."""
 EVENT_ALGORITHM = "AWS4-HMAC-SHA256-PAYLOAD"
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -42,6 +43,11 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MAX_EVENT_CLOCK_SKEW = timedelta(minutes=15)
 _PRELUDE = struct.Struct(">III")
 _STRING, _BYTES, _TIMESTAMP = 7, 6, 8
+
+
+class InvalidEventError(ValidationError):
+    """An inbound message that is malformed or not one the stream takes (Polly's ValidationException,
+    reason ``invalidInboundEvent``)."""
 
 
 @dataclass
@@ -137,11 +143,11 @@ class MessageReader:
         while len(self._data) >= _PRELUDE.size:
             total = int.from_bytes(self._data[:4], "big")
             if total > self.max_bytes:
-                raise ValidationError(
+                raise InvalidEventError(
                     f"an event-stream message of {total} bytes; this server accepts at most {self.max_bytes}"
                 )
             if total < _PRELUDE.size + 4:
-                raise ValidationError(f"malformed event-stream message: a total length of {total} bytes")
+                raise InvalidEventError(f"malformed event-stream message: a total length of {total} bytes")
             if len(self._data) < total:
                 return
             raw = bytes(self._data[:total])
@@ -156,7 +162,7 @@ def decode_message(raw: bytes) -> Message:
         buffer.add_data(raw)
         parsed = buffer.next()
     except (ParserError, StopIteration, struct.error, UnicodeDecodeError) as error:
-        raise ValidationError(f"malformed event-stream message: {error or type(error).__name__}") from None
+        raise InvalidEventError(f"malformed event-stream message: {error or type(error).__name__}") from None
     return Message(dict(parsed.headers), bytes(parsed.payload))
 
 

@@ -40,6 +40,8 @@ SHUTDOWN_SECONDS = 5.0
 def graceful_goaway() -> None:
     """Makes hypercorn's HTTP/2 connections (in this process) outlive a client's NO_ERROR GOAWAY."""
     import h2.connection
+    import h2.events
+    import h2.exceptions
     import hypercorn.protocol
     from hypercorn.protocol.h2 import H2Protocol
 
@@ -55,6 +57,22 @@ def graceful_goaway() -> None:
 
     class GracefulH2Protocol(H2Protocol):
         graceful_goaway = True
+
+        async def _handle_events(self, events: list[h2.events.Event]) -> None:
+            # Request DATA after the response is complete (an error answered before the whole event
+            # stream arrived, or the client's end frame after StreamClosedEvent): hypercorn raises
+            # KeyError on it and drops the connection. Count it as received and drop it. Not a
+            # RST_STREAM: node then destroys the session, and with it the answer not yet read.
+            # One event at a time: a stream exists only once its RequestReceived is handled, and its
+            # first DATA often comes in the same read.
+            for event in events:
+                if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
+                    length, stream_id = event.flow_controlled_length, event.stream_id
+                    with contextlib.suppress(h2.exceptions.H2Error):
+                        self.connection.acknowledge_received_data(length, stream_id)
+                    continue
+                await super()._handle_events([event])
+            await super()._handle_events([])  # sends what the events left to send (window updates)
 
         def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
             super().__init__(*args, **kwargs)

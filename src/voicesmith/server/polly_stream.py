@@ -93,10 +93,6 @@ _HEADERS = {
 _END = object()
 
 
-class StreamEventError(ValidationError):
-    """An inbound event the stream cannot take (ValidationException, reason ``invalidInboundEvent``)."""
-
-
 class StreamQuotaError(ServiceQuotaExceededError):
     def __init__(self, message: str, quota_code: str) -> None:
         super().__init__(message)
@@ -162,7 +158,9 @@ def _error_fields(error: VoicesmithError) -> tuple[str, dict[str, Any]]:
     fields: dict[str, Any] = {"message": error.message}
     if kind == "ValidationException":
         fields["reason"] = (
-            "invalidInboundEvent" if isinstance(error, StreamEventError) else "fieldValidationFailed"
+            "invalidInboundEvent"
+            if isinstance(error, eventstream.InvalidEventError)
+            else "fieldValidationFailed"
         )
     elif kind == "ServiceQuotaExceededException":
         fields["quotaCode"] = getattr(error, "quota_code", "input-stream-timeout")
@@ -186,6 +184,13 @@ class SpeechStream:
         self.closed = False
         """CloseStreamEvent (or the end of the body) has arrived."""
         self.speaking = False
+        self.last_activity = time.monotonic()
+        """When the client last sent something or the stream last sent audio."""
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for the client: the input is open and nothing is left to speak."""
+        return not self.closed and not self.speaking and self.queue.empty()
 
     # -- in ----------------------------------------------------------------------------------------------
 
@@ -196,27 +201,26 @@ class SpeechStream:
         deadline = time.monotonic() + MAX_STREAM_SECONDS
         body_done = False
         while True:
-            timeout = (
-                None if self.closed or self.speaking or not self.queue.empty() else INBOUND_EVENT_TIMEOUT
-            )
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            if now >= deadline:
                 raise StreamQuotaError(
                     f"the stream has been open {MAX_STREAM_SECONDS:.0f} s, the most one stream may: "
                     "open a new stream for more text",
                     "input-stream-timeout",
                 )
-            wait = remaining if timeout is None else min(timeout, remaining)
+            if self.idle and now - self.last_activity >= INBOUND_EVENT_TIMEOUT:
+                raise StreamQuotaError(
+                    f"no event arrived for {INBOUND_EVENT_TIMEOUT:.0f} s: send TextEvents as the text is "
+                    "made, and CloseStreamEvent at the end",
+                    "input-stream-inbound-event-timeout",
+                )
+            idle_left = self.last_activity + INBOUND_EVENT_TIMEOUT - now
+            wait = min(deadline - now, max(0.05, idle_left) if self.idle else INBOUND_EVENT_TIMEOUT)
             try:
                 message = await asyncio.wait_for(receive(), wait)
             except TimeoutError:
-                if timeout is not None and wait == timeout:
-                    raise StreamQuotaError(
-                        f"no event arrived for {INBOUND_EVENT_TIMEOUT:.0f} s: send TextEvents as the text is "
-                        "made, and CloseStreamEvent at the end",
-                        "input-stream-inbound-event-timeout",
-                    ) from None
                 continue
+            self.last_activity = time.monotonic()
             if message["type"] == "http.disconnect":
                 return
             if message["type"] != "http.request" or body_done:
@@ -230,16 +234,18 @@ class SpeechStream:
             if not message.get("more_body", False):
                 body_done = True
                 if reader.pending:
-                    raise StreamEventError("the request body ended inside an event-stream message")
+                    raise eventstream.InvalidEventError(
+                        "the request body ended inside an event-stream message"
+                    )
                 self._close()
 
     def _take(self, message: eventstream.Message) -> None:
         if message.message_type != "event":
-            raise StreamEventError(
+            raise eventstream.InvalidEventError(
                 f"an inbound message of type {message.message_type!r}; only events are taken"
             )
         if self.closed:
-            raise StreamEventError(
+            raise eventstream.InvalidEventError(
                 f"a {message.event_type} after CloseStreamEvent: the input stream is closed"
             )
         if message.event_type == "CloseStreamEvent":
@@ -247,7 +253,7 @@ class SpeechStream:
         elif message.event_type == "TextEvent":
             self._text(message.payload)
         else:
-            raise StreamEventError(
+            raise eventstream.InvalidEventError(
                 f"unknown inbound event {message.event_type!r}: send TextEvent or CloseStreamEvent"
             )
 
@@ -255,7 +261,7 @@ class SpeechStream:
         try:
             body = json.loads(payload or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise StreamEventError("a TextEvent's payload is not JSON") from None
+            raise eventstream.InvalidEventError("a TextEvent's payload is not JSON") from None
         text = body.get("Text") if isinstance(body, dict) else None
         if not isinstance(text, str):
             raise ValidationError(
@@ -303,6 +309,7 @@ class SpeechStream:
         encoder: StreamEncoder | None = None
 
         async def audio(data: bytes) -> None:
+            self.last_activity = time.monotonic()
             if data:
                 payload = eventstream.event("AudioEvent", data, "application/octet-stream")
                 await send({"type": "http.response.body", "body": payload, "more_body": True})
