@@ -73,7 +73,7 @@ def js_stream(
         [NODE, str(JS_DIR / "synthesis_stream.mjs"), json.dumps(options)],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=240,  # seconds on a loaded machine; a few on an idle one
         cwd=JS_DIR,
         env={"PATH": "/usr/bin:/bin", "NODE_NO_WARNINGS": "1", "HOME": str(JS_DIR)},
     )
@@ -144,7 +144,9 @@ def test_bad_ssml_on_the_stream_ends_it_with_a_validation_exception_event(keyed)
     result, _ = js_stream(_stream_url(keyed), params=params, events=events, delayMs=20)
     error = result["error"]
     assert error is not None and error["typed"] == "ValidationException", result
-    assert result["statusCode"] == 200 and "statusCode" not in error  # raised from the stream
+    # Raised from the stream (by send() itself when it is the stream's first event: the SDK reads one
+    # event before it returns), not an HTTP error.
+    assert "statusCode" not in error
     assert error["fields"]["reason"] == "fieldValidationFailed"
 
 
