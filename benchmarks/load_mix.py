@@ -102,6 +102,8 @@ class Stats:
     audio: float = 0.0
     ttfb: list[float] = field(default_factory=list)
     errors: int = 0
+    throttled: int = 0
+    """ThrottlingException / 429 answers (the client waited their Retry-After, as the SDKs do)."""
     requests: int = 0
     hits: int = 0
     hit_ttfb: list[float] = field(default_factory=list)
@@ -161,6 +163,7 @@ def client(url: str, seed: int, repeat: float, deadline: float, stats: Stats, co
                 made.append((kind, text))
             path, body = request_for(kind, text)
             started = time.perf_counter()
+            retry_after = 0.0
             try:
                 with http.stream("POST", path, json=body) as answer:
                     chunks = answer.iter_bytes()
@@ -169,9 +172,16 @@ def client(url: str, seed: int, repeat: float, deadline: float, stats: Stats, co
                     data = first + b"".join(chunks)
                     ok = answer.status_code == 200
                     hit = answer.headers.get("x-voicesmith-cache") == "hit"
+                    if "retry-after-ms" in answer.headers:
+                        retry_after = float(answer.headers["retry-after-ms"]) / 1000
             except httpx.HTTPError:
                 ok, hit, data, ttfb = False, False, b"", time.perf_counter() - started
             seconds = length(kind, data) if ok else 0.0
+            if retry_after:  # throttled: wait as the SDKs do, then ask again
+                with stats.lock:
+                    stats.throttled += 1
+                time.sleep(min(retry_after, max(0.0, deadline - time.monotonic())))
+                continue
             with stats.lock:
                 stats.requests += 1
                 stats.kinds[kind] = stats.kinds.get(kind, 0) + 1
@@ -277,6 +287,7 @@ def scenario(
         "p50_ttfb": statistics.median(ttfb) if ttfb else float("nan"),
         "p95_ttfb": ttfb[int(0.95 * (len(ttfb) - 1))] if ttfb else float("nan"),
         "errors": stats.errors,
+        "throttled": stats.throttled,
         "requests": stats.requests,
         "hit_rate": stats.hits / max(1, stats.requests - stats.errors),
         "hit_latency_ms": hit_latency,
@@ -309,14 +320,15 @@ def main() -> None:
     print(f"{args.clients} clients, {args.duration:.0f} s per scenario, mix: {', '.join(KINDS)}\n")
     header = (
         f"{'scenario':34} {'audio s/s':>9} {'x bound':>8} {'p50 ttfb':>9} {'p95 ttfb':>9} {'errors':>7} "
-        f"{'requests':>8} {'hits':>5} {'RSS MB first/last/peak':>24}"
+        f"{'throttled':>9} {'requests':>8} {'hits':>5} {'RSS MB first/last/peak':>24}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
             f"{row['scenario']:34} {row['throughput']:9.2f} {row['throughput'] / bound:8.2f} "
-            f"{row['p50_ttfb']:9.3f} {row['p95_ttfb']:9.3f} {row['errors']:7d} {row['requests']:8d} "
+            f"{row['p50_ttfb']:9.3f} {row['p95_ttfb']:9.3f} {row['errors']:7d} "
+            f"{row['throttled']:9d} {row['requests']:8d} "
             f"{row['hit_rate']:5.0%} {row['rss_first']:8.0f}/{row['rss_last']:.0f}/{row['rss_peak']:.0f}"
         )
     for row in rows:

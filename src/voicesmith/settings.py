@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     """API keys for ``Authorization: Bearer <key>`` (the OpenAI routes, and the key-based doors). Any key
     configured turns auth on for every route (see ``auth``)."""
 
+    metrics_tokens: list[str] = Field(default_factory=list)
+    """Bearer tokens that may read ``GET /metrics`` and nothing else (give Prometheus one, so the scraper
+    holds no key that can synthesize). Every API credential reads it too."""
+
+    metrics_public: bool = False
+    """``GET /metrics`` without a credential even when auth is on: only where the port is reachable from
+    the scrape network alone (pod annotations scraping, say)."""
+
     task_workers: int = Field(default=1, ge=0, le=64)
     """Worker threads that run synthesis tasks in each server process (0: none; voice jobs have their own)."""
 
@@ -246,8 +254,8 @@ class Settings(BaseSettings):
 
     synthesis_queue: int = Field(default=-1, ge=-1, le=4096)
     """Synthesis requests that may wait for the synthesis pool in one process, beyond those it runs;
-    past that a request is throttled at once (ThrottlingException / 429 with Retry-After). -1: twice
-    the pool size."""
+    past that a request is throttled at once (ThrottlingException / 429 with Retry-After). -1: four
+    times the pool size (a pool of 2 serves 8 clients that each wait for their answer, none refused)."""
 
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """A connection that has not sent a whole request head within this (from connect, or from the end

@@ -14,7 +14,17 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .harness import free_port, make_settings, openai_client, polly_client, serving, wait_for
+from .harness import (
+    ACCESS_KEY,
+    OPENAI_KEY,
+    SECRET_KEY,
+    free_port,
+    make_settings,
+    openai_client,
+    polly_client,
+    serving,
+    wait_for,
+)
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -95,6 +105,37 @@ def test_log_lines_carry_the_request_id_and_can_be_json(running):
     scheduled = [e for e in entries if "scheduled" in e["message"]]
     assert scheduled and scheduled[0]["request_id"] == answer.headers["x-amzn-RequestId"]
     assert {"time", "level", "logger", "message"} <= set(scheduled[0])
+
+
+def test_with_auth_on_metrics_take_a_scrape_token_that_opens_nothing_else(tmp_path, shared_cache):
+    keys = {"aws_credentials": {ACCESS_KEY: SECRET_KEY}, "openai_api_keys": [OPENAI_KEY]}
+    settings = make_settings(
+        tmp_path / "data", shared_cache, task_workers=0, metrics_tokens=["scrape-1"], **keys
+    )
+    with serving(settings) as server:
+        assert httpx.get(f"{server.url}/metrics").status_code == 403
+        assert httpx.get(f"{server.url}/metrics", headers={"Authorization": "Bearer nope"}).status_code == 403
+        scraped = httpx.get(f"{server.url}/metrics", headers={"Authorization": "Bearer scrape-1"})
+        assert scraped.status_code == 200 and "voicesmith_http_requests_total" in scraped.text
+        as_api_key = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {OPENAI_KEY}"})
+        assert as_api_key.status_code == 200
+        speech = httpx.post(
+            f"{server.url}/v1/audio/speech",
+            headers={"Authorization": "Bearer scrape-1"},
+            json={"model": "tts-1", "voice": "alloy", "input": "Not for the scraper."},
+        )
+        assert speech.status_code == 401  # the scrape token is not an API key
+        polly_route = httpx.get(f"{server.url}/v1/voices", headers={"Authorization": "Bearer scrape-1"})
+        assert polly_route.status_code in (400, 403)  # Polly's answers to a credential it does not take
+
+
+def test_metrics_public_opens_only_metrics(tmp_path, shared_cache):
+    settings = make_settings(
+        tmp_path / "data", shared_cache, task_workers=0, metrics_public=True, openai_api_keys=[OPENAI_KEY]
+    )
+    with serving(settings) as server:
+        assert httpx.get(f"{server.url}/metrics").status_code == 200
+        assert httpx.get(f"{server.url}/v1/voices").status_code in (401, 403)
 
 
 def test_requests_are_traced_with_opentelemetry(tmp_path, shared_cache):

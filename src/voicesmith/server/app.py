@@ -39,7 +39,13 @@ from voicesmith.server import (
     voices,
     webhooks,
 )
-from voicesmith.server.auth import EVENT_STREAM_PATHS, AuthMiddleware, check_auth_settings
+from voicesmith.server.auth import (
+    EVENT_STREAM_PATHS,
+    METRICS,
+    AuthMiddleware,
+    check_auth_settings,
+    require_auth,
+)
 from voicesmith.server.cache import ResponseCache, SharedTier
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.elevenlabs import router as elevenlabs_router
@@ -150,7 +156,7 @@ def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -
         if settings.shared_storage_url
         else None
     )
-    queued = settings.synthesis_queue if settings.synthesis_queue >= 0 else 2 * concurrency
+    queued = settings.synthesis_queue if settings.synthesis_queue >= 0 else 4 * concurrency
     store = Store(settings.database_url)
     store.check(thorough=True)  # a damaged database stops the start with one line naming it
     return Services(
@@ -257,7 +263,7 @@ def create_app(
     def healthz(services: ServicesDep) -> dict:
         return {"status": "ok", "voices": len(services.synthesizer.voices()), "version": __version__}
 
-    @app.get("/metrics", tags=["health"], response_class=Response)
+    @app.get("/metrics", tags=["health"], response_class=Response, dependencies=[require_auth(METRICS)])
     def prometheus_metrics(services: ServicesDep) -> Response:
         body, content_type = metrics.exposition(services)
         return Response(body, media_type=content_type)

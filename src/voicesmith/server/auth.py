@@ -12,6 +12,8 @@ door                      credential
 :data:`SAGEMAKER`         AWS SigV4, service ``sagemaker`` (what ``sagemaker-runtime`` signs with)
 :data:`OPENAI`            ``Authorization: Bearer <API key>``
 :data:`ANY`               any of them (``/docs``, ``/openapi.json``, routes that name no door)
+:data:`METRICS`           any of them, or a token of ``Settings.metrics_tokens``; none with
+                          ``Settings.metrics_public``
 :data:`PUBLIC`            none
 ========================  ===========================================================================
 
@@ -86,12 +88,27 @@ class Door:
     """Headers that may carry an API key instead (``xi-api-key``, say), lower case."""
     basic_password: bool = False
     """The API key as HTTP basic auth's password (``http://:KEY@host``, as MaryTTS clients send it)."""
+    extra_keys: str | None = None
+    """The name of a setting holding more keys this door alone takes (beside ``openai_api_keys``)."""
+    opened_by: str | None = None
+    """The name of a bool setting that, when true, opens this door to everyone."""
     respond: Callable[[Request, VoicesmithError], Response] | None = field(default=None, compare=False)
     """The door's own error shape; None: Polly's, or OpenAI's on OpenAI paths."""
 
     @property
     def public(self) -> bool:
         return not (self.sigv4_services or self.bearer or self.api_key_headers or self.basic_password)
+
+    def open_on(self, settings: Settings) -> bool:
+        """No credential wanted on this server: the door is public, auth is off, or a setting opens it."""
+        if self.public or not auth_enabled(settings):
+            return True
+        return bool(self.opened_by and getattr(settings, self.opened_by))
+
+    def keys(self, settings: Settings) -> list[str]:
+        """The API keys this door takes on this server."""
+        extra = list(getattr(settings, self.extra_keys)) if self.extra_keys else []
+        return [*settings.openai_api_keys, *extra]
 
 
 PUBLIC = Door("public")
@@ -101,6 +118,13 @@ OPENAI = Door("openai", bearer=True)
 ANY = Door("any", sigv4_services=("polly", "sagemaker"), bearer=True)
 ELEVENLABS = Door("elevenlabs", bearer=True, api_key_headers=("xi-api-key",))
 MARYTTS = Door("marytts", bearer=True, basic_password=True)
+METRICS = Door(
+    "metrics",
+    sigv4_services=("polly", "sagemaker"),
+    bearer=True,
+    extra_keys="metrics_tokens",
+    opened_by="metrics_public",
+)
 ROUTE_CHECKED = Door("route-checked")
 """A route that checks its credential itself, inside its protocol (ElevenLabs' WebSocket takes the key
 in its first message): the middleware lets it through."""
@@ -124,7 +148,7 @@ class AuthGuard:
 
     async def __call__(self, request: HTTPConnection) -> Principal | None:
         settings: Settings = request.app.state.services.settings
-        if self.door.public or not auth_enabled(settings):
+        if self.door.open_on(settings):
             return None
         state = request.scope.get("state", {})
         if "principal" not in state:
@@ -257,6 +281,7 @@ class AuthMiddleware:
         self.app = app
         self.fastapi_app = fastapi_app
         self._routes: list[Any] | None = None
+        self._marks: dict[tuple[str, str, str], list[object]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -267,14 +292,12 @@ class AuthMiddleware:
             return
         services = self.fastapi_app.state.services
         settings: Settings = services.settings
-        if self._routes is None:  # the app's routes are all in place by the first request
-            self._routes = flat_routes(self.fastapi_app)
-        marks = route_marks(self._routes, scope)
+        marks = self._route_marks(scope)
         door = route_door(scope["path"], marks)
         check: _BodyCheck | None = None
         state = scope.setdefault("state", {})
         try:
-            if auth_enabled(settings) and not door.public:
+            if not door.open_on(settings):
                 principal, receive, check = await self._authenticate(door, scope, receive, settings)
                 state["principal"] = principal
                 services.rate_limiter.take(principal.name)
@@ -296,10 +319,8 @@ class AuthMiddleware:
         """A WebSocket door takes the same credentials from its handshake (headers or a presigned
         query); refused ones are closed before they are accepted (the client sees HTTP 403)."""
         settings: Settings = self.fastapi_app.state.services.settings
-        if self._routes is None:
-            self._routes = flat_routes(self.fastapi_app)
-        door = route_door(scope["path"], route_marks(self._routes, scope))
-        if auth_enabled(settings) and not door.public:
+        door = route_door(scope["path"], self._route_marks(scope))
+        if not door.open_on(settings):
             try:
                 principal, _, _ = await self._authenticate(door, scope, receive, settings)
                 self.fastapi_app.state.services.rate_limiter.take(principal.name)
@@ -311,6 +332,21 @@ class AuthMiddleware:
                 return
             scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    _MARKS_CACHED = 4096
+
+    def _route_marks(self, scope: Scope) -> list[object]:
+        """:func:`route_marks`, remembered per (type, method, path): matching every route's pattern is
+        most of what a refusal costs, and a burst of refusals asks for the same few paths."""
+        if self._routes is None:  # the app's routes are all in place by the first request
+            self._routes = flat_routes(self.fastapi_app)
+        key = (scope["type"], scope.get("method", ""), scope["path"])
+        marks = self._marks.get(key)
+        if marks is None:
+            if len(self._marks) >= self._MARKS_CACHED:  # paths with ids in them: bounded, not an LRU
+                self._marks.clear()
+            marks = self._marks[key] = route_marks(self._routes, scope)
+        return marks
 
     def _replace_if_tampered(self, door: Door, scope: Scope, receive: Receive, send: Send, check: _BodyCheck):
         async def guarded_send(message: Message) -> None:
@@ -343,13 +379,13 @@ class AuthMiddleware:
         scheme = headers.get("authorization", "").partition(" ")[0].lower()
         keyed = (door.bearer and scheme == "bearer") or (door.basic_password and scheme == "basic")
         if keyed or any(name in headers for name in door.api_key_headers):
-            return check_bearer(headers, door, settings.openai_api_keys), receive, None
+            return check_bearer(headers, door, door.keys(settings)), receive, None
         if door.sigv4_services and "authorization" in headers:
             # Another Authorization scheme on a SigV4 door: AWS's answer names what is missing.
             return await self._sigv4(door, scope, receive, settings, headers, query)
         if door.sigv4_services:
             raise MissingAuthenticationTokenError("Missing Authentication Token")
-        return check_bearer(headers, door, settings.openai_api_keys), receive, None
+        return check_bearer(headers, door, door.keys(settings)), receive, None
 
     async def _sigv4(
         self,

@@ -91,13 +91,14 @@ def openai_error(
 def error_response(request: Request, error: VoicesmithError) -> Response:
     throttled = isinstance(error, ThrottlingError)
     status = 429 if throttled else error.status  # doors with their own shape throttle as HTTP does
-    if (door := door_error(request.url.path, error.message, status, error)) is not None:
+    path = request.scope["path"]
+    if (door := door_error(path, error.message, status, error)) is not None:
         if throttled:
             _retry_headers(door, error)
         return door
     if throttled:
         return throttled_response(request, error)
-    if is_openai_path(request.url.path):
+    if is_openai_path(path):
         if isinstance(error, AccessDeniedError):
             return openai_error(error.message, 401, code="invalid_api_key")
         return openai_error(error.message, error.status, param=getattr(error, "param", None))
@@ -107,7 +108,7 @@ def error_response(request: Request, error: VoicesmithError) -> Response:
 def throttled_response(request: Request, error: ThrottlingError) -> JSONResponse:
     """Polly's ThrottlingException (HTTP 400, which boto3 retries) or OpenAI's 429, with Retry-After
     (whole seconds) and retry-after-ms (the OpenAI SDK's finer hint)."""
-    if is_openai_path(request.url.path):
+    if is_openai_path(request.scope["path"]):
         response = openai_error(error.message, 429, error_type="requests", code="rate_limit_exceeded")
     else:
         response = polly_error(error.polly_type, error.message, error.status, request_id(request))
