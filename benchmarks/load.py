@@ -30,75 +30,18 @@ import multiprocessing
 import os
 import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
+from harness import serving
 
-ROOT = Path(__file__).resolve().parents[1]
 TEXT = "Your table for two is ready."
 CLIENT_TIMEOUT = 30.0
 FAST = 0.100
 OPENAI_MAX_RETRY_AFTER = 120.0
 """The longest Retry-After the OpenAI SDK waits for (``openai._constants.MAX_RETRY_AFTER_DELAY``)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def server(**env: str):
-    """``voicesmith serve`` in a subprocess with a fresh data dir; yields its URL."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="voicesmith-load-") as data:
-        environment = {
-            **os.environ,
-            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-            "VOICESMITH_DATA_DIR": data,
-            "VOICESMITH_TASK_WORKERS": "0",
-            **{f"VOICESMITH_{k.upper()}": v for k, v in env.items()},
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "voicesmith.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "error",
-        ]
-        process = subprocess.Popen(
-            command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start: {process.stderr.read().decode()[-2000:]}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 # -- overload ----------------------------------------------------------------------------------------------
@@ -230,7 +173,9 @@ async def _client(host: str, port: int, began_run: float, until: float, run: Run
             if began - began_run >= 1.0:
                 run.after_first_second.append(seconds)
             hint = float(headers.get("retry-after-ms", "1000")) / 1000
-            await asyncio.sleep(min(hint, OPENAI_MAX_RETRY_AFTER))
+            # ...but not past the run's end: a client asleep then sends nothing more, and waiting for
+            # it would stretch the run's time (and so shrink its goodput) by a sleep, not by work.
+            await asyncio.sleep(min(hint, OPENAI_MAX_RETRY_AFTER, max(0.0, until - time.monotonic())))
         else:
             run.errors += 1
     connection.close()
@@ -287,7 +232,7 @@ def overload(args: argparse.Namespace) -> None:
     runs: list[Run] = []
     for label, env in configurations:
         env = {"max_concurrent_synthesis": str(args.pool), **env}
-        with server(**env) as url:
+        with serving(env) as (url, _):
             for clients in args.clients:
                 runs.append(asyncio.run(_drive(url, clients, args.seconds, label)))
                 time.sleep(1)  # let the queue drain between runs
@@ -329,7 +274,7 @@ def overload(args: argparse.Namespace) -> None:
 
 
 def slowloris(args: argparse.Namespace) -> None:
-    with server(header_timeout_seconds=str(args.header_timeout)) as url:
+    with serving({"header_timeout_seconds": str(args.header_timeout)}) as (url, _):
         port = int(url.rsplit(":", 1)[1])
         sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(args.connections)]
         began = time.monotonic()

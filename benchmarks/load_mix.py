@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,11 +32,10 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
+from harness import SRC, percentile, serving, tree_rss_mb
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 SUBJECTS = ["The museum", "Your parcel", "The train to the airport", "Our support team", "The library"]
 ACTIONS = [
     "opens at nine in the morning and closes late on Fridays",
@@ -55,12 +53,6 @@ def text_for(n: int) -> str:
         f"Reference {n}. {SUBJECTS[n % len(SUBJECTS)]} {ACTIONS[(n // 5) % len(ACTIONS)]}, "
         "thank you for your patience."
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- the compute bound -------------------------------------------------------------------------------------
@@ -209,52 +201,15 @@ def _hit_latency(url: str, count: int = 100) -> float:
     return 1000 * statistics.median(times)
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn's workers), from /proc."""
-    total, pids = 0, [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
-
 def scenario(
     name: str, workers: int, threads: int, cache_mb: int, repeat: float, args, data_dir: str
 ) -> dict:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SRC),
-        "VOICESMITH_DATA_DIR": data_dir,
-        "VOICESMITH_TASK_WORKERS": "0",
-        "VOICESMITH_INTRA_OP_THREADS": str(threads),
-        "VOICESMITH_MAX_CONCURRENT_SYNTHESIS": str(max(1, args.cores // workers)),
-        "VOICESMITH_RESPONSE_CACHE_MB": str(cache_mb),
+    settings = {
+        "intra_op_threads": str(threads),
+        "max_concurrent_synthesis": str(max(1, args.cores // workers)),
+        "response_cache_mb": str(cache_mb),
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "voicesmith.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    server = subprocess.Popen([*command, "--workers", str(workers)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"{name}: the server did not start")
-            time.sleep(0.25)
+    with serving(settings, workers=workers, data_dir=data_dir, log_level="warning") as (url, server):
         for _ in range(workers * 2):  # every worker loads the voice before the clock starts
             httpx.post(
                 f"{url}/v1/speech",
@@ -277,15 +232,12 @@ def scenario(
             time.sleep(2)
         wall = time.monotonic() - start
         hit_latency = _hit_latency(url) if cache_mb else float("nan")
-    finally:
-        server.terminate()
-        server.wait(60)
     ttfb = sorted(stats.ttfb)
     return {
         "scenario": name,
         "throughput": stats.audio / wall,
         "p50_ttfb": statistics.median(ttfb) if ttfb else float("nan"),
-        "p95_ttfb": ttfb[int(0.95 * (len(ttfb) - 1))] if ttfb else float("nan"),
+        "p95_ttfb": percentile(ttfb, 95),
         "errors": stats.errors,
         "throttled": stats.throttled,
         "requests": stats.requests,

@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ import time
 from pathlib import Path
 
 import httpx
+from harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = (
@@ -51,12 +51,6 @@ from voicesmith.settings import Settings
 settings = Settings(data_dir=sys.argv[1], max_concurrent_synthesis=2, task_poll_seconds=0.2)
 uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _breaks(count: int) -> str:
@@ -109,7 +103,7 @@ def _rss_kb(pid: int, field: str) -> int:
 
 
 def _start(src: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "2"}
     process = subprocess.Popen(
         [sys.executable, "-c", _SERVER, str(data_dir), str(port)], env=env, stderr=subprocess.PIPE

@@ -1,14 +1,17 @@
 """Build data/emotion/sentences.tsv from the two labelling passes (see README.md).
 
-    python data/emotion/build.py blind     # write pass2_blind.txt: the texts, shuffled, without labels
-    python data/emotion/build.py merge     # join pass 1 (source/*.txt) and pass 2 (pass2_labels.txt)
+    python data/emotion/build.py blind     # write the next round's pass2_blind*.txt: new texts, shuffled
+    python data/emotion/build.py merge     # join pass 1 (source/*.txt) and pass 2 (pass2_labels*.txt)
 
 Pass 1 is the label each sentence was written under (the ``@label register`` headers of
 ``source/<label>.txt``). Pass 2 is a second label given later from the text alone, in a fixed shuffled
 order with no labels in view (``pass2_blind.txt`` -> ``pass2_labels.txt``: one letter a sentence, ten to
-a line). ``merge`` drops any sentence that is also in ``tests/emotion/in_domain.tsv`` or among the issue's
-examples (never trained on), keeps the sentences where both passes agree, drops the rest, records the
-agreement rate in ``agreement.json`` and assigns the splits by hash (:func:`split_of`).
+a line). Pass 2 goes in rounds: ``blind`` writes only the sentences no earlier round holds, as round N
+(``pass2_blind_N.txt``, labelled in ``pass2_labels_N.txt``; round 1 has no suffix), so adding sentences
+never asks for the old ones to be labelled again. ``merge`` drops any sentence that is also in
+``tests/emotion/in_domain.tsv`` or among the issue's examples (never trained on), keeps the sentences
+where both passes agree, drops the rest, records the agreement rate in ``agreement.json`` and assigns
+the splits by hash (:func:`split_of`).
 """
 
 from __future__ import annotations
@@ -74,22 +77,50 @@ def pass_one() -> list[tuple[str, str, str]]:
     return rows
 
 
-def blind_order(rows: list[tuple[str, str, str]]) -> list[str]:
-    texts = sorted(text for _, _, text in rows)
-    random.Random(16).shuffle(texts)
+def blind_order(texts: list[str], seed: int) -> list[str]:
+    texts = sorted(texts)
+    random.Random(seed).shuffle(texts)
     return texts
+
+
+def _round_files(number: int) -> tuple[Path, Path]:
+    suffix = "" if number == 1 else f"_{number}"
+    return HERE / f"pass2_blind{suffix}.txt", HERE / f"pass2_labels{suffix}.txt"
+
+
+def pass_two_rounds() -> list[tuple[Path, Path, list[str]]]:
+    """The existing rounds of pass 2: (blind file, labels file, texts in blind order)."""
+    rounds = []
+    number = 1
+    while (blind := _round_files(number)[0]).exists():
+        texts = [line.split(" ", 1)[1] for line in blind.read_text(encoding="utf-8").splitlines() if line]
+        rounds.append((blind, _round_files(number)[1], texts))
+        number += 1
+    return rounds
 
 
 def main() -> None:
     rows = pass_one()
-    order = blind_order(rows)
+    rounds = pass_two_rounds()
     if sys.argv[1] == "blind":
+        seen = {text for _, _, texts in rounds for text in texts}
+        new = [text for _, _, text in rows if text not in seen]
+        if not new:
+            print("every sentence already has a pass-2 round")
+            return
+        blind, labels = _round_files(len(rounds) + 1)
+        order = blind_order(new, 16 + len(rounds))
         lines = [f"{i:04d} {text}" for i, text in enumerate(order)]
-        (HERE / "pass2_blind.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        blind.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"wrote {blind.name}: {len(order)} sentences; label them in {labels.name}")
         return
-    codes = "".join((HERE / "pass2_labels.txt").read_text(encoding="utf-8").split())
-    assert len(codes) == len(order), (len(codes), len(order))
-    second = {text: CODES[code] for text, code in zip(order, codes, strict=True)}
+    second: dict[str, str] = {}
+    for blind, labels, order in rounds:
+        codes = "".join(labels.read_text(encoding="utf-8").split())
+        assert len(codes) == len(order), (blind.name, len(codes), len(order))
+        second.update({text: CODES[code] for text, code in zip(order, codes, strict=True)})
+    missing = [text for _, _, text in rows if text not in second]
+    assert not missing, f"{len(missing)} sentences have no pass-2 label; run blind: {missing[:3]}"
     kept, dropped, excluded = [], [], []
     never = excluded_texts()
     for label, register, text in rows:

@@ -137,16 +137,7 @@ ISSUE_EXAMPLES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(
-            ISSUE_EXAMPLES[0],
-            marks=pytest.mark.xfail(strict=True, reason="still happy: 'a complete joke' reads as humour"),
-        ),
-        *ISSUE_EXAMPLES[1:],
-    ],
-)
+@pytest.mark.parametrize("text", ISSUE_EXAMPLES)
 def test_the_issues_examples_are_angry(analyzer, text):
     assert analyzer.analyze(text).label is Emotion.ANGRY
 
@@ -259,7 +250,7 @@ def _quality(analyzer, texts: list[str], gold: list[str]) -> dict:
 
 def test_in_domain_quality(analyzer):
     """The project's own test set (never trained or tuned on). Floors a little under what the shipped
-    model measures (emotion_model.json, metrics.project_test: accuracy 0.92, angry recall 0.95, angry
+    model measures (emotion_model.json, metrics.project_test: accuracy 0.91, angry recall 1.0, angry
     precision 1.0, none spoken sad; the first model measured 0.73 and 0.50)."""
     rows = _in_domain_rows()
     assert len(rows) >= 80
@@ -272,8 +263,10 @@ def test_in_domain_quality(analyzer):
 
 
 def test_own_held_out_quality(analyzer):
-    """data/emotion's held-out fifth (never trained or tuned on; measured: accuracy 0.76, angry recall
-    0.79 at precision 0.80, 1 % of angry or happy sentences spoken sad)."""
+    """data/emotion's held-out fifth (never trained or tuned on; 270 sentences since round 2 of the data,
+    which added harder ones: sarcasm, formal complaints. Measured: accuracy 0.74, angry recall 0.71 at
+    precision 0.80, 1 of 121 angry or happy sentences spoken sad; the previous model measured 0.72,
+    0.65 and 0.79 on the same sentences)."""
     with OWN_DATA.open(encoding="utf-8", newline="") as handle:
         rows = [
             r
@@ -282,10 +275,10 @@ def test_own_held_out_quality(analyzer):
         ]
     spoken = {"fear": "sad", "disgust": "angry"}
     m = _quality(analyzer, [r["text"] for r in rows], [spoken.get(r["label"], r["label"]) for r in rows])
-    assert m["accuracy"] >= 0.7, m
-    assert m["recall"]["angry"] >= 0.7, m
-    assert m["angry_precision"] >= 0.72, m
-    assert m["spoken_sad"] <= 0.03, m
+    assert m["accuracy"] >= 0.71, m
+    assert m["recall"]["angry"] >= 0.68, m
+    assert m["angry_precision"] >= 0.75, m
+    assert m["spoken_sad"] <= 0.02, m
 
 
 def test_angry_customer_service_sentences_are_angry(analyzer):
