@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from voicesmith.engine.synthesizer import SynthesisRequest
 from voicesmith.server import eventstream, polly_stream
 
 from .harness import ACCESS_KEY, SECRET_KEY, make_settings, polly_client, serve, wait_for
@@ -38,6 +39,9 @@ def _stream_url(running) -> str:
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory, shared_cache, synthesizer):
+    # The first synthesis of a process loads and prepares the voice: done here, so that the node
+    # runs' timeout covers the streams only.
+    synthesizer.synthesize(SynthesisRequest(text="Warm up.", voice="joe"))
     settings = make_settings(
         tmp_path_factory.mktemp("polly-stream"),
         shared_cache,
