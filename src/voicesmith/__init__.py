@@ -29,10 +29,14 @@ __all__ = [
 
 
 def __getattr__(name: str):  # lazy: `import voicesmith` stays cheap for the CLI's --version
-    if name in ("AudioChunk", "PhonemeTiming", "SynthesisRequest", "SynthesisResult", "Synthesizer"):
-        from voicesmith.engine import synthesizer
+    if name in ("AudioChunk", "PhonemeTiming", "SynthesisRequest", "SynthesisResult"):
+        from voicesmith.engine import requests
 
-        return getattr(synthesizer, name)
+        return getattr(requests, name)
+    if name == "Synthesizer":
+        from voicesmith.engine.synthesizer import Synthesizer
+
+        return Synthesizer
     if name in ("VoiceCatalog", "VoiceInfo"):
         from voicesmith.engine import catalog
 

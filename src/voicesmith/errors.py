@@ -99,10 +99,6 @@ class LanguageNotSupportedError(VoicesmithError):
     polly_type = "LanguageNotSupportedException"
 
 
-class EngineNotSupportedError(VoicesmithError):
-    polly_type = "EngineNotSupportedException"
-
-
 class LexiconNotFoundError(VoicesmithError):
     polly_type = "LexiconNotFoundException"
     status = 404

@@ -12,6 +12,13 @@ import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
+
+FINE_TUNE_STEPS = 2000
+"""Default steps of a fine-tune: a custom-voice job's (``voice_training_steps``), ``voicesmith train``'s."""
+FINE_TUNE_BATCH_SIZE = 8
+"""Default utterances per batch of a custom-voice job (``voice_training_batch_size``)."""
+
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("voicesmith", appauthor=False))
@@ -99,9 +106,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=500_000_000, ge=1024)
     """Largest request body accepted when creating a custom voice (recordings)."""
 
-    voice_training_steps: int = Field(default=2000, ge=1)
+    voice_training_steps: int = Field(default=FINE_TUNE_STEPS, ge=1)
     """Fine-tuning steps of a custom-voice job (``POST /v1/voices``)."""
-    voice_training_batch_size: int = Field(default=8, ge=1)
+    voice_training_batch_size: int = Field(default=FINE_TUNE_BATCH_SIZE, ge=1)
 
     consent_similarity_threshold: float = Field(default=0.80, ge=0.0, le=1.0)
     """Least speaker similarity (GE2E cosine, ``training.speaker``) between a custom voice's consent
@@ -118,7 +125,7 @@ class Settings(BaseSettings):
     training_backend: Literal["local", "slurm", "sagemaker"] = "local"
     """Where a voice job trains: a ``voicesmith train`` subprocess, an ``sbatch`` job, a SageMaker job."""
 
-    voice_training_base: str = "joe"
+    voice_training_base: str = BUNDLED_VOICE_ID
     """The voice a job fine-tunes from: joe, or a Piper ``.onnx`` / ``.ckpt`` path on the training host."""
 
     training_poll_seconds: float = Field(default=5.0, gt=0)

@@ -7,7 +7,7 @@ import parselmouth
 import pytest
 
 from voicesmith.emotion.render import emotion_prosody
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import ValidationError
 
 SENTENCES = ["I have told you three times that the order was wrong.", "The train was cancelled again today."]

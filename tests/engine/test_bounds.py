@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from voicesmith.engine import synthetic_audio
-from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.engine.voice import PiperModel
 from voicesmith.errors import AudioDurationExceededError, InvalidTextError, ValidationError
 from voicesmith.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from asr import corpus_wer, transcribe
 
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 
 SENTENCES = [
     "The museum opens at nine in the morning and closes late on Fridays.",

@@ -11,7 +11,8 @@ from piper import PiperVoice
 from piper.config import SynthesisConfig
 
 from voicesmith.engine.catalog import VoiceCatalog
-from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.engine.voice import PiperModel, VoiceParams
 from voicesmith.errors import ValidationError
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.engine.voice import scaled_frames
 
 TEXT = "The quick brown fox jumps over the lazy dog, into the forest."

@@ -10,7 +10,8 @@ import pytest
 
 from voicesmith.engine import shared_voices
 from voicesmith.engine.catalog import VoiceCatalog
-from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import Synthesizer
 from voicesmith.errors import VoiceExistsError, VoiceNotFoundError
 from voicesmith.settings import Settings
 

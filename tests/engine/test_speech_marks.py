@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from voicesmith.engine.marks import marks_to_json_lines
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import InvalidSsmlError, ValidationError
 from voicesmith.text.lexicon import parse_lexicon
 

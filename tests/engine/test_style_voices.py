@@ -12,7 +12,8 @@ import onnxruntime
 import pytest
 
 from voicesmith.engine.catalog import VoiceCatalog
-from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import Synthesizer
 
 SPEAKERS = {"ann_neutral": 0, "ann_angry": 1, "ann_happy": 2}
 

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from voicesmith.engine.synthesizer import FIRST_WINDOW_FRAMES, SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import FIRST_WINDOW_FRAMES
 from voicesmith.errors import TextLengthExceededError, ValidationError, VoiceNotFoundError
 
 PARAGRAPH = "Good morning. The weather today is mild, with a light breeze from the west. Enjoy your day!"

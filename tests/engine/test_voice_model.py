@@ -8,7 +8,8 @@ import pytest
 from engine.fake_model import FRAMES_PER_ID, HOP, RATE, FakeCatalog, FakeModel
 
 from voicesmith.engine.model import VoiceModel
-from voicesmith.engine.synthesizer import FIRST_WINDOW_FRAMES, SynthesisRequest, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import FIRST_WINDOW_FRAMES, Synthesizer
 from voicesmith.settings import Settings
 
 MS_PER_ID = FRAMES_PER_ID * HOP * 1000 / RATE  # 48 ms
@@ -74,3 +75,43 @@ def test_rate_divides_the_voice_length_scale(fake):
     normal = synthesizer.synthesize(SynthesisRequest(text="ab cd.")).audio
     fast = synthesizer.synthesize(SynthesisRequest(text="ab cd.", rate=2.0)).audio
     assert len(fast) / len(normal) == pytest.approx(2 / 3)  # ceil(3 / 2) = 2 frames per id
+
+
+def test_breaks_and_breaths_move_the_later_marks_by_exactly_their_length(fake):
+    synthesizer, _ = fake
+
+    def marks(pause: str):
+        text = f"<speak>ab cd.{pause} ef gh.</speak>"
+        return synthesizer.speech_marks(SynthesisRequest(text=text, text_type="ssml"), ["word", "viseme"])
+
+    short, long = marks('<break time="200ms"/>'), marks('<break time="1400ms"/><amazon:breath/>')
+    shift = 1200 + round(int(0.35 * RATE) * 1000 / RATE)
+    assert len(short) == len(long)
+    first_later = next(i for i, m in enumerate(short) if m.value == "ef")
+    assert [m.time for m in long[:first_later]] == [m.time for m in short[:first_later]]
+    assert [m.time for m in long[first_later:]] == [m.time + shift for m in short[first_later:]]
+
+
+def test_a_request_s_marks_come_sorted_across_utterances(fake):
+    synthesizer, _ = fake
+    text = '<speak><mark name="start"/>ab <prosody pitch="+2st">cd</prosody> ef. Gh.</speak>'
+    marks = synthesizer.speech_marks(SynthesisRequest(text=text, text_type="ssml"))
+    assert [(m.type, m.value) for m in marks[1:3]] == [("ssml", "start"), ("word", "ab")]
+    assert (marks[0].type, marks[0].time) == ("sentence", 0)
+    assert marks[1].time == marks[2].time == round(2 * MS_PER_ID)  # the mark takes its word's time
+    assert [m.time for m in marks] == sorted(m.time for m in marks)
+    sentences = [m for m in marks if m.type == "sentence"]
+    assert [m.value for m in sentences] == ['ab <prosody pitch="+2st">cd</prosody> ef.', "Gh."]
+    # the pitch change cuts the first sentence into three utterances, the sentence is marked once
+    assert marks[-1].type == "viseme" and marks[-1].value != "sil"
+
+
+def test_a_bleep_is_a_tone_in_the_stream_where_its_word_mark_says(fake):
+    synthesizer, _ = fake
+    text = '<speak>ab <say-as interpret-as="expletive">cd</say-as> ef.</speak>'
+    result = synthesizer.synthesize(SynthesisRequest(text=text, text_type="ssml"))
+    bleep = next(m for m in result.marks if m.type == "word" and m.value == "cd")
+    start = bleep.time * RATE // 1000
+    tone = result.audio[start + 100 : start + 1000]
+    assert np.abs(tone).max() > 0.2  # a -12 dBFS sine, not the fake voice's ramp (< 0.1)
+    assert result.audio[:start].max() < 0.1

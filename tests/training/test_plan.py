@@ -26,10 +26,10 @@ def test_a_time_budget_sizes_the_run_and_stage_one_from_the_pace():
     # The machine gets busier: the run shrinks, stage 1 with it (but never into the past).
     slower = replan(plan, step=30, max_steps=100_000, remaining_s=1200, seconds_per_step=30.0,
                     stage1_fraction=0.25, released=False)  # fmt: skip
-    assert slower.total_steps == 70 and slower.frozen_steps == 31  # 25 % (18) has passed: release next
+    assert slower.total_steps == 70 and slower.frozen_steps == 30  # 25 % (18) has passed: release next
     late = replan(plan, step=60, max_steps=100_000, remaining_s=60, seconds_per_step=30.0,
                   stage1_fraction=0.25, released=False)  # fmt: skip
-    assert late.frozen_steps == 61 and late.total_steps == 62
+    assert late.frozen_steps == 60 and late.total_steps == 62
     # Once stage 2 has begun its start stays where it was; a fixed stage 1 is never re-sized.
     released = replan(plan, step=100, max_steps=100_000, remaining_s=1000, seconds_per_step=5.0,
                       stage1_fraction=0.25, released=True)  # fmt: skip
@@ -46,3 +46,16 @@ def test_the_schedule_ends_with_the_plan_and_warm_up_fits_a_short_stage():
     assert lr_multiplier(7, config, start=0, total=40) == pytest.approx(1.0)
     assert lr_multiplier(40, config, start=0, total=40) == pytest.approx(0.1)  # the floor at the end
     assert lr_multiplier(9, config, start=10, total=40) == 0.0
+
+
+def test_a_short_run_that_replans_every_step_still_leaves_stage_one():
+    """10 minutes at 45 s a step: re-planned after every batch, stage 1 must still end (it did not)."""
+    plan = initial_plan(100_000, None, 0.25, has_fresh_parts=True)
+    released_at = None
+    for step in range(5, 16):  # after batch ``step``: re-plan, then the next batch checks the release
+        done = released_at is not None
+        plan = replan(plan, step=step, max_steps=100_000, remaining_s=(16 - step) * 45.0,
+                      seconds_per_step=45.0, stage1_fraction=0.25, released=done)  # fmt: skip
+        if released_at is None and step >= plan.frozen_steps:
+            released_at = step
+    assert released_at == 5  # a quarter of 16 steps has passed at the first plan: the next batch releases

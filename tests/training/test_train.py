@@ -108,6 +108,7 @@ def test_a_time_budget_stops_the_run_early_with_a_checkpoint(tmp_path, data_dir,
     assert 1 <= run["step"] < 50 and run["status"] == "finished"
     assert run["train"]["max_minutes"] == 1e-4
     assert _generator(run_dir / "checkpoints" / "last.ckpt")  # a whole checkpoint, not a partial write
+    assert run["train_seconds"] <= run["seconds"] and run["last_checkpoint_seconds"] > 0
 
     refused = CliRunner().invoke(main, [*args[:8], "--max-minutes", "0", "--output", str(tmp_path / "other")])
     assert refused.exit_code == 2 and "'--max-minutes': 0.0 is not in the range" in refused.output
@@ -189,6 +190,45 @@ def test_a_time_budget_plans_the_stages_on_the_measured_pace(monkeypatch):
     assert abs(module.plan.total_steps - steps) <= 1  # the schedule ends with the time
     assert module.plan.frozen_steps == round(0.25 * module.plan.total_steps)  # stage 1: a quarter of it
     assert totals[0] == 100_000 and len(set(totals)) >= 2  # planned after the first steps were measured
+
+
+def test_a_time_budget_keeps_time_for_the_last_checkpoint(monkeypatch, tmp_path):
+    """The budget includes writing last.ckpt (joe's ~800 MB took minutes on a busy machine): the run
+    stops early by the measured write time and its schedule ends there."""
+    from types import SimpleNamespace
+
+    import torch
+    from lightning.pytorch.callbacks import Timer
+
+    from voicesmith.training import train as train_module
+    from voicesmith.training.plan import CHECKPOINT_SAFETY, initial_plan
+
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(train_module.time, "monotonic", lambda: clock.now)
+    monkeypatch.setattr(train_module, "_write_rate", lambda directory: 100_000.0)  # a slow disk: 0.1 MB/s
+
+    class Clock(Timer):
+        def time_remaining(self, stage="train"):
+            return 30 * 60 - clock.now
+
+    trainer = SimpleNamespace(callbacks=[Clock(duration="00:00:30:00")], is_global_zero=True,
+                              should_stop=False,
+                              strategy=SimpleNamespace(broadcast=lambda obj, src=0: obj))  # fmt: skip
+    weights = [torch.zeros(1_000_000)]  # 4 MB: a 12 MB checkpoint with Adam's moments, 180 s at 0.1 MB/s
+    module = SimpleNamespace(step=0, _released=False, plan=initial_plan(100_000, None, 0.25, True),
+                             parameters=lambda: iter(weights))  # fmt: skip
+    planner = train_module._TimePlan(TrainConfig(max_steps=100_000, max_minutes=30),
+                                     train_module._Progress(100_000, 10), tmp_path)  # fmt: skip
+    planner.on_train_start(trainer, module)
+    assert planner.reserve_s == pytest.approx(CHECKPOINT_SAFETY * 12e6 / 100_000)
+    while not trainer.should_stop and clock.now < 30 * 60:
+        clock.now += 10.0
+        module.step += 1
+        module._released = module.step >= module.plan.frozen_steps
+        planner.on_train_batch_end(trainer, module)
+    assert trainer.should_stop and clock.now == pytest.approx(30 * 60 - planner.reserve_s, abs=10)
+    assert abs(module.plan.total_steps - module.step) <= 1  # the schedule ended with the shorter budget
+    assert not (tmp_path / ".write-probe.tmp").exists()
 
 
 def _cli(*args, env=None):

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.training.datasets import FORMATS
 
 _MAX_ROWS = 40
@@ -26,7 +27,7 @@ _format_option = click.option(
 )
 _voice_option = click.option(
     "--voice",
-    default="joe",
+    default=BUNDLED_VOICE_ID,
     show_default=True,
     help="Base voice (its rate and phoneme set): 'joe' or a Piper .onnx/.onnx.json path.",
 )

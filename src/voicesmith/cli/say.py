@@ -9,8 +9,11 @@ from pathlib import Path
 import click
 
 from voicesmith.cli.common import read_text
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.polly_voices import voice_for_name
-from voicesmith.engine.synthesizer import SynthesisRequest, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import Synthesizer
+from voicesmith.text.lexicon import MAX_LEXICONS_PER_REQUEST
 
 
 def _output_format(fmt: str | None, output: Path | None):
@@ -30,7 +33,7 @@ def _output_format(fmt: str | None, output: Path | None):
 )
 @click.option(
     "--voice",
-    default="joe",
+    default=BUNDLED_VOICE_ID,
     show_default=True,
     help="Voice id (see `voicesmith voices list`) or Amazon Polly voice name.",
 )
@@ -55,7 +58,7 @@ def _output_format(fmt: str | None, output: Path | None):
     "lexicons",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A W3C PLS lexicon file; repeat for several (applied in order, at most 5).",
+    help=f"A W3C PLS lexicon file; repeat for several (in order, at most {MAX_LEXICONS_PER_REQUEST}).",
 )
 @click.option(
     "--marks", help="Write speech marks (JSON lines) instead of audio: any of word,sentence,viseme,ssml."
@@ -85,8 +88,7 @@ def say(
       voicesmith say "Hello there." -o hello.wav
       echo "Piped text." | voicesmith say --format mp3 > hello.mp3
     """
-    from voicesmith.audio.encode import StreamEncoder
-    from voicesmith.audio.formats import resolve_rate
+    from voicesmith.audio.stream import encoded_chunks
 
     to_stdout = output is None or str(output) == "-"
     synthesizer = Synthesizer()
@@ -108,17 +110,14 @@ def say(
     if to_stdout and sys.stdout.isatty():
         raise click.UsageError("refusing to write audio to a terminal: use -o FILE or a pipe")
     audio_format = _output_format(fmt, output)
-    chunks = synthesizer.stream(request)
-    first = next(chunks)
-    out_rate = resolve_rate(audio_format, sample_rate, first.sample_rate)
-    encoder = StreamEncoder(audio_format.name, first.sample_rate, out_rate)
+    blocks = encoded_chunks(synthesizer.stream(request), audio_format.name, sample_rate)
+    first = next(blocks)  # the request is planned and its first audio made before the file is created
     sink = sys.stdout.buffer if to_stdout else output.open("wb")
     try:
-        sink.write(encoder.feed(first.audio))
-        for chunk in chunks:
-            sink.write(encoder.feed(chunk.audio))
+        sink.write(first)
+        for block in blocks:
+            sink.write(block)
             sink.flush()
-        sink.write(encoder.close())
     finally:
         if not to_stdout:
             sink.close()
@@ -129,8 +128,10 @@ def _load_lexicons(paths: tuple[Path, ...]) -> tuple:
     from voicesmith.errors import InvalidLexiconError, MaxLexiconsNumberExceededError
     from voicesmith.text.lexicon import parse_lexicon
 
-    if len(paths) > 5:
-        raise MaxLexiconsNumberExceededError(f"{len(paths)} lexicons given; at most 5 apply to one request")
+    if len(paths) > MAX_LEXICONS_PER_REQUEST:
+        raise MaxLexiconsNumberExceededError(
+            f"{len(paths)} lexicons given; at most {MAX_LEXICONS_PER_REQUEST} apply to one request"
+        )
     lexicons = []
     for path in paths:
         name = re.sub(r"[^0-9A-Za-z]", "", path.stem)[:20] or "lexicon"

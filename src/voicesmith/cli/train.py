@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from voicesmith.settings import Settings
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
+from voicesmith.settings import FINE_TUNE_STEPS, Settings
 
-DEFAULT_STEPS = 2000
+DEFAULT_STEPS = FINE_TUNE_STEPS
 TIMED_MAX_STEPS = 100_000
 """The step cap of a run given only --max-minutes: never reached in practice (11 h at 0.4 s a step)."""
 
@@ -28,7 +29,10 @@ TIMED_MAX_STEPS = 100_000
 @click.option("--prepare-only", is_flag=True, help="With --job: stop after check + prepare.")
 @click.option("--voice-id", default=None, help="Id of the voice being trained (names the run folder).")
 @click.option(
-    "--base", default="joe", show_default=True, help="joe, a Piper VOICE.onnx, or a CHECKPOINT.ckpt."
+    "--base",
+    default=BUNDLED_VOICE_ID,
+    show_default=True,
+    help=f"{BUNDLED_VOICE_ID}, a Piper VOICE.onnx, or a CHECKPOINT.ckpt.",
 )
 @click.option(
     "--max-steps",

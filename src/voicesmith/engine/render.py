@@ -8,11 +8,17 @@ Pitch and effects from SSML, and the emotion of the utterance (from SSML ``amazo
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from voicesmith.audio.effects import Transform
 from voicesmith.emotion.render import emotion_prosody, route_utterance_emotions
-from voicesmith.engine.voice import VoiceParams
+from voicesmith.engine.model import VoiceParams
+from voicesmith.text.planner import PlannedUtterance
+
+if TYPE_CHECKING:
+    from voicesmith.engine.requests import SynthesisRequest
 
 _REFERENCE_F0 = 110.0
 """F0 used to turn SSML pitch given in Hz into semitones (a typical adult voice)."""
@@ -41,22 +47,24 @@ class UtteranceRendering:
         return replace(base, **changes) if changes else base
 
 
-def _ssml_transform(utterance) -> Transform:
-    semitones = utterance.pitch_semitones
-    if utterance.pitch_hz:
-        semitones += 12 * math.log2(max(_REFERENCE_F0 + utterance.pitch_hz, 20.0) / _REFERENCE_F0)
+def _ssml_transform(utterance: PlannedUtterance) -> Transform:
+    """The utterance's SSML pitch and effects as one audio transform."""
+    prosody, effects = utterance.prosody, utterance.effects
+    semitones = prosody.pitch_semitones
+    if prosody.pitch_hz:
+        semitones += 12 * math.log2(max(_REFERENCE_F0 + prosody.pitch_hz, 20.0) / _REFERENCE_F0)
     return Transform(
         semitones=semitones,
-        whisper=utterance.whispered,
-        drc=utterance.drc,
-        soft=0.6 if utterance.soft else 0.0,
-        vtl_percent=utterance.vtl_percent - 100.0,
+        whisper=effects.whispered,
+        drc=effects.drc,
+        soft=0.6 if effects.soft_phonation else 0.0,
+        vtl_percent=effects.vocal_tract_length_percent - 100.0,
     )
 
 
 def rendering_for(
-    utterances,
-    request,
+    utterances: Sequence[PlannedUtterance],
+    request: SynthesisRequest,
     styles: dict[str, int] | None = None,
     blendable: bool = False,
     aliases: dict[str, str] | None = None,
@@ -64,8 +72,10 @@ def rendering_for(
     """One rendering per utterance, emotions routed over the whole text. ``styles`` (emotion -> speaker
     id) are the emotions a voice was trained with: those are spoken by their speaker, not by rules.
     With a style table (``blendable``) the intensity moves the embedding from the neutral speaker
-    towards the emotion's (0: neutral, 1: the emotion as recorded, 2: beyond it). ``aliases``:
-    ``disgust_as`` and ``fear_as``, the emotions spoken for those two (settings)."""
+    towards the emotion's (0: neutral, 1: the emotion as recorded, 2: beyond it). ``aliases``: the
+    keyword arguments of :func:`~voicesmith.emotion.render.route_utterance_emotions` from the settings:
+    ``disgust_as`` and ``fear_as`` (the emotions spoken for those two) and ``lexicon`` (the operator's
+    phrase list that ``auto`` applies before the analyser)."""
     emotions = route_utterance_emotions(
         utterances, request.emotion, request.intensity, request.text.encode(), **(aliases or {})
     )

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 
 _RAMP_SECONDS = 0.005
+BREATH_SECONDS = 0.35
+"""Length of one ``amazon:breath``."""
 
 
 def lead_blocks(utterance, rate: int, samples: int, block: int) -> Iterator[np.ndarray]:
@@ -18,7 +20,7 @@ def lead_blocks(utterance, rate: int, samples: int, block: int) -> Iterator[np.n
     block, and only the blocks that hold breaths (at the lead's end) are more than zeros.
     """
     block = max(int(block), 1)
-    breath_len = int(0.35 * rate)
+    breath_len = int(BREATH_SECONDS * rate)
     count = min(utterance.breaths_before, samples // max(breath_len, 1))
     breaths = [(samples - (n + 1) * breath_len, breath(rate, breath_len, seed=n)) for n in range(count)]
     for start in range(0, samples, block):

@@ -42,8 +42,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from voicesmith.audio.stream import ChunkEncoder, encoded_chunks
 from voicesmith.engine.catalog import VoiceInfo
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.server.alignment import CharTimings, TextAligner
 from voicesmith.server.auth import ELEVENLABS, ROUTE_CHECKED
 from voicesmith.server.deps import ServicesDep, require_auth
@@ -74,20 +75,10 @@ _auth = [Depends(elevenlabs_auth), require_auth(ELEVENLABS)]
 
 
 async def _audio_blocks(services: Services, request: SynthesisRequest, spec: OutputSpec):
-    """(first block, the rest): the request is planned (and refused) before the answer starts."""
-    from voicesmith.audio.encode import StreamEncoder
-
+    """The encoded audio: the request is planned (and refused) and its first audio made before the
+    answer starts."""
     stream = await services.pool.run(services.synthesizer.open, request)
-    encoder = StreamEncoder(spec.format, stream.sample_rate, spec.rate)
-
-    def blocks():
-        for chunk in stream:
-            data = encoder.feed(chunk.audio)
-            if data:
-                yield data
-        yield encoder.close()
-
-    return services.pool.iterate(blocks())
+    return await services.pool.started(encoded_chunks(stream, spec.format, spec.rate))
 
 
 async def _audio_response(services: Services, voice_id: str, body: TextBody, output_format: str | None):
@@ -113,25 +104,21 @@ async def stream(
 
 async def _timestamped(services: Services, request: SynthesisRequest, spec: OutputSpec):
     """(audio bytes, alignment of the utterances that began in them) as the audio is made."""
-    from voicesmith.audio.encode import StreamEncoder
-
     speaker = SegmentSpeaker(services, request)
     aligner = TextAligner(request.text, markup=request.text_type == "ssml")
-    encoder: StreamEncoder | None = None
+    encoder = ChunkEncoder(spec.format, spec.rate)
     pending = CharTimings()
     async for chunk in speaker.speak(request.text, request.text_type):
-        if encoder is None:
-            encoder = StreamEncoder(spec.format, chunk.sample_rate, spec.rate)
         if chunk.utterance_span is not None:
             start, end = (s * 1000 / chunk.sample_rate for s in chunk.utterance_span)
             timings = aligner.utterance(chunk.marks, start, end)
             timings.starts = [s + start for s in timings.starts]  # REST times are from the audio's start
             pending.extend(timings)
-        data = encoder.feed(chunk.audio)
+        data = encoder.feed(chunk)
         if data:
             yield data, pending
             pending = CharTimings()
-    if encoder is not None:
+    if encoder.started:
         yield encoder.close(), pending
 
 

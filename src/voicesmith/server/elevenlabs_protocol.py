@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID, VoiceInfo
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import (
     AccessDeniedError,
     ConflictError,

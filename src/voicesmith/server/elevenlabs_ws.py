@@ -40,8 +40,8 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError as PydanticValidationError
 from starlette.websockets import WebSocketState
 
-from voicesmith.audio.encode import StreamEncoder
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.audio.stream import ChunkEncoder
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import ValidationError, VoicesmithError
 from voicesmith.server.alignment import CharTimings, TextAligner
 from voicesmith.server.elevenlabs_protocol import (
@@ -163,9 +163,9 @@ class SpeechContext:
         return fields
 
     async def _run(self) -> None:
-        encoder: StreamEncoder | None = None
-        pending = CharTimings()
         spec = self.options.spec
+        encoder = ChunkEncoder(spec.format, spec.rate)
+        pending = CharTimings()
 
         async def emit(data: bytes) -> None:
             nonlocal pending
@@ -191,15 +191,13 @@ class SpeechContext:
             aligner = TextAligner(text, lead=lead, markup=text_type == "ssml")
             async with aclosing(self._speaker.speak(text, text_type)) as chunks:
                 async for chunk in chunks:
-                    if encoder is None:
-                        encoder = StreamEncoder(spec.format, chunk.sample_rate, spec.rate)
                     if chunk.utterance_span is not None:
                         start, end = (s * 1000 / chunk.sample_rate for s in chunk.utterance_span)
                         pending.extend(aligner.utterance(chunk.marks, start, end))
-                    data = encoder.feed(chunk.audio)
+                    data = encoder.feed(chunk)
                     if data:
                         await emit(data)
-        if encoder is not None:
+        if encoder.started:
             tail = encoder.close()
             if tail or pending.chars:
                 await emit(tail)

@@ -36,7 +36,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from voicesmith import __version__
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID, VoiceInfo
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import AccessDeniedError, ValidationError, VoiceNotFoundError
 from voicesmith.server.auth import MARYTTS
 from voicesmith.server.deps import ServicesDep, SettingsDep, require_auth

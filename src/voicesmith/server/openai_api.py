@@ -29,9 +29,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from voicesmith.audio.encode import StreamEncoder
+from voicesmith.audio.stream import ChunkEncoder
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import ResourceNotFoundError, ValidationError, VoiceNotFoundError
 from voicesmith.server.cache import cached, request_key
 from voicesmith.server.deps import ServicesDep, openai_auth
@@ -186,13 +186,11 @@ def _sse(kind: str, **data: Any) -> bytes:
 
 def _sse_parts(synthesizer, speech: PreparedSpeech) -> Iterator[tuple[bytes, list[dict]]]:
     """(encoded audio, speech marks of the utterances that start in it) as the audio is made."""
-    encoder: StreamEncoder | None = None
+    encoder = ChunkEncoder(speech.output_format, speech.sample_rate)
     for chunk in synthesizer.open(speech.request):
-        if encoder is None:
-            encoder = StreamEncoder(speech.output_format, chunk.sample_rate, speech.sample_rate)
         marks = [m.to_json() for m in chunk.marks if m.type in SSE_MARK_TYPES]
-        yield encoder.feed(chunk.audio), marks
-    if encoder is not None:
+        yield encoder.feed(chunk), marks
+    if encoder.started:
         yield encoder.close(), []
 
 
@@ -214,8 +212,7 @@ def _prepare_keyed(services: Services, body: SpeechBody) -> tuple[PreparedSpeech
 
 async def _speech_response(services: Services, body: SpeechBody, speech: PreparedSpeech) -> StreamingResponse:
     if body.stream_format == "sse":
-        parts = _sse_parts(services.synthesizer, speech)
-        first = await services.pool.run(next, parts)  # errors before the answer starts
+        parts = await services.pool.started(_sse_parts(services.synthesizer, speech))  # errors raise here
 
         def frames(data: bytes, marks: list[dict]) -> Iterator[bytes]:
             if marks:  # a voicesmith extension: when each word of the audio that follows is spoken
@@ -224,9 +221,7 @@ async def _speech_response(services: Services, body: SpeechBody, speech: Prepare
                 yield _sse("speech.audio.delta", audio=base64.b64encode(data).decode())
 
         async def events():
-            for frame in frames(*first):
-                yield frame
-            async for data, marks in services.pool.iterate(parts):
+            async for data, marks in parts:
                 for frame in frames(data, marks):
                     yield frame
             usage = {"input_tokens": len(body.input), "output_tokens": 0, "total_tokens": len(body.input)}
@@ -234,15 +229,8 @@ async def _speech_response(services: Services, body: SpeechBody, speech: Prepare
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    blocks = encoded_audio(services.synthesizer, speech, api="openai")
-    first = await services.pool.run(next, blocks)  # errors before the answer starts
-
-    async def audio():
-        yield first
-        async for block in services.pool.iterate(blocks):
-            yield block
-
-    return StreamingResponse(audio(), media_type=speech.content_type)
+    blocks = await services.pool.started(encoded_audio(services.synthesizer, speech, api="openai"))
+    return StreamingResponse(blocks, media_type=speech.content_type)
 
 
 @router.get("/audio/voices", summary="Voices (voicesmith extension; Open WebUI reads it)")

@@ -124,15 +124,8 @@ async def speech_response(services: Services, speech: PreparedSpeech) -> Respons
         return Response(body, media_type=speech.content_type, headers=headers)
     opened = await services.pool.run(synthesizer.open, speech.request)  # plans: errors become proper answers
     headers[EMOTIONS_HEADER] = ",".join(opened.sentence_emotions)
-    blocks = encoded_audio(synthesizer, speech, opened)
-    first = await services.pool.run(next, blocks)
-
-    async def stream():
-        yield first
-        async for block in services.pool.iterate(blocks):
-            yield block
-
-    return StreamingResponse(stream(), media_type=speech.content_type, headers=headers)
+    blocks = await services.pool.started(encoded_audio(synthesizer, speech, opened))
+    return StreamingResponse(blocks, media_type=speech.content_type, headers=headers)
 
 
 def check_voice(services: Services, fields: PollySpeechFields) -> VoiceInfo:

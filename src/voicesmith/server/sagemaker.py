@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import ValidationError as PydanticError
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.errors import ValidationError
 from voicesmith.server.deps import ServicesDep, sagemaker_auth
 from voicesmith.server.polly import prepare_speech, speech_response
@@ -30,12 +31,12 @@ _LOGGER = logging.getLogger(__name__)
 
 router = APIRouter(tags=["sagemaker"])
 
-DEFAULTS = {"VoiceId": "joe", "OutputFormat": "mp3"}
+DEFAULTS = {"VoiceId": BUNDLED_VOICE_ID, "OutputFormat": "mp3"}
 
 
 @router.get("/ping", summary="SageMaker health check")
 def ping(services: ServicesDep) -> Response:
-    services.synthesizer.catalog.get("joe")
+    services.synthesizer.catalog.get(BUNDLED_VOICE_ID)
     return Response(status_code=200)
 
 

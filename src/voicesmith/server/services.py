@@ -7,6 +7,7 @@ voice id checked against the catalog and the custom-voice jobs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
@@ -93,6 +94,27 @@ class SynthesisPool:
                     await self.run(close)
                 except ValueError:  # still running a step in the pool: it ends with it
                     pass
+
+    async def started(self, iterator: Iterator[T]) -> AsyncIterator[T]:
+        """Run ``iterator``'s first step in the pool now; returns all its items (that first one, then
+        the rest as :meth:`iterate` drives them). Routes that stream call it before they answer: bad
+        input and a failing first step raise here, while a proper error answer can still be sent."""
+        first = await self.run(next, iterator, _DONE)
+        return self._from(first, iterator)
+
+    async def _from(self, first: object, iterator: Iterator[T]) -> AsyncIterator[T]:
+        if first is _DONE:
+            return
+        try:
+            yield first  # type: ignore[misc]
+        except BaseException:  # closed after the first item (client gone): stop the synthesis too
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                with contextlib.suppress(ValueError):
+                    await self.run(close)
+            raise
+        async for item in self.iterate(iterator):
+            yield item
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

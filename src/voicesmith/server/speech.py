@@ -13,17 +13,19 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voicesmith.audio.encode import StreamEncoder
 from voicesmith.audio.formats import get_format, resolve_rate
+from voicesmith.audio.stream import encoded_chunks
 from voicesmith.engine.marks import marks_to_json_lines
-from voicesmith.engine.synthesizer import SynthesisRequest, SynthesisStream, Synthesizer
+from voicesmith.engine.requests import SynthesisRequest
+from voicesmith.engine.synthesizer import SynthesisStream, Synthesizer
 from voicesmith.errors import (
     AudioDurationExceededError,
     MarksNotSupportedForFormatError,
     TextLengthExceededError,
     ValidationError,
 )
-from voicesmith.text.ssml import Break, TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.ssml import Break, SsmlDocument, TextRun, check_speech_mark_types, parse_ssml
+from voicesmith.text.ssml.speech_marks import SPEECH_MARK_TYPES
 from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,7 +37,6 @@ DEFAULT_ENGINE = "standard"
 SUPPORTED_ENGINES = ENGINES
 """Every voice speaks under every engine name: the engine is recorded, the voice is the same."""
 TEXT_TYPES = ("ssml", "text")
-SPEECH_MARK_TYPES = ("sentence", "ssml", "viseme", "word")
 MAX_MARK_TYPES = 4
 MARKS_CONTENT_TYPE = "application/x-json-stream"
 
@@ -113,13 +114,14 @@ def billed_characters(text: str, text_type: str) -> int:
     return _measure(text, text_type)[0]
 
 
-def _measure(text: str, text_type: str) -> tuple[int, float]:
-    """Billed characters and the seconds of ``<break>`` silence (which Polly does not bill)."""
+def _measure(text: str, text_type: str) -> tuple[int, float, SsmlDocument | None]:
+    """Billed characters, the seconds of ``<break>`` silence (which Polly does not bill), and the parsed
+    SSML (None for text), which the synthesis request carries so the SSML is parsed once."""
     if text_type != "ssml":
-        return len(text), 0.0
+        return len(text), 0.0, None
     document = parse_ssml(text)
     billed = sum(len(item.text) for item in document if isinstance(item, TextRun))
-    return billed, sum(item.time_ms for item in document if isinstance(item, Break)) / 1000.0
+    return billed, sum(item.time_ms for item in document if isinstance(item, Break)) / 1000.0, document
 
 
 def prepare(
@@ -167,7 +169,7 @@ def prepare(
             f"the text is {len(fields.Text)} characters; the limit is {limits.total} characters in all "
             f"({limits.billed} billed): split it, or use StartSpeechSynthesisTask for long text"
         )
-    billed, silence = _measure(fields.Text, fields.TextType)
+    billed, silence, document = _measure(fields.Text, fields.TextType)
     if billed > limits.billed:
         raise TextLengthExceededError(
             f"the text has {billed} billed characters (without SSML tags); the limit is {limits.billed}"
@@ -190,6 +192,7 @@ def prepare(
         emotion=fields.Emotion,
         intensity=fields.EmotionIntensity,
         max_audio_seconds=max_audio_seconds,
+        document=document,
     )
     return PreparedSpeech(request, fields.OutputFormat, rate, marks, billed)
 
@@ -205,14 +208,7 @@ def encoded_audio(
     from voicesmith.server.metrics import measured
 
     chunks = measured(iter(stream if stream is not None else synthesizer.open(speech.request)), api)
-    first = next(chunks)
-    encoder = StreamEncoder(speech.output_format, first.sample_rate, speech.sample_rate)
-    yield encoder.feed(first.audio)
-    for chunk in chunks:
-        data = encoder.feed(chunk.audio)
-        if data:
-            yield data
-    yield encoder.close()
+    yield from encoded_chunks(chunks, speech.output_format, speech.sample_rate)
 
 
 def speech_marks_lines(synthesizer: Synthesizer, speech: PreparedSpeech) -> bytes:

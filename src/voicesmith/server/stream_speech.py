@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from voicesmith.engine.marks import SpeechMark
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.server.services import Services
 
 _LOGGER = logging.getLogger(__name__)

@@ -51,10 +51,10 @@ from wyoming.tts import (
 )
 
 from voicesmith import __version__
-from voicesmith.audio.encode import StreamEncoder
+from voicesmith.audio.stream import ChunkEncoder
 from voicesmith.emotion.labels import SPOKEN_EMOTIONS, Emotion
 from voicesmith.engine.catalog import BUNDLED_VOICE_ID, VoiceInfo
-from voicesmith.engine.synthesizer import SynthesisRequest
+from voicesmith.engine.requests import SynthesisRequest
 from voicesmith.errors import LanguageNotSupportedError, ValidationError, VoicesmithError
 from voicesmith.server.services import Services
 from voicesmith.server.stream_speech import SegmentSpeaker
@@ -300,23 +300,22 @@ class WyomingHandler(AsyncEventHandler):
             self._audio_started = False
 
     async def _speak_chunks(self, speaker: SegmentSpeaker, text: str) -> None:
-        encoder: StreamEncoder | None = None
+        encoder = ChunkEncoder("pcm", same_rate=True)
         rate = 0
         async with aclosing(speaker.speak(text)) as chunks:
             async for chunk in chunks:
-                if encoder is None:
+                if not encoder.started:
                     rate = chunk.sample_rate
-                    encoder = StreamEncoder("pcm", rate, rate)
                     await self.write_event(AudioStart(rate=rate, width=_WIDTH, channels=1).event())
                     self._audio_started = True
-                events = _pcm_events(encoder.feed(chunk.audio), rate, int(chunk.start * 1000 / rate))
+                events = _pcm_events(encoder.feed(chunk), rate, int(chunk.start * 1000 / rate))
                 if chunk.marks and events:
                     events[0].data["speech_marks"] = [
                         m.to_json() for m in chunk.marks if m.type in ("sentence", "word")
                     ]
                 for item in events:
                     await self.write_event(item)
-        if encoder is None:
+        if not encoder.started:
             return  # nothing to say (a stream's lone emoji): no audio-start, so no audio-stop
         tail = encoder.close()
         for item in _pcm_events(tail, rate, int(speaker.position * 1000 / rate)):

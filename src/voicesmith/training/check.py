@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import soundfile
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.training.datasets import Dataset, DatasetIssue, EmotionAs, Utterance, load_dataset
 from voicesmith.training.phonemes import BaseVoice, Phonemizer, resolve_voice
 from voicesmith.training.quality import AudioStats, measure, mono
@@ -182,7 +183,7 @@ def check_dataset(
     path: str | Path,
     format: str | None = None,
     *,
-    voice: str | Path = "joe",
+    voice: str | Path = BUNDLED_VOICE_ID,
     emotion_as: EmotionAs = "speaker",
     asr: bool = False,
     speakers: bool | None = None,

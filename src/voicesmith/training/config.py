@@ -188,8 +188,8 @@ class TrainConfig:
     first, and writes ``last.ckpt`` (a resumed run keeps counting from the time already spent). The
     stage and LR plan then follows the steps that fit in the time (measured as the run goes)."""
     batch_size: int | None = None
-    """Utterances per batch per process; None: 4 on a CPU (about 3-4 s a step on 2 cores for joe's
-    size, so a 30-minute budget holds ~450 steps instead of ~160 at 8), 8 on a GPU."""
+    """Utterances per batch per process; None: 4 on a CPU (measured 8.6 s a step on 2 cores for joe's
+    size, fp32: a 30-minute budget holds ~210 steps), 8 on a GPU."""
     learning_rate: float = 8e-5
     """Stage-2 LR of the voice (flow, decoder): the LR of the last measured GPU adaptation stage,
     high enough to move a voice in a few hundred CPU steps now that the text encoder stays frozen."""

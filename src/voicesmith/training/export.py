@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from voicesmith.engine.voice_json import TrainedFrom, VoiceJson
 from voicesmith.errors import InvalidVoiceError
 from voicesmith.training.config import ModelConfig
 
@@ -219,6 +220,32 @@ def _check_voice(model_path: Path, speaker_id: int | None, sentence: str) -> flo
     return samples / voice.config.sample_rate
 
 
+def exported_voice_json(
+    voice_id: str,
+    *,
+    name: str | None,
+    gender: str | None,
+    language: str,
+    sample_rate: int,
+    speakers: dict[str, int],
+    emotions: list[str],
+    trained_from: TrainedFrom,
+) -> VoiceJson:
+    """The ``voice.json`` of an exported voice (written in the exported shape; the catalog reads it)."""
+    return VoiceJson(
+        id=voice_id,
+        name=name or voice_id,
+        language=language,
+        gender=gender or "Neutral",
+        sample_rate=sample_rate,
+        speakers={str(k): int(v) for k, v in speakers.items()},
+        emotions=[str(e) for e in emotions],
+        origin="trained",
+        trained_from=trained_from,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
 def export_run(
     run_dir: str | Path,
     *,
@@ -237,6 +264,7 @@ def export_run(
         <voice_id>.onnx        Piper ONNX with piper's alignment output patched in (phoneme durations)
         <voice_id>.onnx.json   Piper config (phoneme map, espeak voice, speakers)
         voice.json             id, name, language, gender, sample_rate, speakers, styles, origin, created
+                               (the exported shape of engine/voice_json.py's VoiceJson)
 
     With ``style_vectors`` (multi-speaker/emotion voices) the folder also holds ``<voice_id>.style.onnx``
     (+ ``.onnx.json``), which takes the embedding vector ``g`` instead of ``sid``, and
@@ -288,24 +316,20 @@ def export_run(
         )
         _add_alignment_output(style_path)
     seconds = _check_voice(model_path, 0 if speakers else None, CHECK_SENTENCE)
-    voice_json = {
-        "id": voice_id,
-        "name": name or voice_id,
-        "language": language.replace("_", "-"),
-        "gender": gender,
-        "sample_rate": start.model.sample_rate,
-        "speakers": sorted(speakers, key=speakers.get),
-        "styles": list(info.get("emotions") or []),
-        "origin": {
-            "kind": "trained",
-            "base": run.get("base"),
-            "run": str(run_dir.resolve()),
-            "checkpoint": path.name,
-            "steps": run.get("step"),
-        },
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    (folder / "voice.json").write_text(json.dumps(voice_json, ensure_ascii=False, indent=2), encoding="utf-8")
+    meta = exported_voice_json(
+        voice_id,
+        name=name,
+        gender=gender,
+        language=language,
+        sample_rate=start.model.sample_rate,
+        speakers=speakers,
+        emotions=list(info.get("emotions") or []),
+        trained_from=TrainedFrom(
+            base=run.get("base"), run=str(run_dir.resolve()), checkpoint=path.name, steps=run.get("step")
+        ),
+    )
+    meta.write(folder, exported=True)
+    voice_json = meta.exported_json()
     _LOGGER.info("Exported %s to %s (test sentence %.2f s)", voice_id, folder, seconds)
     if register is not None:
         register(folder)

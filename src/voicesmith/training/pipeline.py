@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 import soundfile
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.engine.catalog import VoiceCatalog
 from voicesmith.errors import DatasetError, TrainingError, VoicesmithError
-from voicesmith.settings import Settings
+from voicesmith.settings import FINE_TUNE_BATCH_SIZE, FINE_TUNE_STEPS, Settings
 from voicesmith.tasks.voice_jobs import CHECK_FILE, STATUS_FILE, training_lock, write_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -33,11 +34,11 @@ _TRANSCRIPT_LINE = re.compile(r"^\s*([^|\t,]+?)\s*[|\t,]\s*(.+?)\s*$")
 
 @dataclass(frozen=True)
 class StudioSettings:
-    """How a voice job trains (the CLI's defaults: ``voicesmith train``)."""
+    """How a voice job trains (by default as the settings' ``voice_training_*`` and ``voicesmith train``)."""
 
-    max_steps: int = 2000
-    batch_size: int = 8
-    base: str = "joe"
+    max_steps: int = FINE_TUNE_STEPS
+    batch_size: int = FINE_TUNE_BATCH_SIZE
+    base: str = BUNDLED_VOICE_ID
     discriminator: Literal["mpd", "small"] = "mpd"
     """``small`` for tests and smoke runs only."""
 

