@@ -235,6 +235,11 @@ class Settings(BaseSettings):
     marytts_port: int | None = Field(default=None, ge=1, le=65535)
     """A second HTTP port for MaryTTS clients (59125 is MaryTTS's own); None: MaryTTS's routes are on the
     main port only."""
+    polly_stream_port: int | None = Field(default=None, ge=0, le=65535)
+    """A second port serving the whole API over HTTP/2 (cleartext, and HTTP/1.1 too) for the AWS SDK for
+    JavaScript v3, whose Polly client speaks HTTP/2 only (StartSpeechSynthesisStream needs it); None: off."""
+    polly_stream_host: str | None = None
+    """Interface of the HTTP/2 port; None: the HTTP server's ``host``."""
 
     low_memory: bool = False
     """Decode without onnxruntime's memory arena: ~80 MB less peak memory per voice, ~12 % slower."""

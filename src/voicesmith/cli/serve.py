@@ -67,6 +67,12 @@ _SETTING_OPTIONS = {
     "59125) for speech-dispatcher and other MaryTTS clients; needs --workers 1.",
 )
 @click.option(
+    "--polly-stream-port",
+    type=click.IntRange(1, 65535),
+    help="Also serve the API over HTTP/2 on this port: the AWS SDK for JavaScript v3 (Polly's "
+    "StartSpeechSynthesisStream, and its other calls) speaks HTTP/2 only.",
+)
+@click.option(
     "--auth",
     type=click.Choice(["auto", "on", "off"]),
     help="Credentials on every route: auto (default) = on once any key is configured.",
@@ -102,6 +108,7 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
       voicesmith serve
       VOICESMITH_AWS_CREDENTIALS='{"AKID": "secret"}' voicesmith serve --host 0.0.0.0 --workers 2
       voicesmith serve --wyoming-port 10200 --marytts-port 59125   (Home Assistant, speech-dispatcher)
+      voicesmith serve --polly-stream-port 8001   (HTTP/2: the JS SDK v3, StartSpeechSynthesisStream)
     Then point boto3 at it: boto3.client("polly", endpoint_url="http://127.0.0.1:8000", ...).
     docs/security.md says what to put in front of it before it faces a network.
     """
@@ -117,6 +124,7 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
     _door_environment(
         options.get("wyoming_port"), options.get("wyoming_zeroconf"), options.get("marytts_port"), host
     )
+    _http2_environment(options.get("polly_stream_port"), host)
     settings = Settings()
     from voicesmith.server.logs import configure
 
@@ -191,6 +199,16 @@ def _door_environment(
     ):
         if value is not None:
             os.environ[name] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _http2_environment(port: object, host: str | None) -> None:
+    """``--polly-stream-port`` as settings; the HTTP/2 port listens where ``--host`` says unless
+    VOICESMITH_POLLY_STREAM_HOST names another interface."""
+    if port is None:
+        return
+    os.environ["VOICESMITH_POLLY_STREAM_PORT"] = str(port)
+    if host and not os.environ.get("VOICESMITH_POLLY_STREAM_HOST"):
+        os.environ["VOICESMITH_POLLY_STREAM_HOST"] = host
 
 
 def _listen(host: str, port: int) -> socket.socket:

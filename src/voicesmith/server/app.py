@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,16 +28,24 @@ from voicesmith.errors import RequestTooLargeError, VoicesmithError
 from voicesmith.server import (
     console,
     emotion_api,
+    h2_listener,
     logs,
     metrics,
     openai_api,
     polly,
+    polly_stream,
     polly_tasks,
     sagemaker,
     voices,
     webhooks,
 )
-from voicesmith.server.auth import METRICS, AuthMiddleware, check_auth_settings, require_auth
+from voicesmith.server.auth import (
+    EVENT_STREAM_PATHS,
+    METRICS,
+    AuthMiddleware,
+    check_auth_settings,
+    require_auth,
+)
 from voicesmith.server.cache import ResponseCache, SharedTier
 from voicesmith.server.deps import ServicesDep
 from voicesmith.server.elevenlabs import router as elevenlabs_router
@@ -83,6 +92,8 @@ class RequestContextMiddleware:
         limit = (
             self.max_upload_bytes if path in UPLOAD_PATHS and scope["method"] == "POST" else self.max_bytes
         )
+        if path in EVENT_STREAM_PATHS:  # a stream's door bounds each event and the text of the stream
+            limit = sys.maxsize
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             await self._too_large(scope, receive, send, int(length), limit)
@@ -246,6 +257,8 @@ def create_app(
     app.include_router(wyoming_router)  # the Wyoming TCP server, started with the app when configured
     app.include_router(elevenlabs_router)  # ElevenLabs' API under /elevenlabs
     app.include_router(marytts_router)  # MaryTTS's /process, /voices, /locales, /version
+    app.include_router(polly_stream.router)  # StartSpeechSynthesisStream (HTTP/2 event stream)
+    app.include_router(h2_listener.router)  # the HTTP/2 port, started with the app when configured
 
     @app.get("/healthz", tags=["health"])
     def healthz(services: ServicesDep) -> dict:

@@ -59,6 +59,7 @@ from voicesmith.errors import (
 )
 from voicesmith.server import sigv4
 from voicesmith.server.errors import error_response
+from voicesmith.server.eventstream import STREAMING_PAYLOAD, StreamCredentials
 from voicesmith.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,6 +69,10 @@ PUBLIC_PREFIXES = ("/console/", "/sns/")
 """Open on every server: health checks (no data in them beyond a voice count and the version) and the
 console's static files (the page signs its own API calls with keys the user types in), and the
 certificate that verifies task notifications."""
+EVENT_STREAM_PATHS: set[str] = set()
+"""Paths whose body is a stream of signed events (``x-amz-content-sha256:
+STREAMING-AWS4-HMAC-SHA256-EVENTS``): the request's signature is checked here, and the door checks
+each event's against it (:class:`voicesmith.server.eventstream.EventVerifier`). Registered by the door."""
 
 
 @dataclass(frozen=True)
@@ -421,6 +426,14 @@ class AuthMiddleware:
                     "(x-amz-content-sha256), as the AWS SDKs do"
                 )
             sigv4.check_signature(signed, secret, (sigv4.UNSIGNED_PAYLOAD,), **request)
+            return principal, receive, None
+        if declared == STREAMING_PAYLOAD:
+            if scope["path"] not in EVENT_STREAM_PATHS:
+                raise InvalidSignatureError(f"{STREAMING_PAYLOAD} is only for event-stream operations")
+            sigv4.check_signature(signed, secret, (declared,), **request)
+            scope.setdefault("state", {})["event_stream_credentials"] = StreamCredentials(
+                secret, signed.region, signed.service, signed.signature
+            )
             return principal, receive, None
         if declared is not None:
             sigv4.check_signature(signed, secret, (declared,), **request)

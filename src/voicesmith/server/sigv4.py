@@ -40,6 +40,8 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 MAX_PRESIGNED_EXPIRES = 604_800
 """Seven days: the longest ``X-Amz-Expires`` SigV4 allows."""
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_EVENTS_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-EVENTS"
+"""The payload hash of a body of signed events (event streams); the events carry their own signatures."""
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CREDENTIAL = re.compile(
@@ -228,7 +230,11 @@ def parse(
         if ("host" if name == AUTHORITY else name) not in headers:
             raise InvalidSignatureError(f"The signed header {name!r} is not in the request")
     declared = headers.get("x-amz-content-sha256")
-    if declared is not None and declared != UNSIGNED_PAYLOAD and not _HEX64.fullmatch(declared):
+    if (
+        declared is not None
+        and declared not in (UNSIGNED_PAYLOAD, STREAMING_EVENTS_PAYLOAD)
+        and not _HEX64.fullmatch(declared)
+    ):
         raise InvalidSignatureError(
             "x-amz-content-sha256 must be the hex SHA-256 of the body (or UNSIGNED-PAYLOAD without a body)"
         )
