@@ -10,17 +10,25 @@ and a resynthesis at that F0 speaks an octave too high; Praat, pYIN and the ceps
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-with warnings.catch_warnings():
-    # pyworld 0.3.x imports pkg_resources, which warns on import (hence setuptools<81).
-    warnings.simplefilter("ignore", UserWarning)
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import pyworld
+
+@functools.cache
+def _pyworld():
+    """pyworld, imported on first use: it imports pkg_resources (~0.13 s), which a voice that applies
+    no effect should not pay for at load. pyworld 0.3.x's pkg_resources warns on import (hence
+    setuptools<81)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pyworld
+    return pyworld
+
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,11 +71,11 @@ def analyze(audio: np.ndarray, sample_rate: int, aperiodicity: bool = True) -> W
     x = np.ascontiguousarray(audio, dtype=np.float64)
     times = np.arange(int(len(x) / sample_rate * 1000 / FRAME_PERIOD_MS) + 1) * (FRAME_PERIOD_MS / 1000)
     f0 = track_f0(x, sample_rate, times)
-    f0 = pyworld.stonemask(x, f0, times, sample_rate)
-    fft_size = pyworld.get_cheaptrick_fft_size(sample_rate, ENVELOPE_F0_FLOOR_HZ)
-    sp = pyworld.cheaptrick(x, f0, times, sample_rate, f0_floor=ENVELOPE_F0_FLOOR_HZ, fft_size=fft_size)
+    f0 = _pyworld().stonemask(x, f0, times, sample_rate)
+    fft_size = _pyworld().get_cheaptrick_fft_size(sample_rate, ENVELOPE_F0_FLOOR_HZ)
+    sp = _pyworld().cheaptrick(x, f0, times, sample_rate, f0_floor=ENVELOPE_F0_FLOOR_HZ, fft_size=fft_size)
     if aperiodicity:
-        ap = pyworld.d4c(x, f0, times, sample_rate, fft_size=fft_size)
+        ap = _pyworld().d4c(x, f0, times, sample_rate, fft_size=fft_size)
     else:
         ap = np.ones_like(sp)
     return WorldFeatures(f0=f0, sp=sp, ap=ap, sample_rate=sample_rate, length=audio.size)
@@ -100,7 +108,7 @@ def track_f0(x: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
 
 def synthesize(features: WorldFeatures) -> np.ndarray:
     """Resynthesise float32 audio of exactly ``features.length`` samples."""
-    y = pyworld.synthesize(
+    y = _pyworld().synthesize(
         np.ascontiguousarray(features.f0),
         np.ascontiguousarray(features.sp),
         np.clip(np.ascontiguousarray(features.ap), 0.0, 1.0),
