@@ -42,8 +42,9 @@ from voicesmith.text.planner import PlannedUtterance, PlannedWord, plan_document
 
 _LOGGER = logging.getLogger(__name__)
 
-FIRST_WINDOW_FRAMES = 32
-"""Frames in the first decoded window of a stream (~0.37 s of audio for a 22.05 kHz voice)."""
+FIRST_WINDOW_FRAMES = 16
+"""Frames in the first decoded window of a stream (~0.19 s of audio for a 22.05 kHz voice): the first
+audio of a long sentence waits for the encoder and this window only (HiFi-GAN over 16 + 12 context frames)."""
 SPOKEN_SECONDS_PER_CHARACTER = 0.15
 """A generous estimate of speech per character at rate 1 (joe: ~0.07): a request whose estimate stays
 under its audio limit is not measured exactly before it streams (the stream still stops at the limit)."""

@@ -48,7 +48,7 @@ _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you do
 _TARGET_PEAK = 0.8
 
 
-def _session_options(threads: int, arena: bool) -> onnxruntime.SessionOptions:
+def _session_options(threads: int, arena: bool, mem_pattern: bool = True) -> onnxruntime.SessionOptions:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -58,6 +58,10 @@ def _session_options(threads: int, arena: bool) -> onnxruntime.SessionOptions:
     # (394 MB against 310 MB on a 15 s sentence; piper: 600 MB). Windows of at most
     # ``stream_window_frames`` keep the arena's blocks bounded whatever the input.
     options.enable_cpu_mem_arena = arena
+    # Memory patterns (one planned block per input shape, kept in the arena) only where shapes repeat:
+    # HiFi-GAN's windows have a new length in nearly every sentence, and with patterns its arena grew
+    # by ~75 MB over the benchmark's passes (peak RSS 385 MB; without: see benchmarks/synthesis.py).
+    options.enable_mem_pattern = mem_pattern
     # Each sentence runs three sessions in turn. Worker threads spin-wait between the operators of a
     # run (waking a sleeping thread per operator costs ~8 % of the RTF on 2 cores), but stop spinning
     # when the run ends: left spinning, they steal the cores the next session needs (1.5x slower).
@@ -84,11 +88,13 @@ def _runtime_tag() -> str:
     return f"ort{onnxruntime.__version__}-{cpu}"
 
 
-def _open_session(path: Path, threads: int, arena: bool) -> onnxruntime.InferenceSession:
+def _open_session(
+    path: Path, threads: int, arena: bool, mem_pattern: bool = True
+) -> onnxruntime.InferenceSession:
     """A session on a split model, optimised once: the optimised graph is cached in ORT format next
     to the model and later loads skip graph optimisation (measured: about a third of the load time).
     """
-    options = _session_options(threads, arena)
+    options = _session_options(threads, arena, mem_pattern)
     providers = ["CPUExecutionProvider"]
     optimized = path.with_name(f"{path.stem}.{_runtime_tag()}.ort")
     if optimized.is_file():
@@ -97,7 +103,7 @@ def _open_session(path: Path, threads: int, arena: bool) -> onnxruntime.Inferenc
             return onnxruntime.InferenceSession(str(optimized), options, providers=providers)
         except Exception as error:  # noqa: BLE001 - a damaged cache file: optimise again
             _LOGGER.warning("optimised graph %s unreadable (%s): optimising again", optimized, error)
-            options = _session_options(threads, arena)
+            options = _session_options(threads, arena, mem_pattern)
     tmp = optimized.with_name(f"{optimized.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     options.optimized_model_filepath = str(tmp)
     options.add_session_config_entry("session.save_model_format", "ORT")
@@ -156,7 +162,9 @@ class PiperModel:
             raise InvalidVoiceError(f"{self.model_path}: cannot read the ONNX model ({error})") from error
         self._encoder = _open_session(folder / "encoder.onnx", threads, arena=True)
         self._flow = _open_session(folder / "flow.onnx", threads, arena=True)
-        self._hifigan = _open_session(folder / "hifigan.onnx", threads, arena=not low_memory)
+        self._hifigan = _open_session(
+            folder / "hifigan.onnx", threads, arena=not low_memory, mem_pattern=False
+        )
         self._hifigan_inputs = {i.name for i in self._hifigan.get_inputs()}
         styles = Path(f"{self.model_path}.styles.npy")
         self.style_table: np.ndarray | None = np.load(styles).astype(np.float32) if styles.is_file() else None
