@@ -12,28 +12,24 @@ Wall-clock figures are what a user sees; on a machine shared with other jobs the
 the CPU seconds (both engines' threads, spin-waits included) are printed beside them.
 Timings are medians over ``--repeats``. The table ends with voicesmith / piper ratios and the targets.
 
-Measured for issue 14 (``nice -n 0 .venv/bin/python benchmarks/synthesis.py --repeats 1``; 2 cores shared
-with seven other jobs, load average 10.9 / 12.0 / 13.6, so wall-clock timings swing by +-20 % between
-runs; before: an earlier session on a quieter machine, RTF 1.05-1.09x piper, first audio on the long
-sentence 0.104 s, peak RSS 395 MB, load 0.62 s against piper's 0.40 s):
+Measured for issue 14, second round (``nice -n 19 .venv/bin/python benchmarks/synthesis.py --repeats 3``;
+2 cores shared with other jobs, load average 2.4-6, so every wall-clock row swings by 2x between runs and
+only the CPU-second rows and RSS are readings). Before: commit f651f1c; after: this change (HiFi-GAN
+without memory patterns, a 16-frame first window, the model's digest remembered at load):
 
-    measure                                       piper  voicesmith   ratio  target
-    load (s)                                      2.271       2.749    1.21  <= piper
-    load, CPU seconds (imports included)          0.890       1.087    1.22
-    RTF, 20 sentences, one request each           0.448       0.498    1.11  <= 0.90 x piper
-    RTF by CPU time, 20 sentences                 0.167       0.183    1.10
-    RTF, the 20 sentences as one text             0.419       0.533    1.27  <= 0.90 x piper
-    first audio, 3-sentence paragraph (s)         0.590       0.624    1.06  <= 0.10 s
-    first audio, long sentence (s)                5.613       0.910    0.16  <= 0.08 s
-    long sentence audio (s)                      14.785      14.861    1.01  >= 12 s
-    RSS after load (MB)                         141.676     186.697    1.32
-    peak RSS (MB)                               482.158     312.562    0.65  <= 350 MB
+    measure                                 before: piper  voicesmith  ratio | after: piper  voicesmith  ratio
+    load, CPU seconds (imports included)            1.081       1.248   1.15 |        1.156       1.215   1.05
+    RTF by CPU time, 20 sentences                   0.159       0.189   1.19 |        0.199       0.218   1.10
+    RSS after load (MB)                           139.826     181.182   1.30 |      139.818     181.193   1.30
+    peak RSS (MB)                                 604.662     382.059   0.63 |      704.619     267.102   0.38
 
-A run 6 minutes earlier (same code but the first-window flow change) gave RTF 0.95x / 0.79x and load
-1.17x: on this machine only peak RSS (0.65x) is a stable reading. What the load changes did, measured
-in-process by CPU time: creating the three sessions from the cached ORT-format graphs costs 0.30 s
-against 0.73 s when onnxruntime optimises them; onnx is no longer imported (0.09 s). Of the rest of the
-load, importing voicesmith is ~0.6 s CPU (pydantic-settings 0.24 s, pyworld through audio.effects 0.14 s).
+First audio of the long sentence, in one process alternating the two first windows 8 times (2 threads,
+loaded machine): 16 frames min 0.549 s wall / 0.283 s CPU, 32 frames 0.703 s / 0.344 s. Most of it is
+the encoder over the whole sentence (629 phoneme ids: ~0.25 s CPU here, 95 % in its FFN convolutions and
+attention, compute-bound), which must run before the first chunk because its durations give that chunk's
+marks; a 16-frame window cannot bring it under 0.08 s. The rest of the load gap to piper is importing
+pydantic and pydantic-settings (~0.36 s of ~0.64 s of imports, by ``python -X importtime``), which
+``voicesmith.settings`` needs; voice_json.py adds nothing, pydantic is loaded by then.
 """
 
 from __future__ import annotations
