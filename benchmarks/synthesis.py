@@ -23,6 +23,9 @@ without memory patterns, a 16-frame first window, the model's digest remembered 
     RSS after load (MB)                           139.826     181.182   1.30 |      139.818     181.193   1.30
     peak RSS (MB)                                 604.662     382.059   0.63 |      704.619     267.102   0.38
 
+A second after-run (load average 3.1) read: load CPU 1.056 / 1.173 s (1.11), RTF by CPU 0.173 / 0.180
+(1.04), peak RSS 602 / 267 MB (0.44); first audio of the long sentence 0.318 s against piper's 1.649 s.
+
 First audio of the long sentence, in one process alternating the two first windows 8 times (2 threads,
 loaded machine): 16 frames min 0.549 s wall / 0.283 s CPU, 32 frames 0.703 s / 0.344 s. Most of it is
 the encoder over the whole sentence (629 phoneme ids: ~0.25 s CPU here, 95 % in its FFN convolutions and
