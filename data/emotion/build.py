@@ -120,10 +120,12 @@ def main() -> None:
         print(f"wrote {blind.name}: {len(order)} sentences; label them in {labels.name}")
         return
     second: dict[str, str] = {}
-    for blind, labels, order in rounds:
+    round_of: dict[str, int] = {}
+    for number, (blind, labels, order) in enumerate(rounds, start=1):
         codes = "".join(labels.read_text(encoding="utf-8").split())
         assert len(codes) == len(order), (blind.name, len(codes), len(order))
         second.update({text: CODES[code] for text, code in zip(order, codes, strict=True)})
+        round_of.update(dict.fromkeys(order, number))
     missing = [text for _, _, text in rows if text not in second]
     assert not missing, f"{len(missing)} sentences have no pass-2 label; run blind: {missing[:3]}"
     kept, dropped, excluded = [], [], []
@@ -133,8 +135,10 @@ def main() -> None:
             excluded.append(text)
             continue
         (kept if second[text] == label else dropped).append((label, second[text], register, text))
-    out = ["id\tlabel\tregister\tsplit\ttext"]
-    out += [f"{sentence_id(t)}\t{label}\t{reg}\t{split_of(t)}\t{t}" for label, _, reg, t in kept]
+    out = ["id\tlabel\tregister\tsplit\tround\ttext"]
+    out += [
+        f"{sentence_id(t)}\t{label}\t{reg}\t{split_of(t)}\t{round_of[t]}\t{t}" for label, _, reg, t in kept
+    ]
     (HERE / "sentences.tsv").write_text("\n".join(out) + "\n", encoding="utf-8")
     per_label = {
         label: {
