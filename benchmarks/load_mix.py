@@ -5,9 +5,11 @@ machine, measured in the same run.
 Run: ``nice .venv/bin/python benchmarks/load_mix.py [--duration 60] [--clients 8] [--cores 2]``
 (traffic stays on 127.0.0.1; every server and the bound run in fresh processes).
 
-Scenarios (each ``--duration`` seconds of closed-loop load):
-- ``1 process``: one server process, onnxruntime using ``--cores`` threads, cache off, every text new;
-- ``2 processes``: ``serve --workers 2`` on the same cores (1 thread each), cache off, every text new;
+Scenarios (each ``--duration`` seconds of closed-loop load), on the server's default split of the cores
+(``Settings.synthesis_shares``: as many calls at once as cores, one onnxruntime thread each; with a
+``--cores`` other than the machine's, that split of ``--cores``):
+- ``1 process``: one server process, cache off, every text new;
+- ``2 processes``: ``serve --workers 2`` on the same cores, cache off, every text new;
 - ``1 process + cache``: cache on, half the requests repeat one made before (IVR prompts, UI strings).
 
 Measured per scenario: audio seconds served per wall second (speech-mark requests serve none but cost
@@ -206,11 +208,10 @@ def _hit_latency(url: str, count: int = 100) -> float:
 def scenario(
     name: str, workers: int, threads: int, cache_mb: int, repeat: float, args, data_dir: str
 ) -> dict:
-    settings = {
-        "intra_op_threads": str(threads),
-        "max_concurrent_synthesis": str(max(1, args.cores // workers)),
-        "response_cache_mb": str(cache_mb),
-    }
+    settings = {"response_cache_mb": str(cache_mb)}
+    if args.cores != os.cpu_count():  # else the server as shipped: it splits the cores itself
+        settings["max_concurrent_synthesis"] = str(max(1, args.cores // workers // threads))
+        settings["intra_op_threads"] = str(threads)
     with serving(settings, workers=workers, data_dir=data_dir, log_level="warning") as (url, server):
         for _ in range(workers * 2):  # every worker loads the voice before the clock starts
             httpx.post(
@@ -265,10 +266,10 @@ def main() -> None:
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="voicesmith-load-")
     bound = compute_bound(args.cores, root, args.bound_texts)
-    plans = {
-        "1": ("1 process", 1, args.cores, 0, 0.0),
-        "2": ("2 processes", 2, max(1, args.cores // 2), 0, 0.0),
-        "cache": ("1 process + cache, 50% repeats", 1, args.cores, 64, 0.5),
+    plans = {  # (name, processes, onnxruntime threads per call when --cores is not the machine's, ...)
+        "1": ("1 process", 1, 1, 0, 0.0),
+        "2": ("2 processes", 2, 1, 0, 0.0),
+        "cache": ("1 process + cache, 50% repeats", 1, 1, 64, 0.5),
     }
     rows = [scenario(*plans[key], args, root) for key in (args.only or ["1", "2", "cache"])]
     print(f"\ncompute bound (Synthesizer alone, 1 process, {args.cores} threads): {bound:.2f} audio s / s")
