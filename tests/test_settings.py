@@ -19,17 +19,38 @@ from voicesmith.settings import Settings
     ],
 )
 def test_synthesis_shares_split_the_cores(monkeypatch, cores, processes, configured, shares):
-    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    monkeypatch.setattr("voicesmith.settings.usable_cores", lambda: cores)
     assert Settings(**configured).synthesis_shares(processes) == shares
 
 
 def test_a_server_gives_each_synthesis_call_its_share(monkeypatch, tmp_path):
     from voicesmith.server.app import build_services
 
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("voicesmith.settings.usable_cores", lambda: 2)
     services = build_services(Settings(data_dir=tmp_path, task_workers=0))
     try:
         assert services.pool.size == 2
         assert services.synthesizer.catalog.threads == 1
     finally:
         services.close()
+
+
+def test_usable_cores_follow_affinity_and_a_container_quota(monkeypatch, tmp_path):
+    import voicesmith.settings as settings_module
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda _: {0, 1, 2, 3})
+    quota = tmp_path / "cpu.max"
+    real_path = settings_module.Path
+
+    def path(name: str):
+        return quota if name == "/sys/fs/cgroup/cpu.max" else real_path(name)
+
+    monkeypatch.setattr(settings_module, "Path", path)
+    quota.write_text("max 100000\n")
+    assert settings_module.usable_cores() == 4  # no limit: the affinity
+    quota.write_text("150000 100000\n")
+    assert settings_module.usable_cores() == 2  # a limit of 1.5 CPUs
+    quota.write_text("800000 100000\n")
+    assert settings_module.usable_cores() == 4  # a limit above the affinity
+    quota.unlink()
+    assert settings_module.usable_cores() == 4  # cgroup v1 or no cgroup

@@ -21,6 +21,22 @@ FINE_TUNE_BATCH_SIZE = 8
 """Default utterances per batch of a custom-voice job (``voice_training_batch_size``)."""
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota
+    (``cpu.max``: a container's CPU limit), which ``os.cpu_count()`` (the host's cores) does not see."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))  # a limit of 1.5 CPUs: 2 threads
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("voicesmith", appauthor=False))
 
@@ -332,6 +348,6 @@ class Settings(BaseSettings):
         for more threads than there are cores fight over them: on 2 cores, 2 calls of 2 threads served
         0.73 x the one-call compute bound and 2 calls of 1 thread 1.03 x, with p95 time to first byte
         1.4 s against 0.87 s (benchmarks/load_mix.py, 8 clients)."""
-        cores = max(1, (os.cpu_count() or 1) // max(1, processes))
+        cores = max(1, usable_cores() // max(1, processes))
         calls = self.max_concurrent_synthesis or cores
         return calls, self.intra_op_threads or max(1, cores // calls)
