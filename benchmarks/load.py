@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
-from harness import serving
+from harness import percentile, serving
 
 TEXT = "Your table for two is ready."
 CLIENT_TIMEOUT = 30.0
@@ -81,13 +81,7 @@ class Run:
         return sum(1 for seconds in self.after_first_second if seconds < FAST) / len(self.after_first_second)
 
     def percentile(self, q: float) -> float | None:
-        if not self.ok:
-            return None
-        return (
-            statistics.quantiles(self.ok, n=100, method="inclusive")[int(q) - 1]
-            if len(self.ok) > 1
-            else self.ok[0]
-        )
+        return percentile(self.ok, q) if self.ok else None
 
 
 class Connection:
