@@ -112,3 +112,44 @@ def test_errors_reach_the_caller_and_the_request_context_reaches_the_thread():
         return seen
 
     assert asyncio.run(scenario()) == "req-1"
+
+
+def test_an_admitted_requests_later_setup_steps_go_before_a_newer_requests_first():
+    """A request that began (was admitted) earlier finishes its setup first: its next step jumps the
+    first step of a request admitted after it, so a burst of arrivals does not push back the first
+    audio of requests already under way."""
+    from voicesmith.server.services import Admission
+
+    async def scenario() -> list[str]:
+        pool = SynthesisPool(1)
+        admission = Admission(running=4, queued=0)
+        order: list[str] = []
+        gate, blocker = _blocker(pool)
+        await _wait_busy()
+        older_admitted, newer_queued = asyncio.Event(), asyncio.Event()
+
+        async def older() -> None:
+            ticket = admission.admit()
+            older_admitted.set()
+            await newer_queued.wait()  # its next step reaches the pool after the newer one's first
+            await pool.run(order.append, "older request, next step")
+            ticket.release()
+
+        async def newer() -> None:
+            await older_admitted.wait()
+            await asyncio.sleep(0.01)
+            ticket = admission.admit()
+            step = asyncio.ensure_future(pool.run(order.append, "newer request, first step"))
+            await asyncio.sleep(0.01)
+            newer_queued.set()
+            await step
+            ticket.release()
+
+        tasks = [asyncio.ensure_future(older()), asyncio.ensure_future(newer())]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(blocker, *tasks)
+        pool.shutdown()
+        return order
+
+    assert asyncio.run(scenario()) == ["older request, next step", "newer request, first step"]

@@ -67,16 +67,22 @@ def _lower_priority() -> None:
         pass
 
 
+_ADMITTED: contextvars.ContextVar[float | None] = contextvars.ContextVar("synthesis_admitted", default=None)
+"""When the request of this context was admitted (:class:`Ticket`): its own steps are due from then."""
+
+
 class SynthesisPool:
     """A bounded pool of synthesis threads: the event loop never runs synthesis, and at most ``size``
     steps run at once. Streams interleave step by step, so one long text cannot starve short ones.
 
     Steps are served earliest deadline first, not in arrival order. A request's own steps (preparing,
-    opening, its first chunk: whatever :meth:`run` is given) are due when they arrive; a stream's later
-    chunks are due :attr:`CONTINUATION_LEAD` seconds after they arrive, as a stream already playing has
-    that much audio in hand. So a new request's first audio waits for the steps running now, not for
-    every other stream's next step (with 8 streams on 2 threads that queue was a second or more), and no
-    stream's next chunk waits more than the lead behind new arrivals, however many keep coming.
+    opening, its first chunk: whatever :meth:`run` is given) are due when the request was admitted (or,
+    outside an admitted request, when they arrive), so a request that has begun finishes its setup
+    before later ones start theirs; a stream's later chunks are due :attr:`CONTINUATION_LEAD` seconds
+    after they arrive, as a stream already playing has that much audio in hand. So a new request's first
+    audio waits for the steps running now, not for every other stream's next step (with 8 streams on 2
+    threads that queue was a second or more), and no stream's next chunk waits more than the lead behind
+    new arrivals, however many keep coming.
     """
 
     CONTINUATION_LEAD = 0.5
@@ -107,23 +113,28 @@ class SynthesisPool:
             except BaseException as error:  # noqa: BLE001 - handed to the awaiting caller
                 future.set_exception(error)
 
-    def _submit(self, lead: float, function: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    def _submit(self, lead: float | None, function: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """Queue ``function(*args)``, due ``lead`` seconds from now (None: the request's own step)."""
         if self._closed:
             raise RuntimeError("cannot schedule new futures after shutdown")
+        if lead is None:
+            due = _ADMITTED.get() or time.monotonic()
+        else:
+            due = time.monotonic() + lead
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         context = contextvars.copy_context()  # the request id reaches log lines made in the pool
         item = (future, context.run, (function, *args))
-        self._queue.put((time.monotonic() + lead, next(self._order), item))
+        self._queue.put((due, next(self._order), item))
         return asyncio.wrap_future(future)
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
-        """``function(*args)`` in the pool, due now."""
-        return await self._submit(0.0, function, *args)
+        """``function(*args)`` in the pool, as one of the request's own steps."""
+        return await self._submit(None, function, *args)
 
     async def iterate(self, iterator: Iterator[T], *, started: bool = False) -> AsyncIterator[T]:
         """Drive a blocking iterator in the pool; closing the async iterator closes it (client gone).
         Its first step is due at once unless ``started`` (the stream is playing already)."""
-        lead = self.CONTINUATION_LEAD if started else 0.0
+        lead: float | None = self.CONTINUATION_LEAD if started else None
         try:
             while True:
                 item = await self._submit(lead, next, iterator, _DONE)
@@ -189,6 +200,7 @@ class Ticket:
         self._admission = admission
         self._started = time.monotonic()
         self._released = False
+        _ADMITTED.set(self._started)  # in the request's context: its pool steps are due from now
 
     def release(self) -> None:
         if not self._released:
