@@ -10,8 +10,8 @@ probabilities are blended with MiniLM's: ``(1 - w) * minilm + w * ngram``, the w
 with the decision's thresholds on validation rows MiniLM never saw, scored out of fold
 (``emotion_model.json``'s ``ngram_weight``, 0.6 in v4).
 
-Inference is numpy only: ~0.1 ms a sentence (hashing is :func:`zlib.crc32`, stable across processes
-and platforms, unlike :func:`hash`). The weights are a (buckets, 5) float16 table: 0.2 MB compressed in the package.
+Inference is numpy only: ~0.2 ms a sentence (hashing is :func:`zlib.crc32`, stable across processes
+and platforms, unlike :func:`hash`). The weights are a (buckets, 5) float16 table, 0.2 MB compressed.
 """
 
 from __future__ import annotations
