@@ -29,6 +29,7 @@ CODES = {"N": "neutral", "A": "angry", "H": "happy", "S": "sad", "U": "surprise"
 
 
 PROJECT_TEST = HERE.parents[1] / "tests" / "emotion" / "in_domain.tsv"
+HELDOUT2 = HERE / "heldout2.tsv"
 ISSUE_EXAMPLES = (
     "Our flight has been delayed again, this is a complete joke.",
     "Your driver threw my parcel over the fence and broke it, and I want my money back now.",
@@ -38,10 +39,14 @@ ISSUE_EXAMPLES = (
 
 
 def excluded_texts() -> set[str]:
-    """Sentences that must never be trained on: the project's test set and the issue's examples."""
-    with PROJECT_TEST.open(encoding="utf-8", newline="") as handle:
-        rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return {row["text"].strip().lower() for row in rows} | {t.lower() for t in ISSUE_EXAMPLES}
+    """Sentences that must never be trained on: the project's test set, the second held-out set
+    (``heldout2.tsv``) and the issue's examples."""
+    texts = {t.lower() for t in ISSUE_EXAMPLES}
+    for path in (PROJECT_TEST, HELDOUT2):
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            texts |= {row["text"].strip().lower() for row in rows}
+    return texts
 
 
 def sentence_id(text: str) -> str:
@@ -115,10 +120,12 @@ def main() -> None:
         print(f"wrote {blind.name}: {len(order)} sentences; label them in {labels.name}")
         return
     second: dict[str, str] = {}
-    for blind, labels, order in rounds:
+    round_of: dict[str, int] = {}
+    for number, (blind, labels, order) in enumerate(rounds, start=1):
         codes = "".join(labels.read_text(encoding="utf-8").split())
         assert len(codes) == len(order), (blind.name, len(codes), len(order))
         second.update({text: CODES[code] for text, code in zip(order, codes, strict=True)})
+        round_of.update(dict.fromkeys(order, number))
     missing = [text for _, _, text in rows if text not in second]
     assert not missing, f"{len(missing)} sentences have no pass-2 label; run blind: {missing[:3]}"
     kept, dropped, excluded = [], [], []
@@ -128,8 +135,10 @@ def main() -> None:
             excluded.append(text)
             continue
         (kept if second[text] == label else dropped).append((label, second[text], register, text))
-    out = ["id\tlabel\tregister\tsplit\ttext"]
-    out += [f"{sentence_id(t)}\t{label}\t{reg}\t{split_of(t)}\t{t}" for label, _, reg, t in kept]
+    out = ["id\tlabel\tregister\tsplit\tround\ttext"]
+    out += [
+        f"{sentence_id(t)}\t{label}\t{reg}\t{split_of(t)}\t{round_of[t]}\t{t}" for label, _, reg, t in kept
+    ]
     (HERE / "sentences.tsv").write_text("\n".join(out) + "\n", encoding="utf-8")
     per_label = {
         label: {

@@ -5,6 +5,7 @@ Nothing here is created at import time: callers build ``Settings()`` and pass it
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,22 @@ FINE_TUNE_BATCH_SIZE = 8
 """Default utterances per batch of a custom-voice job (``voice_training_batch_size``)."""
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota
+    (``cpu.max``: a container's CPU limit), which ``os.cpu_count()`` (the host's cores) does not see."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))  # a limit of 1.5 CPUs: 2 threads
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("voicesmith", appauthor=False))
 
@@ -33,10 +50,12 @@ class Settings(BaseSettings):
     """Installed voices, patched models, the database and local task output live here."""
 
     intra_op_threads: int = Field(default=0, ge=0, le=256)
-    """onnxruntime threads per synthesis call; 0 picks min(cores, 4)."""
+    """onnxruntime threads per synthesis call; 0 picks, in a server, its share of the cores (see
+    :meth:`synthesis_shares`), and min(cores, 4) for one call at a time (``voicesmith say``, benchmarks)."""
 
     max_concurrent_synthesis: int = Field(default=0, ge=0, le=256)
-    """Synthesis calls run at once; 0 picks the number of cores."""
+    """Synthesis calls a server process runs at once; 0 picks its share of the cores (``--workers N``: the
+    cores / N)."""
 
     max_input_characters: int = Field(default=200_000, ge=1)
     """Hard cap on one synthesis call's input (the API front ends apply their own, lower limits)."""
@@ -321,3 +340,14 @@ class Settings(BaseSettings):
     @property
     def output_url(self) -> str:
         return self.storage_url or (self.data_dir / "output").as_uri()
+
+    def synthesis_shares(self, processes: int = 1) -> tuple[int, int]:
+        """(synthesis calls at once, onnxruntime threads per call) for one of ``processes`` server
+        processes on this machine: what is configured, else each process its share of the cores and each
+        call its share of those. onnxruntime's threads spin between operators, so calls that together ask
+        for more threads than there are cores fight over them: on 2 cores, 2 calls of 2 threads served
+        0.73 x the one-call compute bound and 2 calls of 1 thread 1.03 x, with p95 time to first byte
+        1.4 s against 0.87 s (benchmarks/load_mix.py, 8 clients)."""
+        cores = max(1, usable_cores() // max(1, processes))
+        calls = self.max_concurrent_synthesis or cores
+        return calls, self.intra_op_threads or max(1, cores // calls)

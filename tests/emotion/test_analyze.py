@@ -250,8 +250,8 @@ def _quality(analyzer, texts: list[str], gold: list[str]) -> dict:
 
 def test_in_domain_quality(analyzer):
     """The project's own test set (never trained or tuned on). Floors a little under what the shipped
-    model measures (emotion_model.json, metrics.project_test: accuracy 0.91, angry recall 1.0, angry
-    precision 1.0, none spoken sad; the first model measured 0.73 and 0.50)."""
+    model measures (emotion_model.json, metrics.project_test: accuracy 0.92, angry recall 0.95, angry
+    precision 1.0, 1 of 40 angry or happy sentences spoken sad; the first model measured 0.73 and 0.50)."""
     rows = _in_domain_rows()
     assert len(rows) >= 80
     m = _quality(analyzer, [row["text"] for row in rows], [row["label"] for row in rows])
@@ -262,22 +262,39 @@ def test_in_domain_quality(analyzer):
     assert m["spoken_sad"] <= 0.05, m
 
 
-def test_own_held_out_quality(analyzer):
-    """data/emotion's held-out fifth (never trained or tuned on; 270 sentences since round 2 of the data,
-    which added harder ones: sarcasm, formal complaints. Measured: accuracy 0.74, angry recall 0.71 at
-    precision 0.80, 1 of 121 angry or happy sentences spoken sad; the previous model measured 0.72,
-    0.65 and 0.79 on the same sentences)."""
-    with OWN_DATA.open(encoding="utf-8", newline="") as handle:
-        rows = [
-            r
-            for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            if r["split"] == "heldout"
-        ]
+def _held_out_rows(path: Path, keep) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if keep(r)]
+
+
+def _spoken_quality(analyzer, rows: list[dict[str, str]]) -> dict:
     spoken = {"fear": "sad", "disgust": "angry"}
-    m = _quality(analyzer, [r["text"] for r in rows], [spoken.get(r["label"], r["label"]) for r in rows])
-    assert m["accuracy"] >= 0.71, m
-    assert m["recall"]["angry"] >= 0.68, m
-    assert m["angry_precision"] >= 0.75, m
+    return _quality(analyzer, [r["text"] for r in rows], [spoken.get(r["label"], r["label"]) for r in rows])
+
+
+def test_own_held_out_quality(analyzer):
+    """data/emotion's held-out fifth, writing rounds 1-2 (the 270 sentences v3 was measured on; never
+    trained or tuned on). v4 (MiniLM blended with the in-domain n-gram model) measures accuracy 0.815,
+    angry recall 0.844 at precision 0.915, none of 121 angry or happy sentences spoken sad; v3 measured
+    0.741, 0.714 and 0.797 on the same sentences."""
+    rows = _held_out_rows(OWN_DATA, lambda r: r["split"] == "heldout" and int(r["round"]) <= 2)
+    assert len(rows) == 270
+    m = _spoken_quality(analyzer, rows)
+    assert m["accuracy"] >= 0.79, m
+    assert m["recall"]["angry"] >= 0.81, m
+    assert m["angry_precision"] >= 0.88, m
+    assert m["spoken_sad"] <= 0.02, m
+
+
+def test_second_held_out_quality(analyzer):
+    """data/emotion/heldout2.tsv: 156 sentences written apart from the training data and committed
+    before any model was measured on them. v4 measures accuracy 0.859, angry recall 0.813 at precision
+    0.907, none spoken sad; v3 measured 0.782, 0.771 and 0.841."""
+    rows = _held_out_rows(OWN_DATA.with_name("heldout2.tsv"), lambda r: True)
+    m = _spoken_quality(analyzer, rows)
+    assert m["accuracy"] >= 0.83, m
+    assert m["recall"]["angry"] >= 0.78, m
+    assert m["angry_precision"] >= 0.87, m
     assert m["spoken_sad"] <= 0.02, m
 
 

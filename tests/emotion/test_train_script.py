@@ -81,6 +81,48 @@ def test_decision_tuning_keeps_angry_precision(script):
     texts = ["a sentence."] * 8
     loose = script.switch_metrics(texts, gold, probs, 0.5)
     assert loose["angry_precision"] == pytest.approx(0.5)
-    thresholds, margin = script.tune_decisions(texts, script.spoken_index(gold), probs, texts, gold, probs)
+    thresholds, margin, _ = script.tune_decisions(texts, script.spoken_index(gold), probs, texts, gold, probs)
     chosen = script.pipeline_labels(texts, probs, thresholds, margin)
     assert chosen.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]  # only the confident ones are spoken angry
+
+
+def _own_tsv(path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
+    lines = ["id\tlabel\tregister\tsplit\tround\ttext"]
+    lines += [
+        f"{i:012d}\t{label}\tchat\t{split}\t{rnd}\t{text}" for i, (label, split, text, rnd) in enumerate(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_validation_rows_are_the_rounds_minilm_never_saw(script, tmp_path):
+    path = _own_tsv(
+        tmp_path / "s.tsv",
+        [
+            ("angry", "train", "old train", 1),
+            ("angry", "tune", "old tune", 2),
+            ("angry", "train", "new train", 3),
+            ("happy", "tune", "new tune", 4),
+            ("sad", "heldout", "new heldout", 3),
+        ],
+    )
+    texts, labels = script.load_in_domain_rows(path, split="validation")
+    assert texts == ["new train", "new tune"]  # never a held-out row, never rounds 1-2
+    old, _ = script.load_in_domain_rows(path, split="train", rounds=(1, 2))
+    assert old == ["old train"]
+    assert labels.shape == (2, 7)
+
+
+def test_ngram_fit_and_out_of_fold(script, tmp_path):
+    angry = [f"this is a disgrace, fix it now number {i}" for i in range(12)]
+    neutral = [f"your parcel arrives on tuesday number {i}" for i in range(12)]
+    rows = [("angry", "train", t, 3) for t in angry] + [("neutral", "train", t, 3) for t in neutral]
+    path = _own_tsv(tmp_path / "s.tsv", rows)
+    texts, gold = script.ngram_training_rows(path)
+    model = script.fit_ngram(texts, gold, 10.0)
+    probs = model.probabilities(["what a disgrace, fix it", "the parcel arrives tuesday"])
+    assert probs[0].argmax() == script.SPOKEN.index("angry")
+    assert probs[1].argmax() == script.SPOKEN.index("neutral")
+    oof = script.ngram_out_of_fold(path, texts, 10.0, folds=3)
+    assert oof.shape == (24, 5) and np.allclose(oof.sum(1), 1.0)
+    assert (oof.argmax(1) == gold).mean() >= 0.9  # each row scored by a model that did not see it

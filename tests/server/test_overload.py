@@ -243,3 +243,46 @@ def test_idle_connections_make_room_for_real_clients(tmp_path, shared_cache):
         assert answer.startswith(b"HTTP/1.1 503") and b"ServiceUnavailableException" in answer
         for sock in idle + busy + [refused]:
             sock.close()
+
+
+def test_a_small_answer_leaves_in_one_send():
+    """A response's head and body, written one after the other, reach the socket as one write; a lone
+    write (a stream's head before its first chunk) leaves on the loop's next turn; close sends first."""
+    import asyncio
+
+    from voicesmith.server.connections import CoalescingTransport
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+            self.closed = False
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        def is_closing(self) -> bool:
+            return self.closed
+
+        def close(self) -> None:
+            self.closed = True
+
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        inner = Recorder()
+        transport = CoalescingTransport(inner, loop)  # type: ignore[arg-type]
+        transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n")
+        assert inner.writes == [] and transport.get_write_buffer_size() > 0
+        transport.write(b"{}")
+        assert inner.writes == [b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}"]
+        transport.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        await asyncio.sleep(0)  # the loop's next turn
+        assert len(inner.writes) == 2 and inner.writes[1].startswith(b"HTTP/1.1 200")
+        transport.write(b"0\r\n\r\n")
+        transport.close()
+        assert inner.writes[-1] == b"0\r\n\r\n" and inner.closed
+        assert transport.is_closing()  # the rest is the wrapped transport's
+
+    asyncio.run(scenario())

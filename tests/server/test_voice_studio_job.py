@@ -1,4 +1,8 @@
-"""POST /v1/voices runs the real voice studio: uploaded recordings become an active voice that speaks."""
+"""POST /v1/voices runs the real voice studio: uploaded recordings become an active voice that speaks.
+
+It fine-tunes a tiny voice, as the other voice-job tests do: the HTTP path is what this tests (upload,
+job, status, catalog, speech); fine-tuning joe itself is tests/training/test_voice_studio_e2e.py's (two
+steps of joe cost this test ~90 s of a 2-core CI's budget)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,9 @@ from .harness import make_settings, polly_client, serving, wait_for
 
 @pytest.mark.slow
 def test_uploaded_recordings_become_a_voice(tmp_path, shared_cache):
+    from voicesmith.training.tiny_voice import build_tiny_voice
+
+    tiny = build_tiny_voice(tmp_path / "tiny", seed=7)
     (tmp_path / "clips").mkdir()
     clips = make_clips(tmp_path / "clips")
     files = [("recordings", (clip.path.name, clip.path.read_bytes(), "audio/wav")) for clip in clips]
@@ -30,6 +37,7 @@ def test_uploaded_recordings_become_a_voice(tmp_path, shared_cache):
         shared_cache,
         voice_training_steps=2,
         voice_training_batch_size=2,
+        voice_training_base=str(tiny),
         task_lease_seconds=30.0,
     )
     with serving(settings) as running:

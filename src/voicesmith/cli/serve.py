@@ -146,6 +146,9 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str, **op
     # create_app_from_env.
     sys.setswitchinterval(0.001)
     if workers > 1:
+        calls, threads = settings.synthesis_shares(workers)  # each process its share of the cores
+        os.environ["VOICESMITH_MAX_CONCURRENT_SYNTHESIS"] = str(calls)
+        os.environ["VOICESMITH_INTRA_OP_THREADS"] = str(threads)
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics aggregates every worker process
             import tempfile
 

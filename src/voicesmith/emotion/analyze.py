@@ -13,7 +13,9 @@ A sentence's decision, in order:
    emotion, before the model is asked;
 2. the model's 7 independent Ekman probabilities become ``scores``, a distribution over the 5 spoken
    labels: disgust and fear have no voice and join the label chosen by ``disgust_as`` / ``fear_as``
-   (default angry / sad) by the larger of the two; the five values are then normalised to sum to 1.
+   (default angry / sad) by the larger of the two; the five values are then normalised to sum to 1
+   and blended with the in-domain n-gram model's five probabilities (:mod:`~voicesmith.emotion.ngram`,
+   weight ``ngram_weight`` in ``data/emotion_model.json``, tuned with the thresholds).
    Plain questions (no "!", "wow", "really", ...) have their surprise moved to neutral: GoEmotions'
    surprise also holds curiosity, and spoken, "How can I help you?" is neutral;
 3. calibrated decision (:func:`decide`): each emotional label has its own threshold, tuned on held-out
@@ -53,6 +55,7 @@ from voicesmith.emotion.lexicon import (
     punctuation_boost,
     word_intensity,
 )
+from voicesmith.emotion.ngram import NGRAM_FILE, NgramModel
 from voicesmith.errors import ServiceFailureError, ValidationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -111,6 +114,12 @@ def spoken_scores(
         merged[:, index] = np.maximum(merged[:, index], ekman[:, column])
     total = merged.sum(axis=1, keepdims=True)
     return merged / np.maximum(total, 1e-9)
+
+
+def blend_scores(scores: np.ndarray, ngram: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * scores + weight * ngram``: MiniLM's spoken scores with the n-gram model's
+    (both (n, 5) distributions in SPOKEN_EMOTIONS order; the result sums to 1 per row)."""
+    return (1.0 - weight) * scores + weight * ngram
 
 
 def is_plain_question(text: str) -> bool:
@@ -254,6 +263,8 @@ class EmotionAnalyzer:
             self._session = onnxruntime.InferenceSession(
                 str(model_dir / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
             )
+            weight = float(settings.get("ngram_weight", 0.0))
+            self._ngram = NgramModel.load(model_dir / NGRAM_FILE) if weight > 0 else None
         except Exception as error:  # onnxruntime and tokenizers raise their own exception types
             raise ServiceFailureError(
                 f"Cannot load the emotion model from {model_dir}: {error}. "
@@ -269,6 +280,8 @@ class EmotionAnalyzer:
         self._ekman_labels: tuple[str, ...] = tuple(settings["ekman_labels"])
         self._disgust_as = disgust_as
         self._fear_as = fear_as
+        self.ngram_weight: float = weight if self._ngram is not None else 0.0
+        """Share of the in-domain n-gram model in the spoken scores (0: MiniLM alone)."""
         tuned = settings.get("label_thresholds") or {e.value: settings["threshold"] for e in EMOTIONAL}
         self.thresholds: dict[str, float] = {
             e.value: float(tuned[e.value] if threshold is None else threshold) for e in EMOTIONAL
@@ -318,6 +331,8 @@ class EmotionAnalyzer:
             disgust_as=disgust_as or self._disgust_as,
             fear_as=fear_as or self._fear_as,
         )
+        if self._ngram is not None and len(texts):
+            scores = blend_scores(scores, self._ngram.probabilities(list(texts)), self.ngram_weight)
         return discount_plain_questions(scores, texts), ekman
 
     def analyze(self, text: str, *, lexicon: OperatorLexicon | None = None) -> EmotionResult:

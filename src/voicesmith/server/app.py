@@ -148,10 +148,11 @@ class RequestContextMiddleware:
 
 def build_services(settings: Settings, synthesizer: Synthesizer | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    synthesizer = synthesizer or Synthesizer(settings)
+    concurrency, threads = settings.synthesis_shares()
+    if synthesizer is None:
+        synthesizer = Synthesizer(settings.model_copy(update={"intra_op_threads": threads}))
     synthesizer.catalog.on_load = metrics.voice_loaded
     synthesizer.observe = metrics.observe  # every door's audio seconds and real-time factor
-    concurrency = settings.max_concurrent_synthesis or os.cpu_count() or 1
     shared = (
         SharedFolder(settings.shared_storage_url, settings.s3_endpoint_url, settings.s3_region)
         if settings.shared_storage_url

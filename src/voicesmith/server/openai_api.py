@@ -38,6 +38,7 @@ from voicesmith.server.deps import ServicesDep, openai_auth
 from voicesmith.server.services import SYNTHESIS, Services
 from voicesmith.server.speech import PreparedSpeech, encoded_audio
 from voicesmith.settings import Settings
+from voicesmith.text.ssml.speech_marks import TIMED_TEXT_MARK_TYPES
 from voicesmith.text.unicode import check_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 _DATED_MODEL = re.compile(r"(tts-1|tts-1-hd|gpt-4o-mini-tts)-(\d{4}|\d{4}-\d{2}-\d{2})")
 """OpenAI's dated snapshots of the three families: ``tts-1-1106``, ``gpt-4o-mini-tts-2025-12-15``."""
 MAX_INPUT_CHARACTERS = 4096
-SSE_MARK_TYPES = ("sentence", "word")
 OUTPUT_RATE = 24000
 DEFAULT_VOICE = BUNDLED_VOICE_ID
 OPENAI_VOICE_NAMES = (
@@ -188,7 +188,7 @@ def _sse_parts(synthesizer, speech: PreparedSpeech) -> Iterator[tuple[bytes, lis
     """(encoded audio, speech marks of the utterances that start in it) as the audio is made."""
     encoder = ChunkEncoder(speech.output_format, speech.sample_rate)
     for chunk in synthesizer.open(speech.request):
-        marks = [m.to_json() for m in chunk.marks if m.type in SSE_MARK_TYPES]
+        marks = [m.to_json() for m in chunk.marks if m.type in TIMED_TEXT_MARK_TYPES]
         yield encoder.feed(chunk), marks
     if encoder.started:
         yield encoder.close(), []

@@ -7,17 +7,19 @@ voice id checked against the catalog and the custom-voice jobs.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import itertools
 import logging
 import math
 import os
+import queue
 import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -65,27 +67,80 @@ def _lower_priority() -> None:
         pass
 
 
+_ADMITTED: contextvars.ContextVar[float | None] = contextvars.ContextVar("synthesis_admitted", default=None)
+"""When the request of this context was admitted (:class:`Ticket`): its own steps are due from then."""
+
+
 class SynthesisPool:
-    """A bounded thread pool for synthesis: the event loop never runs it, and at most ``size`` synthesis
-    steps run at once (streams interleave step by step, so one long text cannot starve short ones)."""
+    """A bounded pool of synthesis threads: the event loop never runs synthesis, and at most ``size``
+    steps run at once. Streams interleave step by step, so one long text cannot starve short ones.
+
+    Steps are served earliest deadline first, not in arrival order. A request's own steps (preparing,
+    opening, its first chunk: whatever :meth:`run` is given) are due when the request was admitted (or,
+    outside an admitted request, when they arrive), so a request that has begun finishes its setup
+    before later ones start theirs; a stream's later chunks are due :attr:`CONTINUATION_LEAD` seconds
+    after they arrive, as a stream already playing has that much audio in hand. So a new request's first
+    audio waits for the steps running now, not for every other stream's next step (with 8 streams on 2
+    threads that queue was a second or more), and no stream's next chunk waits more than the lead behind
+    new arrivals, however many keep coming.
+    """
+
+    CONTINUATION_LEAD = 0.5
+    """Seconds a stream's next chunk yields to new requests' first steps."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._executor = ThreadPoolExecutor(
-            max_workers=size, thread_name_prefix="synthesis", initializer=_lower_priority
-        )
+        self._queue: queue.PriorityQueue[tuple[float, int, Any]] = queue.PriorityQueue()
+        self._order = itertools.count()  # FIFO among equal deadlines
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"synthesis_{n}", daemon=True) for n in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        _lower_priority()
+        while True:
+            _, _, item = self._queue.get()
+            if item is None:
+                return
+            future, function, args = item
+            if not future.set_running_or_notify_cancel():  # its caller gave up while it waited
+                continue
+            try:
+                future.set_result(function(*args))
+            except BaseException as error:  # noqa: BLE001 - handed to the awaiting caller
+                future.set_exception(error)
+
+    def _submit(self, lead: float | None, function: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """Queue ``function(*args)``, due ``lead`` seconds from now (None: the request's own step)."""
+        if self._closed:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        if lead is None:
+            due = _ADMITTED.get() or time.monotonic()
+        else:
+            due = time.monotonic() + lead
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        context = contextvars.copy_context()  # the request id reaches log lines made in the pool
+        item = (future, context.run, (function, *args))
+        self._queue.put((due, next(self._order), item))
+        return asyncio.wrap_future(future)
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
-        context = contextvars.copy_context()  # the request id reaches log lines made in the pool
-        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, function, *args)
+        """``function(*args)`` in the pool, as one of the request's own steps."""
+        return await self._submit(None, function, *args)
 
-    async def iterate(self, iterator: Iterator[T]) -> AsyncIterator[T]:
-        """Drive a blocking iterator in the pool; closing the async iterator closes it (client gone)."""
+    async def iterate(self, iterator: Iterator[T], *, started: bool = False) -> AsyncIterator[T]:
+        """Drive a blocking iterator in the pool; closing the async iterator closes it (client gone).
+        Its first step is due at once unless ``started`` (the stream is playing already)."""
+        lead: float | None = self.CONTINUATION_LEAD if started else None
         try:
             while True:
-                item = await self.run(next, iterator, _DONE)
+                item = await self._submit(lead, next, iterator, _DONE)
                 if item is _DONE:
                     return
+                lead = self.CONTINUATION_LEAD
                 yield item  # type: ignore[misc]
         finally:
             close = getattr(iterator, "close", None)
@@ -113,11 +168,21 @@ class SynthesisPool:
                 with contextlib.suppress(ValueError):
                     await self.run(close)
             raise
-        async for item in self.iterate(iterator):
+        async for item in self.iterate(iterator, started=True):
             yield item
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Cancel what waits and let the threads go once their step is done (never waits for them)."""
+        self._closed = True
+        while True:
+            try:
+                _, _, item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._queue.put((-math.inf, next(self._order), None))
 
 
 def _synthesis_route() -> None:
@@ -135,6 +200,7 @@ class Ticket:
         self._admission = admission
         self._started = time.monotonic()
         self._released = False
+        _ADMITTED.set(self._started)  # in the request's context: its pool steps are due from now
 
     def release(self) -> None:
         if not self._released:

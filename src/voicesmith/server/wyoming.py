@@ -60,6 +60,7 @@ from voicesmith.server import metrics
 from voicesmith.server.services import Services
 from voicesmith.server.stream_speech import SegmentSpeaker
 from voicesmith.server.text_stream import TextSegmenter
+from voicesmith.text.ssml.speech_marks import TIMED_TEXT_MARK_TYPES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ class WyomingHandler(AsyncEventHandler):
                 events = _pcm_events(encoder.feed(chunk), rate, int(chunk.start * 1000 / rate))
                 if chunk.marks and events:
                     events[0].data["speech_marks"] = [
-                        m.to_json() for m in chunk.marks if m.type in ("sentence", "word")
+                        m.to_json() for m in chunk.marks if m.type in TIMED_TEXT_MARK_TYPES
                     ]
                 for item in events:
                     await self.write_event(item)

@@ -9,6 +9,9 @@ from voicesmith.errors import SsmlMarksNotSupportedForTextTypeError, ValidationE
 SPEECH_MARK_TYPES: tuple[str, ...] = ("sentence", "ssml", "viseme", "word")
 """The speech-mark types Polly knows, in the order of its enum (and its error messages). The one
 definition: the engine (``engine.marks``) and every door read it from here."""
+TIMED_TEXT_MARK_TYPES: tuple[str, ...] = ("sentence", "word")
+"""The marks that say where in the text the audio is: what the doors that stream timings beside the audio
+(OpenAI's SSE, Wyoming's audio chunks) forward."""
 TEXT_TYPES = frozenset({"text", "ssml"})
 
 
