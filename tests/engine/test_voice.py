@@ -125,3 +125,19 @@ def test_a_second_load_does_not_hash_the_model_again(model, shared_cache, monkey
     os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))
     assert graph._known_digest(copy, shared_cache) != first and len(hashed) == 2
     copy.unlink()
+
+
+def test_after_a_short_first_window_no_window_is_much_longer_than_the_audio_before_it(model, phonemes):
+    """A listener playing the stream as it comes never waits for a window while decoding runs faster
+    than 1 / WINDOW_GROWTH x real time: each window is at most that many times the audio already out."""
+    from voicesmith.engine.voice import WINDOW_GROWTH
+
+    ids, _ = model.phoneme_ids(phonemes * 3)
+    prior = model.encode(ids, VoiceParams(), seed=3)
+    whole = model.decode(prior, 0, prior.num_frames)
+    pieces = list(model.decode_windows(prior, 16, 320))
+    frames = [len(piece) // model.hop_length for piece in pieces]
+    assert frames[0] == 16 and len(frames) > 3
+    for index, size in enumerate(frames[1:], start=1):
+        assert size <= min(320, WINDOW_GROWTH * sum(frames[:index])), frames
+    assert np.abs(np.concatenate(pieces) - whole).max() < 1e-4

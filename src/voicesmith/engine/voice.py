@@ -42,6 +42,10 @@ FLOW_CONTEXT_FRAMES = 40
 """Frames of context each side of a flow window (4 coupling layers of 4 WaveNet layers, kernel 5)."""
 DECODER_CONTEXT_FRAMES = 12
 """Frames of context each side of a HiFi-GAN window (measured: 12 gives joins exact to 1e-9)."""
+WINDOW_GROWTH = 3
+"""After a short first window, each window is at most this many times the audio decoded before it: no
+stall for a listener while decoding runs at under 1/3 of real time (one thread on these CPUs: ~0.25).
+Each window costs 2 x ``DECODER_CONTEXT_FRAMES`` more, so growing faster costs less and risks more."""
 EARLY_WHOLE_FRAMES = 128
 """An utterance this short (~1.5 s for joe) is decoded whole even first: ~40 ms on 2 cores."""
 _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you doing today? Let us begin."
@@ -374,7 +378,8 @@ class PiperModel:
         return self._hifigan_window(prior, z, z_start, start, end)
 
     def decode_windows(self, prior: Prior, first_window: int | None, window: int) -> Iterator[np.ndarray]:
-        """Decode the whole prior as a series of windows: an optional short first one, then ``window``.
+        """Decode the whole prior as a series of windows: an optional short first one, windows that grow
+        from it (each at most ``WINDOW_GROWTH`` x the audio before it), then windows of at most ``window``.
 
         The flow runs once per block of up to ``window`` frames (once per utterance, usually; a short first
         window of an utterance longer than ``window`` has a flow block of its own) and HiFi-GAN once per
@@ -386,8 +391,18 @@ class PiperModel:
         bounds: list[tuple[int, int]] = []
         start = 0
         if first_window and total > max(2 * first_window, EARLY_WHOLE_FRAMES):
-            bounds.append((0, first_window))
-            start = first_window
+            # After the short first window each one is at most WINDOW_GROWTH x the audio already out,
+            # until they reach ``window``: a listener who plays the stream as it comes never waits for
+            # the next window while decoding runs faster than 1 / WINDOW_GROWTH x real time. A long
+            # window straight after the first (16 frames, ~0.19 s) left it silent for most of that
+            # window's decode (~0.3 s of a 300-frame one on one thread).
+            size = first_window
+            while size < window and total - start > size:
+                if total - start <= 2 * size:  # the rest in two even halves, not a window and a crumb
+                    size = -(-(total - start) // 2)
+                bounds.append((start, start + size))
+                start += size
+                size = min(window, WINDOW_GROWTH * start)
         remaining = total - start
         if remaining > 0:
             pieces = max(1, -(-remaining // window))
@@ -404,7 +419,7 @@ class PiperModel:
                 # the first audio out sooner (measured, 1 thread: flow 0.020 s CPU on 84 frames, 0.095 s
                 # on 396), at the cost of running the flow over those frames twice.
                 joint = index == 0 and len(bounds) > 1 and end - start < window and total <= window
-                block_end = bounds[index + 1][1] if joint else end
+                block_end = total if joint else end
                 z, z_start, exact_end = self._flow_block(
                     prior,
                     max(0, start - DECODER_CONTEXT_FRAMES),
