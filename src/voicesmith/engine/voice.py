@@ -42,10 +42,13 @@ FLOW_CONTEXT_FRAMES = 40
 """Frames of context each side of a flow window (4 coupling layers of 4 WaveNet layers, kernel 5)."""
 DECODER_CONTEXT_FRAMES = 12
 """Frames of context each side of a HiFi-GAN window (measured: 12 gives joins exact to 1e-9)."""
-WINDOW_GROWTH = 3
+WINDOW_GROWTH = 4
 """After a short first window, each window is at most this many times the audio decoded before it: no
-stall for a listener while decoding runs at under 1/3 of real time (one thread on these CPUs: ~0.25).
-Each window costs 2 x ``DECODER_CONTEXT_FRAMES`` more, so growing faster costs less and risks more."""
+stall for a listener while decoding runs at under 1/4 of real time. Each window costs
+2 x ``DECODER_CONTEXT_FRAMES`` more, so growing faster costs less and risks more. Measured on the 22
+texts of benchmarks/synthesis.py: without growth 21 of them stalled on one thread (up to 0.27 s; the
+server's default is one thread per call) and 8 on two; with 4 none did, at the same CPU time (3 cost
+8 % more)."""
 EARLY_WHOLE_FRAMES = 128
 """An utterance this short (~1.5 s for joe) is decoded whole even first: ~40 ms on 2 cores."""
 _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you doing today? Let us begin."
