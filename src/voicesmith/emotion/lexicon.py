@@ -20,6 +20,7 @@ because "so" breaks no rule; "not at all happy" is).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -228,8 +229,18 @@ BOOSTERS = {
 }
 
 
-def _words(text: str) -> list[str]:
-    return [match.group(0).lower().replace("’", "'") for match in _WORD.finditer(text)]
+class _Words(list):
+    """A text's lower-cased words, with the set of their prefixes: :func:`_find` rejects almost every
+    phrase of the word tables with one lookup instead of a scan (the scans were ~2.7 ms of a sentence's
+    ~7 ms analysis, more than the n-gram model and the tokenizer together)."""
+
+    def __init__(self, words: list[str]) -> None:
+        super().__init__(words)
+        self.prefixes = {word[:k] for word in words for k in range(1, len(word) + 1)}
+
+
+def _words(text: str) -> _Words:
+    return _Words([match.group(0).lower().replace("’", "'") for match in _WORD.finditer(text)])
 
 
 def _is_negated(words: list[str], index: int) -> bool:
@@ -240,9 +251,17 @@ def _is_negated(words: list[str], index: int) -> bool:
     return False
 
 
-def _find(words: list[str], phrase: str) -> list[int]:
+@functools.lru_cache(maxsize=4096)
+def _parts(phrase: str) -> tuple[str, ...]:
+    return tuple(phrase.split())
+
+
+def _find(words: _Words, phrase: str) -> list[int]:
     """Indices where ``phrase`` (one or more words; its last word may be a stem) starts in ``words``."""
-    parts = phrase.split()
+    parts = _parts(phrase)
+    if parts[-1] not in words.prefixes or parts[0] not in words.prefixes:
+        return []
+    parts = list(parts)
     hits = []
     for i in range(len(words) - len(parts) + 1):
         window = words[i : i + len(parts)]
@@ -271,7 +290,7 @@ def clear_cues(text: str, *, disgust_as: str = "angry", fear_as: str = "sad") ->
     """The emotions named outright in ``text`` by a :data:`CLEAR_WORDS` word that is not negated (and
     not part of a name, nor mentioned as a word), each with the word that named it (the first one)."""
     raw = [match.group(0) for match in _WORD.finditer(text)]
-    words = [word.lower().replace("’", "'") for word in raw]
+    words = _Words([word.lower().replace("’", "'") for word in raw])
     found: dict[Emotion, str] = {}
     for name, stems in CLEAR_WORDS.items():
         emotion = resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as)
