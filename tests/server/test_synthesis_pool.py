@@ -4,12 +4,19 @@ and those never wait more than the lead behind new arrivals."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 
 import pytest
 
 from voicesmith.server.services import SynthesisPool
+
+
+def _run(scenario):
+    """``asyncio.run`` in a fresh context: no admission made by another test (in this thread's
+    context) reaches these steps."""
+    return contextvars.Context().run(asyncio.run, scenario)
 
 
 def _blocker(pool: SynthesisPool) -> tuple[threading.Event, asyncio.Future]:
@@ -44,7 +51,7 @@ def test_a_new_requests_first_step_goes_before_a_playing_streams_next_chunk():
         pool.shutdown()
         return order
 
-    assert asyncio.run(scenario()) == ["new request", "chunk 0"]
+    assert _run(scenario()) == ["new request", "chunk 0"]
 
 
 def test_a_streams_next_chunk_is_not_starved_by_new_arrivals():
@@ -61,7 +68,8 @@ def test_a_streams_next_chunk_is_not_starved_by_new_arrivals():
         waiting = asyncio.ensure_future(stream.__anext__())
         began = time.monotonic()
         arrivals = []
-        while not waiting.done():  # new requests keep coming, each one step of 20 ms
+        while not waiting.done() and time.monotonic() - began < 5:  # new requests keep coming,
+            # each one step of 20 ms
             arrivals.append(asyncio.ensure_future(pool.run(time.sleep, 0.02)))
             await asyncio.sleep(0.01)
         waited = time.monotonic() - began
@@ -70,7 +78,7 @@ def test_a_streams_next_chunk_is_not_starved_by_new_arrivals():
         pool.shutdown()
         return waited, order
 
-    waited, order = asyncio.run(scenario())
+    waited, order = _run(scenario())
     assert order == ["chunk"]
     assert waited < 1.0  # the lead (0.2 s) and the step running then, not as long as arrivals last
 
@@ -94,12 +102,10 @@ def test_a_step_whose_caller_gave_up_does_not_run_and_shutdown_cancels_what_wait
             await pool.run(ran.append, "after shutdown")
         return ran
 
-    assert asyncio.run(scenario()) == []
+    assert _run(scenario()) == []
 
 
 def test_errors_reach_the_caller_and_the_request_context_reaches_the_thread():
-    import contextvars
-
     request = contextvars.ContextVar("request", default="none")
 
     async def scenario() -> str:
@@ -111,7 +117,7 @@ def test_errors_reach_the_caller_and_the_request_context_reaches_the_thread():
         pool.shutdown()
         return seen
 
-    assert asyncio.run(scenario()) == "req-1"
+    assert _run(scenario()) == "req-1"
 
 
 def test_an_admitted_requests_later_setup_steps_go_before_a_newer_requests_first():
@@ -152,4 +158,36 @@ def test_an_admitted_requests_later_setup_steps_go_before_a_newer_requests_first
         pool.shutdown()
         return order
 
-    assert asyncio.run(scenario()) == ["older request, next step", "newer request, first step"]
+    assert _run(scenario()) == ["older request, next step", "newer request, first step"]
+
+
+def test_a_long_lived_requests_steps_do_not_starve_a_stream():
+    """A request admitted long ago (a text stream that lives for minutes) keeps asking for steps of
+    its own; they are due at most the lead before they arrive, so a playing stream's next chunk still
+    runs within about twice the lead."""
+    from voicesmith.server.services import Admission
+
+    async def scenario() -> float:
+        pool = SynthesisPool(1)
+        pool.CONTINUATION_LEAD = 0.2
+        Admission(running=1, queued=0).admit()  # this context's request was admitted ...
+        await asyncio.sleep(0.5)  # ... well before what follows
+
+        def chunks():
+            yield 1
+
+        stream = pool.iterate(chunks(), started=True)
+        waiting = asyncio.ensure_future(contextvars.Context().run(asyncio.ensure_future, stream.__anext__()))
+        began = time.monotonic()
+        steps = []
+        while not waiting.done() and time.monotonic() - began < 5:  # the old request keeps its pool
+            # busy, 20 ms a step
+            steps.append(asyncio.ensure_future(pool.run(time.sleep, 0.02)))
+            await asyncio.sleep(0.01)
+        waited = time.monotonic() - began
+        await asyncio.gather(*steps)
+        await stream.aclose()
+        pool.shutdown()
+        return waited
+
+    assert _run(scenario()) < 1.5

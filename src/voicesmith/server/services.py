@@ -76,10 +76,12 @@ class SynthesisPool:
     steps run at once. Streams interleave step by step, so one long text cannot starve short ones.
 
     Steps are served earliest deadline first, not in arrival order. A request's own steps (preparing,
-    opening, its first chunk: whatever :meth:`run` is given) are due when the request was admitted (or,
-    outside an admitted request, when they arrive), so a request that has begun finishes its setup
-    before later ones start theirs; a stream's later chunks are due :attr:`CONTINUATION_LEAD` seconds
-    after they arrive, as a stream already playing has that much audio in hand. So a new request's first
+    opening, its first chunk: whatever :meth:`run` is given) are due when the request was admitted
+    (but never more than :attr:`CONTINUATION_LEAD` before they arrive; outside an admitted request,
+    when they arrive), so a request that has begun finishes its setup before later ones start theirs;
+    a stream's later chunks are due :attr:`CONTINUATION_LEAD` seconds after they arrive, as a stream
+    already playing has that much audio in hand. Every step is thus due within that lead of its
+    arrival, so none waits behind later arrivals for more than about twice the lead. So a new request's first
     audio waits for the steps running now, not for every other stream's next step (with 8 streams on 2
     threads that queue was a second or more), and no stream's next chunk waits more than the lead behind
     new arrivals, however many keep coming.
@@ -117,10 +119,12 @@ class SynthesisPool:
         """Queue ``function(*args)``, due ``lead`` seconds from now (None: the request's own step)."""
         if self._closed:
             raise RuntimeError("cannot schedule new futures after shutdown")
-        if lead is None:
-            due = _ADMITTED.get() or time.monotonic()
+        now = time.monotonic()
+        if lead is None:  # at most CONTINUATION_LEAD earlier than now: a long-lived request (a text
+            # stream) or a stale admission in its context can never starve the other streams
+            due = max(_ADMITTED.get() or now, now - self.CONTINUATION_LEAD)
         else:
-            due = time.monotonic() + lead
+            due = now + lead
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         context = contextvars.copy_context()  # the request id reaches log lines made in the pool
         item = (future, context.run, (function, *args))
