@@ -24,6 +24,19 @@ def _blocker(pool: SynthesisPool) -> tuple[threading.Event, asyncio.Future]:
     return gate, asyncio.ensure_future(pool.run(gate.wait, 10))
 
 
+async def _busy_until(pool: SynthesisPool, waiting: asyncio.Future, limit: float = 5.0) -> float:
+    """Ask for a 20 ms step every 10 ms (from this context) until ``waiting`` is done, or ``limit``
+    seconds; how long that took."""
+    began = time.monotonic()
+    steps = []
+    while not waiting.done() and time.monotonic() - began < limit:
+        steps.append(asyncio.ensure_future(pool.run(time.sleep, 0.02)))
+        await asyncio.sleep(0.01)
+    waited = time.monotonic() - began
+    await asyncio.gather(*steps)
+    return waited
+
+
 async def _wait_busy(seconds: float = 0.05) -> None:
     await asyncio.sleep(seconds)  # the blocker has reached the pool's one thread
 
@@ -66,14 +79,7 @@ def test_a_streams_next_chunk_is_not_starved_by_new_arrivals():
 
         stream = pool.iterate(chunks(), started=True)
         waiting = asyncio.ensure_future(stream.__anext__())
-        began = time.monotonic()
-        arrivals = []
-        while not waiting.done() and time.monotonic() - began < 5:  # new requests keep coming,
-            # each one step of 20 ms
-            arrivals.append(asyncio.ensure_future(pool.run(time.sleep, 0.02)))
-            await asyncio.sleep(0.01)
-        waited = time.monotonic() - began
-        await asyncio.gather(*arrivals)
+        waited = await _busy_until(pool, waiting)  # new requests keep coming
         await stream.aclose()
         pool.shutdown()
         return waited, order
@@ -178,14 +184,7 @@ def test_a_long_lived_requests_steps_do_not_starve_a_stream():
 
         stream = pool.iterate(chunks(), started=True)
         waiting = asyncio.ensure_future(contextvars.Context().run(asyncio.ensure_future, stream.__anext__()))
-        began = time.monotonic()
-        steps = []
-        while not waiting.done() and time.monotonic() - began < 5:  # the old request keeps its pool
-            # busy, 20 ms a step
-            steps.append(asyncio.ensure_future(pool.run(time.sleep, 0.02)))
-            await asyncio.sleep(0.01)
-        waited = time.monotonic() - began
-        await asyncio.gather(*steps)
+        waited = await _busy_until(pool, waiting)  # the old request keeps the pool busy
         await stream.aclose()
         pool.shutdown()
         return waited
