@@ -56,6 +56,16 @@ def test_windowed_decoding_has_no_seams(model, phonemes, first, window):
     assert np.abs(np.concatenate(pieces) - whole).max() < 1e-4
 
 
+def test_windows_fed_by_one_flow_block_are_the_whole_decode(model, phonemes):
+    """After the first audio the flow runs once over several windows (engine/windows.py): the windows
+    then differ from a whole decode by HiFi-GAN's rounding only (0 here; a flow block per window: ~1e-6)."""
+    ids, _ = model.phoneme_ids(phonemes)
+    prior = model.encode(ids, VoiceParams(), seed=3)
+    pieces = list(model.decode_windows(prior, None, 64))
+    assert len(pieces) > 2
+    assert np.abs(np.concatenate(pieces) - model.decode(prior, 0, prior.num_frames)).max() < 5e-7
+
+
 def test_same_seed_same_audio_other_seed_other_audio(model, phonemes):
     ids, _ = model.phoneme_ids(phonemes)
     a = model.encode(ids, VoiceParams(), seed=11)
@@ -130,7 +140,7 @@ def test_a_second_load_does_not_hash_the_model_again(model, shared_cache, monkey
 def test_after_a_short_first_window_no_window_is_much_longer_than_the_audio_before_it(model, phonemes):
     """A listener playing the stream as it comes never waits for a window while decoding runs faster
     than 1 / WINDOW_GROWTH x real time: each window is at most that many times the audio already out."""
-    from voicesmith.engine.voice import WINDOW_GROWTH
+    from voicesmith.engine.windows import WINDOW_GROWTH
 
     ids, _ = model.phoneme_ids(phonemes * 3)
     prior = model.encode(ids, VoiceParams(), seed=3)

@@ -7,9 +7,11 @@ so a later load skips onnxruntime's graph optimisation. One sentence is synthesi
 1. ``encode``: phoneme ids -> frames per id, prior mean/log-std per id (one encoder run).
 2. numpy: expand the prior to frames and draw its noise from a generator seeded by the request, so the
    same request always gives the same audio, in any process.
-3. ``decode``: flow + HiFi-GAN over windows of frames. Windows carry enough context on each side that
-   their joins are exact (measured: max abs difference to a whole-sentence decode below 1e-8), so the
-   first window can be short (early first audio) and long sentences need bounded memory.
+3. ``decode``: flow + HiFi-GAN over windows of frames (layout: :mod:`voicesmith.engine.windows`).
+   Windows carry enough context on each side that their joins are exact to float rounding (measured
+   on joe: HiFi-GAN windows fed by one flow block are bit-identical to a whole decode; a flow block of
+   its own per window is within 3e-6), so the first window can be short (early first audio) and long
+   sentences need bounded memory.
 
 Sessions are created with explicit thread settings and are safe to run from several threads at once;
 there is no lock around them.
@@ -33,24 +35,16 @@ from piper.const import BOS, EOS, PAD
 
 from voicesmith.engine.graph import UnsupportedGraphError, prepare_split_models
 from voicesmith.engine.model import Prior, VoiceParams
+from voicesmith.engine.windows import (
+    DECODER_CONTEXT_FRAMES,
+    FLOW_CONTEXT_FRAMES,
+    decode_plan,
+)
 from voicesmith.errors import InvalidVoiceError, ValidationError
 from voicesmith.text import espeak
 
 _LOGGER = logging.getLogger(__name__)
 
-FLOW_CONTEXT_FRAMES = 40
-"""Frames of context each side of a flow window (4 coupling layers of 4 WaveNet layers, kernel 5)."""
-DECODER_CONTEXT_FRAMES = 12
-"""Frames of context each side of a HiFi-GAN window (measured: 12 gives joins exact to 1e-9)."""
-WINDOW_GROWTH = 4
-"""After a short first window, each window is at most this many times the audio decoded before it: no
-stall for a listener while decoding runs at under 1/4 of real time. Each window costs
-2 x ``DECODER_CONTEXT_FRAMES`` more, so growing faster costs less and risks more. Measured on the 22
-texts of benchmarks/synthesis.py: without growth 21 of them stalled on one thread (up to 0.27 s; the
-server's default is one thread per call) and 8 on two; with 4 none did, at the same CPU time (3 cost
-8 % more)."""
-EARLY_WHOLE_FRAMES = 128
-"""An utterance this short (~1.5 s for joe) is decoded whole even first: ~40 ms on 2 cores."""
 _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog. How are you doing today? Let us begin."
 _TARGET_PEAK = 0.8
 
@@ -382,50 +376,17 @@ class PiperModel:
 
     def decode_windows(self, prior: Prior, first_window: int | None, window: int) -> Iterator[np.ndarray]:
         """Decode the whole prior as a series of windows: an optional short first one, windows that grow
-        from it (each at most ``WINDOW_GROWTH`` x the audio before it), then windows of at most ``window``.
-
-        The flow runs once per block of up to ``window`` frames (once per utterance, usually; a short first
-        window of an utterance longer than ``window`` has a flow block of its own) and HiFi-GAN once per
-        window, so a short first window costs only the context frames twice.
-        It is worth it only when decoding the whole utterance at once would delay the first audio
-        (beyond ~``EARLY_WHOLE_FRAMES``).
-        """
-        total = prior.num_frames
-        bounds: list[tuple[int, int]] = []
-        start = 0
-        if first_window and total > max(2 * first_window, EARLY_WHOLE_FRAMES):
-            # After the short first window each one is at most WINDOW_GROWTH x the audio already out,
-            # until they reach ``window``: a listener who plays the stream as it comes never waits for
-            # the next window while decoding runs faster than 1 / WINDOW_GROWTH x real time. A long
-            # window straight after the first (16 frames, ~0.19 s) left it silent for most of that
-            # window's decode (~0.3 s of a 300-frame one on one thread).
-            size = first_window
-            while size < window and total - start > size:
-                if total - start <= 2 * size:  # the rest in two even halves, not a window and a crumb
-                    size = -(-(total - start) // 2)
-                bounds.append((start, start + size))
-                start += size
-                size = min(window, WINDOW_GROWTH * start)
-        remaining = total - start
-        if remaining > 0:
-            pieces = max(1, -(-remaining // window))
-            size = -(-remaining // pieces)  # even windows: no tiny tail window
-            while start < total:
-                bounds.append((start, min(total, start + size)))
-                start = bounds[-1][1]
-        z, z_start, exact_end = None, 0, 0
-        for index, (start, end) in enumerate(bounds):
-            needed_end = min(total, end + DECODER_CONTEXT_FRAMES)
-            if z is None or needed_end > exact_end:
-                # The flow's first block covers the whole utterance (one flow run, not one per
-                # window), unless it is longer than a window: then the flow over the first window alone
-                # gets the first audio out sooner (measured, 1 thread: flow 0.020 s CPU on 84 frames, 0.095 s
-                # on 396), at the cost of running the flow over those frames twice.
-                joint = index == 0 and len(bounds) > 1 and end - start < window and total <= window
-                block_end = total if joint else end
-                z, z_start, exact_end = self._flow_block(
-                    prior,
-                    max(0, start - DECODER_CONTEXT_FRAMES),
-                    min(total, block_end + DECODER_CONTEXT_FRAMES),
-                )
-            yield self._hifigan_window(prior, z, z_start, start, end)
+        from it (each at most ``WINDOW_GROWTH`` x the audio before it), then windows of at most ``window``;
+        the flow runs once per block of them (see :func:`voicesmith.engine.windows.decode_plan`)."""
+        z, z_start = None, 0
+        for step in decode_plan(prior.num_frames, first_window, window):
+            if step.flow is not None:
+                z_start, z_end = step.flow
+                inputs = {
+                    "z_p": prior.z_p[:, :, z_start:z_end],
+                    "y_mask": np.ones((1, 1, z_end - z_start), np.float32),
+                }
+                if prior.g is not None:
+                    inputs["g"] = prior.g
+                z = self._flow.run(None, inputs)[0]
+            yield self._hifigan_window(prior, z, z_start, step.start, step.end)

@@ -10,8 +10,6 @@ import unicodedata
 from fractions import Fraction
 from functools import lru_cache
 
-from num2words import num2words
-
 MAX_CARDINAL_DIGITS = 15
 """Longer digit strings are read digit by digit (num2words' names run out, and nobody says them)."""
 
@@ -44,7 +42,10 @@ SCALES = {
 
 @lru_cache(maxsize=4096)
 def _spell(value: int, to: str) -> str:
-    """num2words is the slow part of reading numbers; texts repeat the same few numbers."""
+    """num2words is the slow part of reading numbers; texts repeat the same few numbers. It is imported
+    on the first number read (~0.1 s, with its 50 languages' tables), not when a voice loads."""
+    from num2words import num2words
+
     return num2words(value, lang="en", to=to)
 
 
