@@ -168,6 +168,46 @@ def _worker(engine: str, threads: int, repeats: int, data_dir: str) -> dict:
     }
 
 
+def _interleaved(args: argparse.Namespace, data_dir: str) -> None:
+    """Both engines in one process, each item timed on both in turn (alternating which goes first):
+    on a machine shared with other jobs the load changes slower than one item, so the median of the
+    per-item ratios reads where whole-run figures swing by 2x. Load time and memory need a fresh
+    process each: the default mode measures them."""
+    engines = {"piper": _Piper(args.threads), "voicesmith": _Voicesmith(args.threads, data_dir)}
+    for voice in engines.values():
+        list(voice.stream("Warm up."))
+
+    def timed(voice, text: str, first_only: bool) -> float:
+        """Seconds to the first chunk, or compute seconds per audio second (piper's durations are
+        random per call, so whole-text times are compared per second of audio)."""
+        begin = time.perf_counter()
+        stream = voice.stream(text)
+        first = next(stream)
+        latency = time.perf_counter() - begin
+        samples = len(first) + sum(len(a) for a in stream)
+        return latency if first_only else (time.perf_counter() - begin) / (samples / voice.rate)
+
+    items = [("RTF, 20 sentences, one request each", s, False) for s in SENTENCES]
+    items += [("RTF, the 20 sentences as one text", " ".join(SENTENCES), False)]
+    items += [("first audio, 3-sentence paragraph (s)", PARAGRAPH, True)]
+    items += [("first audio, long sentence (s)", LONG_SENTENCE, True)]
+    ratios: dict[str, list[float]] = {label: [] for label, _, _ in items}
+    seconds: dict[str, dict[str, list[float]]] = {label: {"piper": [], "voicesmith": []} for label in ratios}
+    for repeat in range(args.repeats):
+        for index, (label, text, first_only) in enumerate(items):
+            order = ["piper", "voicesmith"] if (repeat + index) % 2 == 0 else ["voicesmith", "piper"]
+            took = {name: timed(engines[name], text, first_only) for name in order}
+            ratios[label].append(took["voicesmith"] / took["piper"])
+            for name in took:
+                seconds[label][name].append(took[name])
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(f"interleaved, threads={args.threads} repeats={args.repeats} (load average {' '.join(load)})")
+    print(f"{'measure (RTF or seconds)':40} {'piper':>9} {'voicesmith':>12} {'ratio':>7}  (item medians)")
+    for label in ratios:
+        p, v = (statistics.median(seconds[label][name]) for name in ("piper", "voicesmith"))
+        print(f"{label:40} {p:9.3f} {v:12.3f} {statistics.median(ratios[label]):7.2f}")
+
+
 def _run(engine: str, args: argparse.Namespace, data_dir: str) -> dict:
     command = [
         sys.executable,
@@ -191,6 +231,9 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--interleaved", action="store_true", help="both engines in one process, item by item (speed only)"
+    )
     parser.add_argument("--worker", choices=["piper", "voicesmith"], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -201,6 +244,9 @@ def main() -> None:
         from voicesmith import Settings, Synthesizer
 
         Synthesizer(Settings(data_dir=data_dir)).catalog.load("joe")  # split once, as after install
+        if args.interleaved:
+            _interleaved(args, data_dir)
+            return
         # ABBA order: on a shared machine the load drifts; each engine's figures are the means of its
         # two runs, one early and one late.
         runs: dict[str, list[dict]] = {"piper": [], "voicesmith": []}

@@ -85,3 +85,23 @@ def test_fixed_phonemes_are_kept_and_split_the_sentence_around_them() -> None:
     assert table.asked == ["hello", "in"]  # the fixed word is not phonemised
     said = ["".join(result.phonemes[a:b]) for a, b in result.word_ranges]
     assert said == ["həlˈoʊ", "təmˈɑːtoʊ,", "ˈɪn"]  # its punctuation still shapes the prosody
+
+
+def test_the_edit_distance_cut_of_common_ends_is_the_full_levenshtein_distance():
+    """The alignment's distance cuts a common prefix and suffix first (faster, same value)."""
+    import random
+
+    from voicesmith.engine.phonemize import _distance
+
+    def reference(a: str, b: str) -> int:
+        row = list(range(len(b) + 1))
+        for i, ca in enumerate(a, 1):
+            previous, row[0] = row[0], i
+            for j, cb in enumerate(b, 1):
+                previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+        return row[-1]
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        a, b = ("".join(rng.choice("aəbˈ") for _ in range(rng.randint(0, 7))) for _ in range(2))
+        assert _distance(a, b) == reference(a, b), (a, b)
