@@ -33,6 +33,31 @@ attention, compute-bound), which must run before the first chunk because its dur
 marks; a 16-frame window cannot bring it under 0.08 s. The rest of the load gap to piper is importing
 pydantic and pydantic-settings (~0.36 s of ~0.64 s of imports, by ``python -X importtime``), which
 ``voicesmith.settings`` needs; voice_json.py adds nothing, pydantic is loaded by then.
+
+``--interleaved`` runs both engines in one process and times each item on both in turn (alternating
+which goes first), printing the median of the per-item ratios: on a machine where other jobs come and
+go the load changes slower than one item, so these ratios hold where the default mode's swing by 2x.
+It does not measure load time or memory (they need a fresh process each).
+
+Third round (issue 14's speed targets), where the time goes (2 threads):
+- Per request against one text. Python is ~2 % of a request (cProfile by CPU time: planning, marks and
+  the phoneme alignment); the rest is onnxruntime. A request's first utterance is decoded as a 16-frame
+  first window, growing windows and the rest, each join costing 24 HiFi-GAN frames and, with a flow block
+  per window, 2 x 52 flow frames. Counted on the 20 sentences (a flow frame ~0.2 of a HiFi-GAN frame, a
+  run ~0.8 frames): 19 % more decoder work than a whole decode per request, 7.8 % for the 20 as one text,
+  the measured gap (1.09 against 0.97). After the first audio the flow now runs once per block of windows
+  (engine/windows.py): one text 4.9 %; per request unchanged (its growing windows must each be ready
+  before the audio out has played, flow included, and a ~300-frame sentence has only those). Fewer
+  joins mean a later first audio or a stall for a listener on one thread; HiFi-GAN's context cannot be
+  cut (8 frames: joins off by 2.7e-3) and the flow's 40 -> 32 saves 0.8 % for joins 4x less exact.
+- First audio of the long sentence (its first utterance: 313 ids, 603 frames; medians of 7, 2 threads,
+  load average ~2): 126 ms = encoder 71 (the text encoder's attention and FFN ~75 %, the stochastic
+  duration predictor's ~1,400 small nodes the rest; the same graph as piper's, which takes as long on it),
+  phonemes and their alignment to words 11.5, flow over the first window and its context 9, HiFi-GAN over
+  it 18, planning, seeding and marks ~15. The encoder alone is over 0.08 s; its durations give the marks
+  on the first chunk, so it runs whole before any audio.
+- Load: num2words (~0.1 s of imports, by ``-X importtime`` on a quiet machine) is now imported on the first
+  number read. pydantic + pydantic-settings remain (the settings object every caller builds).
 """
 
 from __future__ import annotations
