@@ -52,11 +52,12 @@ def test_a_speaker_conditioned_encoder_starts_the_same_for_every_speaker(prepare
 def test_a_run_from_an_onnx_base_starts_with_stage_0(tmp_path, data_dir, prepared_dataset, tiny_base):
     config = TrainConfig(batch_size=2, warmup_steps=1, checkpoint_every=10, validate_every=10,
                          discriminator="small", max_steps=3, posterior_start_steps=50)  # fmt: skip
-    run_training(prepared_dataset, voice_id="s0", run_dir=tmp_path / "run", base=str(tiny_base), config=config)
+    base = str(tiny_base)
+    run_training(prepared_dataset, voice_id="s0", run_dir=tmp_path / "run", base=base, config=config)
     run = read_run(tmp_path / "run")
     assert run["posterior_start"]["steps"] == 3  # never longer than the run itself
     assert run["train"]["stage1_fraction"] == 0.10  # stage 1 only warms up what is left
     off = TrainConfig(**{**config.to_dict(), "posterior_start_steps": 0, "betas": (0.8, 0.99)})
-    run_training(prepared_dataset, voice_id="s1", run_dir=tmp_path / "off", base=str(tiny_base), config=off)
+    run_training(prepared_dataset, voice_id="s1", run_dir=tmp_path / "off", base=base, config=off)
     run = read_run(tmp_path / "off")
     assert "posterior_start" not in run and run["train"]["stage1_fraction"] == 0.25
