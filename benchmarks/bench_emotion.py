@@ -6,7 +6,8 @@ Quality, with the shipped model and its tuned decision (operator lexicon off):
 
 * in-domain held-out (``data/emotion/sentences.tsv``, split ``heldout``: never trained or tuned on),
   both all of it and only its writing rounds 1-2 (the 270 sentences the v3 model was measured on), the
-  second held-out set (``data/emotion/heldout2.tsv``, written apart from the training data) and the
+  second and third held-out sets (``data/emotion/heldout2.tsv``, ``heldout3.tsv``, written apart from
+  the training data) and the
   project's own test set (``tests/emotion/in_domain.tsv``): accuracy, angry precision / recall, the
   share of angry or happy sentences spoken sad, and the confusion table; then one summary table;
 * the issue's four example sentences (each must come out angry) and the clear-word probes;
@@ -37,6 +38,7 @@ IN_DOMAIN = ROOT / "data" / "emotion" / "sentences.tsv"
 INTENSITY = ROOT / "data" / "emotion" / "intensity.tsv"
 PROJECT_TEST = ROOT / "tests" / "emotion" / "in_domain.tsv"
 HELDOUT2 = ROOT / "data" / "emotion" / "heldout2.tsv"
+HELDOUT3 = ROOT / "data" / "emotion" / "heldout3.tsv"
 SPOKEN = ("neutral", "angry", "happy", "sad", "surprise")
 TO_SPOKEN = {"fear": "sad", "disgust": "angry"}
 ISSUE_EXAMPLES = [
@@ -136,6 +138,7 @@ def report_quality(analyzer: EmotionAnalyzer, held: list[dict[str, str]]) -> Non
         "held-out, rounds 1-2 (v3's 270)": [r for r in held if int(r["round"]) <= 2],
         "held-out, all rounds (sentences.tsv)": held,
         "second held-out (heldout2.tsv)": _rows(HELDOUT2),
+        "third held-out (heldout3.tsv)": _rows(HELDOUT3),
         "project test set (in_domain.tsv)": _rows(PROJECT_TEST),
     }
     measured = {}
