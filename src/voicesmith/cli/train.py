@@ -65,8 +65,8 @@ TIMED_MAX_STEPS = 100_000
     "--frozen-steps",
     type=click.IntRange(min=0),
     default=None,
-    help="Stage 1 length (inference path frozen) [default: 25% of the planned run from an .onnx base, "
-    "else 0].",
+    help="Stage 1 length (inference path frozen) [default: 10% of the planned run from an .onnx base, "
+    "after stage 0 has fitted the posterior encoder to the base's own speech; else 0].",
 )
 @click.option(
     "--consent",

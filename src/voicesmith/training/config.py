@@ -168,6 +168,8 @@ def build_discriminator(kind: Literal["mpd", "small"] = "mpd") -> nn.Module:
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 CPU_BATCH_SIZE = 4
 GPU_BATCH_SIZE = 8
+STAGE1_FRACTION = 0.25
+STAGE1_FRACTION_AFTER_STAGE0 = 0.10
 
 
 @dataclass
@@ -199,10 +201,18 @@ class TrainConfig:
     frozen_steps: int | None = None
     """Stage 1 length in steps; None: ``stage1_fraction`` of the (planned) run when the base lacks parts
     (an ``.onnx`` voice), else 0 (a ``.ckpt`` or from scratch trains everything from the first step)."""
-    stage1_fraction: float = 0.25
-    """Share of the run spent in stage 1 when ``frozen_steps`` is None: the posterior encoder starts
-    from random weights and must map the target's spectrograms to latents the frozen decoder turns
-    into that audio before the decoder may move, or stage 2 trains the decoder on noise."""
+    stage1_fraction: float | None = None
+    """Share of the run spent in stage 1 when ``frozen_steps`` is None; None: 10 % after a stage 0
+    (the posterior encoder has its start; stage 1 warms up the discriminator and fits the encoder to the
+    target's recordings), else 25 %: a posterior encoder from random weights must map the target's
+    spectrograms to latents the frozen decoder turns into that audio before the decoder may move, or
+    stage 2 trains the decoder on noise (:meth:`stage1_share`)."""
+    posterior_start_steps: int = 400
+    """Stage 0 (:mod:`.posterior_start`) from an ``.onnx`` base: steps of regression that teach the
+    posterior encoder the base's own latents before the GAN starts (at most ``max_steps``; 0: no
+    stage 0)."""
+    posterior_start_share: float = 0.15
+    """With ``max_minutes``: stage 0 ends after at most this share of the budget (its time counts)."""
     text_learning_rate_ratio: float = 0.0
     """LR of the text encoder and duration predictor relative to ``learning_rate`` in stage 2 (0: frozen,
     and their gradients are not computed)."""
@@ -232,6 +242,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def stage1_share(self, posterior_started: bool) -> float:
+        """``stage1_fraction``, or its default for a run with or without a stage 0."""
+        if self.stage1_fraction is not None:
+            return self.stage1_fraction
+        return STAGE1_FRACTION_AFTER_STAGE0 if posterior_started else STAGE1_FRACTION
 
     def resolved(self, accelerator: str) -> TrainConfig:
         """This config with the defaults that depend on the hardware filled in (``batch_size``)."""

@@ -13,6 +13,7 @@ optimiser, scheduler, step counter and RNG states it holds. Launch recipes: see 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -31,8 +32,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from voicesmith.engine.bundled import BUNDLED_VOICE_ID
 from voicesmith.errors import TrainingError
 from voicesmith.training import plan as plan_rules
+from voicesmith.training import posterior_start, warmstart
 from voicesmith.training import topology as topo
-from voicesmith.training import warmstart
 from voicesmith.training.config import ModelConfig, TrainConfig
 from voicesmith.training.data import DatasetInfo, VoiceDataModule, embedding_table, read_manifest
 from voicesmith.training.model import VitsTrainingModule
@@ -237,7 +238,7 @@ class _TimePlan(L.Callback):
             max_steps=self.config.max_steps,
             remaining_s=remaining,
             seconds_per_step=pace,
-            stage1_fraction=self.config.stage1_fraction,
+            stage1_fraction=self.config.stage1_share(False),
             released=module._released,
         )
         plan = trainer.strategy.broadcast(plan, src=0)
@@ -288,6 +289,40 @@ def _prepare_start(base: str | None, info: DatasetInfo, embeddings: int) -> warm
     if start.piper_config and start.piper_config.get("phoneme_id_map") not in (None, info.phoneme_id_map):
         _LOGGER.warning("The dataset's phoneme_id_map differs from the base voice's: ids are used as written")
     return start
+
+
+def _wants_stage0(config: TrainConfig, fresh: list[str]) -> bool:
+    """Stage 0 runs when the base lacks the posterior encoder (an ``.onnx`` voice) and is not turned off."""
+    return config.posterior_start_steps > 0 and any(key.startswith(posterior_start.PREFIX) for key in fresh)
+
+
+def _stage0(
+    module: VitsTrainingModule,
+    model: ModelConfig,
+    dataset: Path,
+    config: TrainConfig,
+    topology: topo.Topology,
+    start: warmstart.WarmStart,
+) -> posterior_start.PosteriorStart:
+    """Fit the posterior encoder to the base's own speech of the training transcripts (every process
+    alike; DDP then starts all ranks from rank 0's weights)."""
+    texts = [r["phoneme_ids"] for r in read_manifest(dataset) if r.get("split", "train") != "val"]
+    device = torch.device("cpu")
+    if topology.accelerator == "gpu":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+    generator = module.model_g.to(device)
+    try:
+        return posterior_start.fit_posterior(
+            generator,
+            model,
+            texts,
+            steps=min(config.posterior_start_steps, config.max_steps),  # never longer than the run
+            seconds=config.max_minutes * 60 * config.posterior_start_share if config.max_minutes else None,
+            seed=config.seed,
+            inference=(start.piper_config or {}).get("inference"),
+        )
+    finally:
+        module.model_g.to("cpu")
 
 
 def run_training(
@@ -342,6 +377,9 @@ def run_training(
         }
     if rank_zero_only.rank == 0:
         checkpoints.mkdir(parents=True, exist_ok=True)
+    stage0 = start is not None and _wants_stage0(config, fresh)
+    posterior = run.get("posterior_start") if resume else None
+    config = dataclasses.replace(config, stage1_fraction=config.stage1_share(stage0 or bool(posterior)))
     run["train"] = config.to_dict()
     _write_run(run_dir, run)
 
@@ -350,6 +388,14 @@ def run_training(
         module.model_g.load_state_dict(start.generator, strict=False)
         if start.discriminator:
             module.model_d.load_state_dict(start.discriminator, strict=False)
+    if stage0:
+        posterior = _stage0(module, model_config, dataset, config, topology, start).to_dict()
+        run["posterior_start"] = posterior
+        _write_run(run_dir, run)
+    max_time = None
+    if config.max_minutes:  # stage 0's time is part of the budget
+        spent = float((posterior or {}).get("seconds", 0.0))
+        max_time = timedelta(seconds=max(config.max_minutes * 60 - spent, 1.0))
     data = VoiceDataModule(
         dataset,
         model_config,
@@ -365,7 +411,7 @@ def run_training(
     progress = _Progress(config.max_steps, log_every, run_dir)
     trainer = L.Trainer(
         max_steps=2 * config.max_steps,  # Lightning counts both optimisers' steps
-        max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
+        max_time=max_time,
         val_check_interval=config.validate_every,
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
