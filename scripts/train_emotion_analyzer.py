@@ -129,6 +129,7 @@ REPO = Path(__file__).resolve().parents[1]
 IN_DOMAIN = REPO / "data" / "emotion" / "sentences.tsv"
 PROJECT_TEST = REPO / "tests" / "emotion" / "in_domain.tsv"
 HELDOUT2 = REPO / "data" / "emotion" / "heldout2.tsv"
+HELDOUT3 = REPO / "data" / "emotion" / "heldout3.tsv"
 NGRAM_C = 30.0
 """The n-gram regression's C (chosen on the tune split among 10, 30, 100)."""
 GOEMOTIONS_SHARE = 0.5
@@ -948,6 +949,7 @@ def calibrate(
         "own_heldout": own["heldout"],
         "own_heldout_rounds_1_2": load_in_domain_rows(in_domain_path, split="heldout", rounds=(1, 2)),
         "heldout2": load_project_test(HELDOUT2),
+        "heldout3": load_project_test(HELDOUT3),
         "project_test": load_project_test(),
         "go_dev": splits["dev"],
         "go_heldout": splits["heldout"],
@@ -986,7 +988,8 @@ def calibrate(
     weight, thresholds, margin, objective = best
     _LOGGER.info("chosen on validation: n-gram weight %.2f (objective %.4f)", weight, objective)
     metrics: dict = {}
-    names = ("own_validation", "own_heldout", "own_heldout_rounds_1_2", "heldout2", "project_test")
+    names = ("own_validation", "own_heldout", "own_heldout_rounds_1_2", "heldout2", "heldout3")
+    names += ("project_test",)
     for name in names:
         predicted = pipeline_labels(texts[name], probs[name], thresholds, margin, ngram.get(name), weight)
         metrics[name] = single_label_report(spoken_index(gold[name]), predicted)
@@ -1023,7 +1026,7 @@ def calibrate(
     _LOGGER.info(
         "wrote %s: thresholds %s margin %s\n%s", out, thresholds, margin, json.dumps(summary, indent=1)
     )
-    for name in ("own_heldout", "own_heldout_rounds_1_2", "heldout2", "project_test"):
+    for name in ("own_heldout", "own_heldout_rounds_1_2", "heldout2", "heldout3", "project_test"):
         _LOGGER.info("%s confusion (rows gold, columns spoken):\n%s", name, format_confusion(metrics[name]))
     return settings
 

@@ -30,6 +30,7 @@ CODES = {"N": "neutral", "A": "angry", "H": "happy", "S": "sad", "U": "surprise"
 
 PROJECT_TEST = HERE.parents[1] / "tests" / "emotion" / "in_domain.tsv"
 HELDOUT2 = HERE / "heldout2.tsv"
+HELDOUT3 = HERE / "heldout3.tsv"
 ISSUE_EXAMPLES = (
     "Our flight has been delayed again, this is a complete joke.",
     "Your driver threw my parcel over the fence and broke it, and I want my money back now.",
@@ -39,10 +40,10 @@ ISSUE_EXAMPLES = (
 
 
 def excluded_texts() -> set[str]:
-    """Sentences that must never be trained on: the project's test set, the second held-out set
-    (``heldout2.tsv``) and the issue's examples."""
+    """Sentences that must never be trained on: the project's test set, the second and third held-out
+    sets (``heldout2.tsv``, ``heldout3.tsv``) and the issue's examples."""
     texts = {t.lower() for t in ISSUE_EXAMPLES}
-    for path in (PROJECT_TEST, HELDOUT2):
+    for path in (PROJECT_TEST, HELDOUT2, HELDOUT3):
         with path.open(encoding="utf-8", newline="") as handle:
             rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
             texts |= {row["text"].strip().lower() for row in rows}

@@ -298,6 +298,31 @@ def test_second_held_out_quality(analyzer):
     assert m["spoken_sad"] <= 0.02, m
 
 
+def test_third_held_out_quality(analyzer):
+    """data/emotion/heldout3.tsv: 163 sentences weighted to the hard cases (sarcasm, polite complaints,
+    quiet sadness, pleasantries), committed before any model was measured on them. v4 measures accuracy
+    0.779, angry recall 0.812 at precision 0.867 (the issue's targets not met), none of 71 angry or
+    happy sentences spoken sad. Floors a little under that, so a regression shows."""
+    rows = _held_out_rows(OWN_DATA.with_name("heldout3.tsv"), lambda r: True)
+    assert len(rows) == 163
+    m = _spoken_quality(analyzer, rows)
+    assert m["accuracy"] >= 0.75, m
+    assert m["recall"]["angry"] >= 0.78, m
+    assert m["angry_precision"] >= 0.83, m
+    assert m["spoken_sad"] <= 0.02, m
+
+
+def test_held_out_sets_are_never_training_data():
+    """No sentence of heldout2.tsv or heldout3.tsv is in the training data or its sources."""
+    held = set()
+    for name in ("heldout2.tsv", "heldout3.tsv"):
+        held |= {r["text"].strip().lower() for r in _held_out_rows(OWN_DATA.with_name(name), lambda r: True)}
+    trained = {r["text"].strip().lower() for r in _held_out_rows(OWN_DATA, lambda r: True)}
+    for source in OWN_DATA.with_name("source").glob("*.txt"):
+        trained |= {line.strip().lower() for line in source.read_text(encoding="utf-8").splitlines()}
+    assert not held & trained
+
+
 def test_angry_customer_service_sentences_are_angry(analyzer):
     rows = [r for r in _in_domain_rows() if r["label"] == "angry" and r["domain"] == "service"]
     results = analyzer.analyze_sentences([row["text"] for row in rows])

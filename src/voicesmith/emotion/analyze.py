@@ -50,9 +50,8 @@ import numpy as np
 from voicesmith.emotion.labels import SPOKEN_EMOTIONS, Emotion, resolve_emotion
 from voicesmith.emotion.lexicon import (
     OperatorLexicon,
-    clear_cues,
-    negated_cues,
     punctuation_boost,
+    scan_cues,
     word_intensity,
 )
 from voicesmith.emotion.ngram import NGRAM_FILE, NgramModel
@@ -103,14 +102,21 @@ class EmotionResult:
     """The thresholds the decision used (for the context rules)."""
 
 
+@functools.cache
+def _spoken_columns(ekman_labels: tuple[str, ...], disgust_as: str, fear_as: str) -> tuple[int, ...]:
+    """The :data:`SPOKEN_EMOTIONS` index each Ekman label joins (worked out once per mapping)."""
+    return tuple(
+        SPOKEN_EMOTIONS.index(resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as))
+        for name in ekman_labels
+    )
+
+
 def spoken_scores(
     ekman: np.ndarray, ekman_labels: tuple[str, ...], *, disgust_as: str = "angry", fear_as: str = "sad"
 ) -> np.ndarray:
     """Map Ekman probabilities, shape (n, 7), to normalised scores over :data:`SPOKEN_EMOTIONS`, (n, 5)."""
     merged = np.zeros((ekman.shape[0], len(SPOKEN_EMOTIONS)), dtype=np.float64)
-    for column, name in enumerate(ekman_labels):
-        target = resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as)
-        index = SPOKEN_EMOTIONS.index(target)
+    for column, index in enumerate(_spoken_columns(tuple(ekman_labels), disgust_as, fear_as)):
         merged[:, index] = np.maximum(merged[:, index], ekman[:, column])
     total = merged.sum(axis=1, keepdims=True)
     return merged / np.maximum(total, 1e-9)
@@ -218,8 +224,7 @@ def decide_text(
     if entry is not None:
         label, source, cue, fixed_intensity = entry.emotion, "lexicon", entry.phrase, entry.intensity
     else:
-        cues = clear_cues(text, disgust_as=disgust_as, fear_as=fear_as)
-        negated = negated_cues(text, disgust_as=disgust_as, fear_as=fear_as)
+        cues, negated = scan_cues(text, disgust_as=disgust_as, fear_as=fear_as)
         label, cue = apply_cues(model_label, scores, thresholds, cues, negated)
         source = "cue" if cue is not None else "model"
     if label is Emotion.NEUTRAL:
@@ -316,7 +321,10 @@ class EmotionAnalyzer:
         # One sentence per run: the int8 graph quantises activations per tensor, with a range taken over
         # the whole batch, so batching would make a sentence's scores depend on its neighbours (by up to
         # 0.03). Batches gain little on one core anyway.
-        for row, encoding in enumerate(self._tokenizer.encode_batch(list(texts))):
+        # encode_batch hands even one text to the tokenizers thread pool (~0.1 ms): one at a time here
+        tokenizer = self._tokenizer
+        encodings = [tokenizer.encode(texts[0])] if len(texts) == 1 else tokenizer.encode_batch(list(texts))
+        for row, encoding in enumerate(encodings):
             ids = np.asarray([encoding.ids], dtype=np.int64)
             (logits,) = self._session.run(["logits"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})
             out[row] = 1.0 / (1.0 + np.exp(-logits[0]))

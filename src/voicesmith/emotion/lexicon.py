@@ -256,6 +256,23 @@ def _parts(phrase: str) -> tuple[str, ...]:
     return tuple(phrase.split())
 
 
+@functools.cache
+def _ends(phrases: tuple[str, ...]) -> frozenset[str]:
+    """The first and last words of ``phrases``: a text whose prefix set meets none of them holds none
+    of the phrases (one set intersection rejects a whole word table)."""
+    return frozenset(part for phrase in phrases for part in (_parts(phrase)[0], _parts(phrase)[-1]))
+
+
+def _may_hold(words: _Words, phrases: tuple[str, ...]) -> bool:
+    return not _ends(phrases).isdisjoint(words.prefixes)
+
+
+@functools.cache
+def _resolved(name: str, disgust_as: str, fear_as: str) -> Emotion:
+    """:func:`resolve_emotion` of a word-table name, once per mapping (it is asked for every sentence)."""
+    return resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as)
+
+
 def _find(words: _Words, phrase: str) -> list[int]:
     """Indices where ``phrase`` (one or more words; its last word may be a stem) starts in ``words``."""
     parts = _parts(phrase)
@@ -286,35 +303,37 @@ def _is_name_or_mention(raw: list[str], index: int) -> bool:
     return False
 
 
-def clear_cues(text: str, *, disgust_as: str = "angry", fear_as: str = "sad") -> dict[Emotion, str]:
-    """The emotions named outright in ``text`` by a :data:`CLEAR_WORDS` word that is not negated (and
-    not part of a name, nor mentioned as a word), each with the word that named it (the first one)."""
+def scan_cues(
+    text: str, *, disgust_as: str = "angry", fear_as: str = "sad"
+) -> tuple[dict[Emotion, str], set[Emotion]]:
+    """``(clear_cues(text), negated_cues(text))`` from one pass over the text's words."""
     raw = [match.group(0) for match in _WORD.finditer(text)]
     words = _Words([word.lower().replace("’", "'") for word in raw])
     found: dict[Emotion, str] = {}
+    named_negated: set[Emotion] = set()
     for name, stems in CLEAR_WORDS.items():
-        emotion = resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as)
-        if emotion is Emotion.NEUTRAL or emotion in found:
+        if not _may_hold(words, stems):
             continue
+        emotion = _resolved(name, disgust_as, fear_as)
         for stem in stems:
-            hits = [
-                i for i in _find(words, stem) if not _is_negated(words, i) and not _is_name_or_mention(raw, i)
-            ]
-            if hits:
-                found[emotion] = " ".join(words[hits[0] : hits[0] + len(stem.split())])
-                break
-    return found
+            for i in _find(words, stem):
+                if _is_negated(words, i):
+                    named_negated.add(emotion)
+                elif emotion not in found and not _is_name_or_mention(raw, i):
+                    found[emotion] = " ".join(words[i : i + len(stem.split())])
+    found.pop(Emotion.NEUTRAL, None)
+    return found, named_negated - set(found) - {Emotion.NEUTRAL}
+
+
+def clear_cues(text: str, *, disgust_as: str = "angry", fear_as: str = "sad") -> dict[Emotion, str]:
+    """The emotions named outright in ``text`` by a :data:`CLEAR_WORDS` word that is not negated (and
+    not part of a name, nor mentioned as a word), each with the word that named it (the first one)."""
+    return scan_cues(text, disgust_as=disgust_as, fear_as=fear_as)[0]
 
 
 def negated_cues(text: str, *, disgust_as: str = "angry", fear_as: str = "sad") -> set[Emotion]:
     """Emotions whose clear words occur in ``text`` only negated ("I am not angry, just tired")."""
-    words = _words(text)
-    out: set[Emotion] = set()
-    for name, stems in CLEAR_WORDS.items():
-        emotion = resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as)
-        if any(_is_negated(words, i) for stem in stems for i in _find(words, stem)):
-            out.add(emotion)
-    return out - set(clear_cues(text, disgust_as=disgust_as, fear_as=fear_as)) - {Emotion.NEUTRAL}
+    return scan_cues(text, disgust_as=disgust_as, fear_as=fear_as)[1]
 
 
 def word_intensity(
@@ -327,7 +346,7 @@ def word_intensity(
     target = Emotion(emotion)
     best: float | None = None
     for name, table in INTENSITY_WORDS.items():
-        if resolve_emotion(name, disgust_as=disgust_as, fear_as=fear_as) is not target:
+        if _resolved(name, disgust_as, fear_as) is not target or not _may_hold(words, _phrases(name)):
             continue
         for phrase, level in table.items():
             for i in _find(words, phrase):
@@ -344,6 +363,11 @@ def word_intensity(
                     value += sum(BOOSTERS.get(word, 0.0) for word in before[-2:])
                 best = value if best is None else max(best, value)
     return best
+
+
+@functools.cache
+def _phrases(name: str) -> tuple[str, ...]:
+    return tuple(INTENSITY_WORDS[name])
 
 
 def punctuation_boost(text: str) -> float:

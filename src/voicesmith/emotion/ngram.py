@@ -16,6 +16,7 @@ and platforms, unlike :func:`hash`). The weights are a (buckets, 5) float16 tabl
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from pathlib import Path
@@ -27,6 +28,7 @@ BUCKETS = 1 << 16
 """Hash buckets: collisions cost little at this data size (a few thousand distinct n-grams)."""
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)*|[!?]")
+_SHOUT = re.compile(r"\b[A-Z]{3,}\b")
 
 
 def tokens(text: str) -> list[str]:
@@ -34,21 +36,29 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower().replace("’", "'"))
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _word_features(word: str, buckets: int) -> tuple[int, ...]:
+    """The hashed unigram and character 2-5-gram ids of one word (a word's features depend on it alone,
+    so they are hashed once per word and process, not once per sentence)."""
+    padded = f" {word} "
+    features = [f"w:{word}"]
+    for n in range(2, 6):
+        features += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
+    return tuple(zlib.crc32(f.encode()) % buckets for f in features)
+
+
 def feature_ids(text: str, buckets: int = BUCKETS) -> np.ndarray:
     """Distinct hashed feature ids of ``text``: word unigrams and bigrams, character 2-5-grams of each
     word padded with spaces, and a shouting flag (a word of 3+ capitals)."""
     words = tokens(text)
-    features = [f"w:{w}" for w in words]
-    features += [f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    ids = [zlib.crc32(f"b:{a} {b}".encode()) % buckets for a, b in zip(words, words[1:], strict=False)]
     for word in words:
-        padded = f" {word} "
-        for n in range(2, 6):
-            features += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
-    if re.search(r"\b[A-Z]{3,}\b", text):
-        features.append("f:shout")
-    if not features:
-        features.append("f:empty")
-    return np.unique(np.fromiter((zlib.crc32(f.encode()) % buckets for f in features), dtype=np.int64))
+        ids.extend(_word_features(word, buckets))
+    if _SHOUT.search(text):
+        ids.append(zlib.crc32(b"f:shout") % buckets)
+    if not ids:
+        ids.append(zlib.crc32(b"f:empty") % buckets)
+    return np.unique(np.array(ids, dtype=np.int64))
 
 
 def design_matrix(texts: list[str], buckets: int = BUCKETS):
