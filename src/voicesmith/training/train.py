@@ -311,16 +311,20 @@ def _stage0(
     if topology.accelerator == "gpu":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
     generator = module.model_g.to(device)
+    # the run's random streams go on as they would without stage 0 (its draws stay in a fork)
+    fork_devices = [device] if device.type == "cuda" else []
+    budget = config.max_minutes * 60 * config.posterior_start_share if config.max_minutes else None
     try:
-        return posterior_start.fit_posterior(
-            generator,
-            model,
-            texts,
-            steps=min(config.posterior_start_steps, config.max_steps),  # never longer than the run
-            seconds=config.max_minutes * 60 * config.posterior_start_share if config.max_minutes else None,
-            seed=config.seed,
-            inference=(start.piper_config or {}).get("inference"),
-        )
+        with torch.random.fork_rng(devices=fork_devices):
+            return posterior_start.fit_posterior(
+                generator,
+                model,
+                texts,
+                steps=min(config.posterior_start_steps, config.max_steps),  # never longer than the run
+                seconds=budget,
+                seed=config.seed,
+                inference=(start.piper_config or {}).get("inference"),
+            )
     finally:
         module.model_g.to("cpu")
 
