@@ -345,14 +345,14 @@ class PiperModel:
         total = prior.num_frames
         f_start = max(0, start - FLOW_CONTEXT_FRAMES)
         f_end = min(total, end + FLOW_CONTEXT_FRAMES)
-        inputs = {
-            "z_p": prior.z_p[:, :, f_start:f_end],
-            "y_mask": np.ones((1, 1, f_end - f_start), np.float32),
-        }
+        return self._run_flow(prior, f_start, f_end), f_start, (total if f_end == total else end)
+
+    def _run_flow(self, prior: Prior, start: int, end: int) -> np.ndarray:
+        """The flow over frames ``[start, end)`` of the prior (no context added)."""
+        inputs = {"z_p": prior.z_p[:, :, start:end], "y_mask": np.ones((1, 1, end - start), np.float32)}
         if prior.g is not None:
             inputs["g"] = prior.g
-        z = self._flow.run(None, inputs)[0]
-        return z, f_start, (total if f_end == total else end)
+        return self._flow.run(None, inputs)[0]
 
     def _hifigan_window(self, prior: Prior, z: np.ndarray, z_start: int, start: int, end: int) -> np.ndarray:
         total = prior.num_frames
@@ -382,11 +382,5 @@ class PiperModel:
         for step in decode_plan(prior.num_frames, first_window, window):
             if step.flow is not None:
                 z_start, z_end = step.flow
-                inputs = {
-                    "z_p": prior.z_p[:, :, z_start:z_end],
-                    "y_mask": np.ones((1, 1, z_end - z_start), np.float32),
-                }
-                if prior.g is not None:
-                    inputs["g"] = prior.g
-                z = self._flow.run(None, inputs)[0]
+                z = self._run_flow(prior, z_start, z_end)
             yield self._hifigan_window(prior, z, z_start, step.start, step.end)
