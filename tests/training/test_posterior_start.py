@@ -61,3 +61,9 @@ def test_a_run_from_an_onnx_base_starts_with_stage_0(tmp_path, data_dir, prepare
     run_training(prepared_dataset, voice_id="s1", run_dir=tmp_path / "off", base=base, config=off)
     run = read_run(tmp_path / "off")
     assert "posterior_start" not in run and run["train"]["stage1_fraction"] == 0.25
+
+
+def test_what_stage_0_renders_is_bounded(prepared_dataset, tiny_base, monkeypatch):
+    monkeypatch.setattr(posterior_start, "MAX_FRAMES", 1)  # the first utterance already fills it
+    _, _, result = _fit(tiny_base, _texts(prepared_dataset), steps=2)
+    assert result.utterances == 1

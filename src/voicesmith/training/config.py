@@ -243,8 +243,9 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def stage1_share(self, posterior_started: bool) -> float:
-        """``stage1_fraction``, or its default for a run with or without a stage 0."""
+    def stage1_share(self, *, posterior_started: bool) -> float:
+        """``stage1_fraction``, or its default for a run with or without a stage 0 (``run_training``
+        resolves it into the config it hands on, so later readers get the resolved value)."""
         if self.stage1_fraction is not None:
             return self.stage1_fraction
         return STAGE1_FRACTION_AFTER_STAGE0 if posterior_started else STAGE1_FRACTION

@@ -96,7 +96,9 @@ class VitsTrainingModule(L.LightningModule):
         self.model_d = build_discriminator(self.train_config.discriminator)
         self._fresh = set(fresh or ())
         cfg = self.train_config
-        self.plan = initial_plan(cfg.max_steps, cfg.frozen_steps, cfg.stage1_share(False), bool(self._fresh))
+        self.plan = initial_plan(
+            cfg.max_steps, cfg.frozen_steps, cfg.stage1_share(posterior_started=False), bool(self._fresh)
+        )
         """The stage/LR plan; a time-budgeted run re-plans it as it goes (``train._TimePlan``)."""
         self._released = self.plan.frozen_steps <= 0
         if cfg.text_learning_rate_ratio <= 0:  # pronunciation and timing stay the base voice's

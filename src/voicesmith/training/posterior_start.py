@@ -35,6 +35,9 @@ _LOGGER = logging.getLogger(__name__)
 PREFIX = "enc_q."
 """The parameters this stage trains."""
 VALIDATION_UTTERANCES = 8
+MAX_FRAMES = 50_000
+"""Rendered frames kept at most (~10 minutes of joe's speech, ~140 MB of spectrograms and latents): 150
+utterances of up to a minute each would otherwise hold 1.6 GB."""
 
 
 @dataclass
@@ -73,6 +76,8 @@ def _render(
     with torch.no_grad():
         for ids in phoneme_ids:
             if time.monotonic() > deadline and len(items) > 2 * VALIDATION_UTTERANCES:
+                break
+            if sum(item.z.size(1) for item in items) >= MAX_FRAMES:
                 break
             x = torch.tensor([list(ids)], dtype=torch.long, device=device)
             sid = torch.zeros(1, dtype=torch.long, device=device) if model.num_speakers > 1 else None

@@ -238,7 +238,7 @@ class _TimePlan(L.Callback):
             max_steps=self.config.max_steps,
             remaining_s=remaining,
             seconds_per_step=pace,
-            stage1_fraction=self.config.stage1_share(False),
+            stage1_fraction=self.config.stage1_share(posterior_started=False),
             released=module._released,
         )
         plan = trainer.strategy.broadcast(plan, src=0)
@@ -383,7 +383,9 @@ def run_training(
         checkpoints.mkdir(parents=True, exist_ok=True)
     stage0 = start is not None and _wants_stage0(config, fresh)
     posterior = run.get("posterior_start") if resume else None
-    config = dataclasses.replace(config, stage1_fraction=config.stage1_share(stage0 or bool(posterior)))
+    config = dataclasses.replace(
+        config, stage1_fraction=config.stage1_share(posterior_started=stage0 or bool(posterior))
+    )
     run["train"] = config.to_dict()
     _write_run(run_dir, run)
 
