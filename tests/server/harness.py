@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,10 @@ def make_settings(root: Path, shared_cache: Path, **overrides: object) -> Settin
     return Settings(data_dir=root, **options)
 
 
+SHUTDOWN_SECONDS = 3.0
+"""How long a test server lets open requests finish when it stops (the product's drain is 20 s)."""
+
+
 def serve(settings: Settings, **app_options: object) -> Iterator[RunningServer]:
     """Run ``create_app(settings)`` under uvicorn in a thread until the generator is closed."""
     from voicesmith.server.app import create_app
@@ -64,7 +69,12 @@ def serve_app(app: object, settings: Settings) -> Iterator[RunningServer]:
 
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(settings)
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,  # a client a test left open does not hold the suite
+        **uvicorn_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -78,7 +88,11 @@ def serve_app(app: object, settings: Settings) -> Iterator[RunningServer]:
         yield RunningServer(f"http://127.0.0.1:{port}", settings, app)
     finally:
         server.should_exit = True
+        stopping = time.monotonic()
         thread.join(30)
+        if time.monotonic() - stopping > SHUTDOWN_SECONDS + 1:
+            took = time.monotonic() - stopping
+            warnings.warn(f"the test server on port {port} took {took:.0f} s to stop", stacklevel=2)
 
 
 serving = contextmanager(serve)

@@ -16,7 +16,8 @@ from .harness import make_settings, polly_client, serving, wait_for
 
 
 @pytest.mark.slow
-def test_uploaded_recordings_become_a_voice(tmp_path, shared_cache):
+def test_uploaded_recordings_become_a_voice(tmp_path, shared_cache, monkeypatch):
+    monkeypatch.setenv("VOICESMITH_SMALL_DISCRIMINATOR", "1")  # the full one is the e2e test's; ~60 s here
     from voicesmith.training.tiny_voice import build_tiny_voice
 
     tiny = build_tiny_voice(tmp_path / "tiny", seed=7)

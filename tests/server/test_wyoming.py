@@ -251,3 +251,24 @@ def test_stream_skips_a_sentence_with_nothing_to_say(port):
         "audio-start",
         "audio-stop",
     ] * 2
+
+
+def test_stopping_with_a_client_connected_is_quiet(wyoming_server):
+    """Home Assistant keeps its connection open: a server that stops cancels it without an error."""
+    from voicesmith.server.wyoming import WyomingServer
+
+    problems: list[dict] = []
+
+    async def go():
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: problems.append(context))
+        server = WyomingServer(wyoming_server.app.state.services, "127.0.0.1", 0)
+        await server.start()
+        async with AsyncTcpClient("127.0.0.1", server.port) as client:
+            await client.write_event(Describe().event())
+            assert Info.is_type((await client.read_event()).type)
+            await server.stop()
+            assert await client.read_event() is None  # the server closed it
+        await asyncio.sleep(0.1)  # the connection task's done callbacks run
+
+    run(go())
+    assert problems == []

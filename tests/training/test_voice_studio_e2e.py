@@ -61,7 +61,7 @@ def test_recordings_to_a_served_voice(data_dir, ljspeech_dir, tmp_path):
         "--batch-size",
         "2",
         "--checkpoint-every",
-        "1",
+        "100",  # the final checkpoint only: joe's is ~800 MB, 10-25 s a write on a CI machine
         "--validate-every",
         "100",
         "--output",

@@ -337,6 +337,7 @@ class WyomingServer:
         self.port = port
         self._server: asyncio.AbstractServer | None = None
         self._handlers: set[asyncio.Task] = set()
+        self._stopping = False
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -355,11 +356,17 @@ class WyomingServer:
             await handler.run()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away
+        except asyncio.CancelledError:
+            # stop() cancelled it: end quietly (Python 3.11's start_server callback calls exception() on
+            # the task, which raises for a cancelled one and logs a traceback per connected client)
+            if not self._stopping:
+                raise
         finally:
             if task is not None:
                 self._handlers.discard(task)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._server is not None:
             self._server.close()
         for task in list(self._handlers):

@@ -29,6 +29,10 @@ from voicesmith.tasks.voice_jobs import CHECK_FILE, STATUS_FILE, training_lock, 
 
 _LOGGER = logging.getLogger(__name__)
 
+MIN_CHECKPOINT_STEPS = 50
+"""A voice job checkpoints and validates at most this often: writing joe's checkpoint (~800 MB) takes
+longer than tens of CPU steps, so a short job keeps only the final one."""
+
 _TRANSCRIPT_LINE = re.compile(r"^\s*([^|\t,]+?)\s*[|\t,]\s*(.+?)\s*$")
 
 
@@ -272,8 +276,8 @@ def make_voice(
         batch_size=studio.batch_size,
         precision=default_precision(),
         discriminator=studio.discriminator,
-        checkpoint_every=min(500, max(studio.max_steps // 4, 1)),
-        validate_every=min(500, max(studio.max_steps // 2, 1)),
+        checkpoint_every=min(500, max(studio.max_steps // 4, MIN_CHECKPOINT_STEPS)),
+        validate_every=min(500, max(studio.max_steps // 2, MIN_CHECKPOINT_STEPS)),
     )
     run_training(prepared, voice_id=voice_id, run_dir=run_dir, config=config, base=studio.base, resume=resume)
     stage("exporting")

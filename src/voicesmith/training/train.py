@@ -82,6 +82,8 @@ class _Checkpoints(L.Callback):
         self.best = float("inf")
         self.save_seconds: float | None = None
         """How long the last checkpoint took to write."""
+        self.last_step: int | None = None
+        """The step ``last.ckpt`` holds."""
 
     def _save(self, trainer: L.Trainer, name: str) -> None:
         tmp = self.directory / f".{name}.tmp"
@@ -94,6 +96,7 @@ class _Checkpoints(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         if module.step % self.every == 0:
             self._save(trainer, "last.ckpt")
+            self.last_step = module.step
 
     def on_validation_end(self, trainer: L.Trainer, module: Any) -> None:
         value = trainer.callback_metrics.get("val_mel")
@@ -101,9 +104,12 @@ class _Checkpoints(L.Callback):
             return
         self.best = float(value)
         self._save(trainer, "best.ckpt")
+        self.last_step = None  # last.ckpt (written before this validation) holds the old best
 
     def on_train_end(self, trainer: L.Trainer, module: Any) -> None:
-        self._save(trainer, "last.ckpt")
+        if module.step != self.last_step:  # a run whose last step was a checkpoint step has it (800 MB)
+            self._save(trainer, "last.ckpt")
+            self.last_step = module.step
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
