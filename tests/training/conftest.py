@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from training.speech_data import Clip, make_clips, pad_with_silence, write_broken_folder
+from training.train_fixtures import *  # noqa: F403 (the trainer's fixtures, built once a session here)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from training.train_fixtures import *  # noqa: F403 (pytest fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 

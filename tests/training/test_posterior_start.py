@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from training.train_fixtures import *  # noqa: F403 (pytest fixtures)
 
 from voicesmith.training import posterior_start, warmstart
 from voicesmith.training.config import TrainConfig

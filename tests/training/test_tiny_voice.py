@@ -39,16 +39,16 @@ def test_tiny_voice_is_small_and_speaks_through_piper(tmp_path):
 
 
 @pytest.mark.slow
-def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
-    a = _run(build_tiny_voice(tmp_path / "a", seed=1))
-    b = _run(build_tiny_voice(tmp_path / "b", seed=1))
-    c = _run(build_tiny_voice(tmp_path / "c", seed=2))
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path, tiny_base, tiny_voices):
+    a = _run(build_tiny_voice(tmp_path / "a", seed=7))
+    b = _run(tiny_base)  # seed 7, built in another folder earlier in the session
+    c = _run(tiny_voices[1])  # seed 0
     np.testing.assert_array_equal(a, b)
     assert a.shape != c.shape or not np.allclose(a, c)
 
 
-def test_multi_speaker_tiny_voice_takes_speaker_ids(tmp_path):
-    path = build_tiny_voice(tmp_path, num_speakers=3)
+def test_multi_speaker_tiny_voice_takes_speaker_ids(tiny_voices):
+    path = tiny_voices[3]
     config = json.loads(path.with_suffix(".onnx.json").read_text())
     assert config["num_speakers"] == 3
     assert config["speaker_id_map"] == {"speaker_0": 0, "speaker_1": 1, "speaker_2": 2}

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 from piper import PiperVoice
-from training.train_fixtures import *  # noqa: F403 (pytest fixtures)
 
 from voicesmith.errors import TrainingError
 from voicesmith.training import warmstart

@@ -1,6 +1,6 @@
 """Fixtures for the trainer's tests: a tiny prepared dataset (the layout `voicesmith dataset prepare`
-writes, spoken by espeak-ng) and a tiny base voice. Test modules import the fixtures they use (this is
-not a conftest.py, which the dataset tests own in this folder)."""
+writes, spoken by espeak-ng) and a tiny base voice. This folder's conftest.py imports them, so each is
+built once a session (a module that imported them itself would build its own copy)."""
 
 from __future__ import annotations
 
