@@ -83,6 +83,36 @@ def _probe(generator: torch.nn.Module, items: list, rate: int) -> None:
           f"a probe fitted on the means {r2(on_q, q):.2f}\n")  # fmt: skip
 
 
+def _perturbed(generator: torch.nn.Module, held: list, rate: int) -> None:
+    """Which part of the exact latents the decoder takes its pitch from: smoothed over frames, the
+    encoder's means with the exact latents' fast (under 3 frames) part added, that part alone, and
+    the means' spread doubled."""
+    from torch.nn import functional as F
+
+    from voicesmith.training.evaluate.acoustics import f0_track
+
+    def smooth(z: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool1d(F.pad(z, (1, 1), mode="replicate"), 3, stride=1)
+
+    tracks: dict[str, list[np.ndarray]] = {}
+    with torch.no_grad():
+        for item in held:
+            z = item.z[None]
+            _z, m_q, _logs, _mask = generator.enc_q(item.spectrogram[None], torch.tensor([z.size(2)]))
+            fast = z - smooth(z)
+            mean_q = m_q.mean(2, keepdim=True)
+            variants = {
+                "decoder(exact latents smoothed over 3 frames)": smooth(z),
+                "decoder(encoder means + exact fast part)": m_q + fast,
+                "decoder(exact fast part + channel means)": fast + z.mean(2, keepdim=True),
+                "decoder(encoder means, spread doubled)": mean_q + 2 * (m_q - mean_q),
+            }
+            for name, latents in variants.items():
+                tracks.setdefault(name, []).append(f0_track(generator.dec(latents)[0, 0].numpy(), rate))
+    for name, values in tracks.items():
+        _row(name, values, "base renders")
+
+
 def _latent_l1(encoder: torch.nn.Module, item: object) -> torch.Tensor:
     from voicesmith.training import posterior_start
 
@@ -174,6 +204,7 @@ def main() -> None:
             encoder.train()
 
     _probe(generator, train, rate)
+    _perturbed(generator, held, rate)
 
     if args.checkpoint:
         trained = warmstart.from_checkpoint(args.checkpoint)
