@@ -113,6 +113,23 @@ def test_a_time_budget_stops_the_run_early_with_a_checkpoint(tmp_path, data_dir,
     assert refused.exit_code == 2 and "'--max-minutes': 0.0 is not in the range" in refused.output
 
 
+def test_a_run_ending_on_a_checkpoint_step_writes_it_once(tmp_path, prepared_dataset, tiny_base, monkeypatch):
+    import lightning
+
+    written = []
+    save = lightning.Trainer.save_checkpoint
+
+    def recorded(trainer, path, *args, **kwargs):
+        written.append(Path(path).name)
+        return save(trainer, path, *args, **kwargs)
+
+    monkeypatch.setattr(lightning.Trainer, "save_checkpoint", recorded)
+    result = run_training(prepared_dataset, voice_id="v", run_dir=tmp_path / "run", base=str(tiny_base),
+                          config=_config(max_steps=2, checkpoint_every=2, validate_every=100))  # fmt: skip
+    assert result.step == 2 and result.last_checkpoint.is_file()
+    assert written == [".last.ckpt.tmp"]  # step 2's checkpoint is the final one: not written again at the end
+
+
 @pytest.mark.slow
 def test_two_speakers_from_a_single_speaker_base(tmp_path, prepared_dataset_two_speakers, tiny_base):
     run_dir = tmp_path / "run"

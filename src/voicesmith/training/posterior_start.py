@@ -72,12 +72,13 @@ def _render(
 ) -> list[_Latents]:
     """The base speaks each text; its audio's spectrogram and the latents it was rendered from."""
     items: list[_Latents] = []
+    frames_kept = 0
     # no_grad, not inference_mode: piper caches its STFT window globally, and training uses it later
     with torch.no_grad():
         for ids in phoneme_ids:
             if time.monotonic() > deadline and len(items) > 2 * VALIDATION_UTTERANCES:
                 break
-            if sum(item.z.size(1) for item in items) >= MAX_FRAMES:
+            if frames_kept >= MAX_FRAMES:
                 break
             x = torch.tensor([list(ids)], dtype=torch.long, device=device)
             sid = torch.zeros(1, dtype=torch.long, device=device) if model.num_speakers > 1 else None
@@ -100,6 +101,7 @@ def _render(
             )[0]
             frames = min(spectrogram.size(1), z.size(2))
             items.append(_Latents(spectrogram[:, :frames].clone(), z[0, :, :frames].float().clone()))
+            frames_kept += frames
     return items
 
 
