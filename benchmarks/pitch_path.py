@@ -40,7 +40,7 @@ CHECKPOINT_STEPS = (100, 400, 800, 1600, 3200, 6400)
 def _row(name: str, tracks: list[np.ndarray], note: str = "") -> None:
     voiced = np.concatenate(tracks) if tracks else np.zeros(0)
     if voiced.size == 0:
-        print(f"| {name} | - | - | - | - | {note} |")
+        print(f"| {name} | - | - | - | - | - | {note} |")
         return
     p5, p25, p50, p75, p95 = np.percentile(voiced, [5, 25, 50, 75, 95])
     print(f"| {name} | {p5:.0f} | {p25:.0f} | **{p50:.0f}** | {p75:.0f} | {p95:.0f} | {note} |", flush=True)
@@ -148,9 +148,8 @@ def main() -> None:
     rate = model.sample_rate
 
     def spectrogram(audio: torch.Tensor) -> torch.Tensor:
-        return spectrogram_torch(audio[None], model.filter_length, rate, model.hop_length, model.win_length)[
-            0
-        ]
+        spec = spectrogram_torch(audio[None], model.filter_length, rate, model.hop_length, model.win_length)
+        return spec[0]
 
     def recordings() -> list[tuple[np.ndarray, torch.Tensor]]:
         out = []
@@ -166,10 +165,10 @@ def main() -> None:
 
     began = time.monotonic()
     ids = [row["phoneme_ids"] for row in rows]
-    items = posterior_start._render(  # the base's renders with their exact latents, as stage 0 makes them
-        generator, model, ids[: len(ids) - HELD] + ids[-HELD:], inference={}, device=torch.device("cpu"),
-        deadline=math.inf,
-    )  # fmt: skip
+    # the base's renders with their exact latents, as stage 0 makes them (the last HELD are measured)
+    items = posterior_start._render(
+        generator, model, ids, inference={}, device=torch.device("cpu"), deadline=math.inf
+    )
     train, held = items[:-HELD], items[-HELD:]
     with torch.no_grad():
         exact = [f0_track(generator.dec(item.z[None])[0, 0].numpy(), rate) for item in held]
