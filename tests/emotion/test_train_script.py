@@ -96,21 +96,27 @@ def _own_tsv(path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
 
 
 def test_validation_rows_are_the_rounds_minilm_never_saw(script, tmp_path):
+    first = script.FIRST_ROUND_UNSEEN_BY_MINILM
     path = _own_tsv(
         tmp_path / "s.tsv",
         [
             ("angry", "train", "old train", 1),
-            ("angry", "tune", "old tune", 2),
-            ("angry", "train", "new train", 3),
-            ("happy", "tune", "new tune", 4),
-            ("sad", "heldout", "new heldout", 3),
+            ("angry", "tune", "old tune", first - 1),
+            ("angry", "train", "new train", first),
+            ("happy", "tune", "new tune", first + 1),
+            ("sad", "heldout", "new heldout", first),
         ],
     )
     texts, labels = script.load_in_domain_rows(path, split="validation")
-    assert texts == ["new train", "new tune"]  # never a held-out row, never rounds 1-2
+    # never a held-out row, never a train row of a round MiniLM trained on; every round's tune rows
+    assert texts == ["old tune", "new train", "new tune"]
     old, _ = script.load_in_domain_rows(path, split="train", rounds=(1, 2))
     assert old == ["old train"]
-    assert labels.shape == (2, 7)
+    assert labels.shape == (3, 7)
+    # what the MiniLM fine-tunes load: the rounds before the validation ones, all splits
+    seen = script.load_in_domain(path, before_round=first)
+    assert {name: rows[0] for name, rows in seen.items()} == {"train": ["old train"], "tune": ["old tune"]}
+    assert script.load_in_domain(path)["train"][0] == ["old train", "new train"]
 
 
 def test_ngram_fit_and_out_of_fold(script, tmp_path):
@@ -126,3 +132,16 @@ def test_ngram_fit_and_out_of_fold(script, tmp_path):
     oof = script.ngram_out_of_fold(path, texts, 10.0, folds=3)
     assert oof.shape == (24, 5) and np.allclose(oof.sum(1), 1.0)
     assert (oof.argmax(1) == gold).mean() >= 0.9  # each row scored by a model that did not see it
+
+
+def test_the_data_build_drops_near_copies_of_held_out_sentences():
+    """data/emotion/build.py: a training sentence that nearly copies a held-out one is dropped (the
+    same writer's new rounds came back within a word of heldout3); a sentence of the same register
+    that shares only its shape is kept."""
+    spec = importlib.util.spec_from_file_location("emotion_build", SCRIPT.parents[1] / "data/emotion/build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    held = ["i'm a bit annoyed that nobody told me the meeting moved.", "thank you for calling, have a good day."]
+    assert build.near_copy("I'm a bit annoyed that nobody told me the meeting had moved.", held) == held[0]
+    assert build.near_copy("Thank you for your order, it ships on Monday.", held) is None
+    assert build.near_copy("The lift on the ninth floor is out of order again.", held) is None
