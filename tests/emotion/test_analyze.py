@@ -250,8 +250,8 @@ def _quality(analyzer, texts: list[str], gold: list[str]) -> dict:
 
 def test_in_domain_quality(analyzer):
     """The project's own test set (never trained or tuned on). Floors a little under what the shipped
-    model measures (emotion_model.json, metrics.project_test: accuracy 0.92, angry recall 0.95, angry
-    precision 1.0, 1 of 40 angry or happy sentences spoken sad; the first model measured 0.73 and 0.50)."""
+    model measures (emotion_model.json, metrics.project_test: v6 accuracy 0.95, angry recall 1.0, angry
+    precision 0.95, 1 of 40 angry or happy sentences spoken sad; the first model measured 0.73 and 0.50)."""
     rows = _in_domain_rows()
     assert len(rows) >= 80
     m = _quality(analyzer, [row["text"] for row in rows], [row["label"] for row in rows])
@@ -274,41 +274,42 @@ def _spoken_quality(analyzer, rows: list[dict[str, str]]) -> dict:
 
 def test_own_held_out_quality(analyzer):
     """data/emotion's held-out fifth, writing rounds 1-2 (the 270 sentences v3 was measured on; never
-    trained or tuned on). v4 (MiniLM blended with the in-domain n-gram model) measures accuracy 0.815,
-    angry recall 0.844 at precision 0.915, none of 121 angry or happy sentences spoken sad; v3 measured
-    0.741, 0.714 and 0.797 on the same sentences."""
+    trained or tuned on). v6 (MiniLM's top 4 layers trained on rounds 1-6, blended with the in-domain
+    n-gram model) measures accuracy 0.859, angry recall 0.896 at precision 0.920, none of 121 angry or
+    happy sentences spoken sad; v4 measured 0.815, 0.844 and 0.915, v3 0.741, 0.714 and 0.797."""
     rows = _held_out_rows(OWN_DATA, lambda r: r["split"] == "heldout" and int(r["round"]) <= 2)
     assert len(rows) == 270
     m = _spoken_quality(analyzer, rows)
-    assert m["accuracy"] >= 0.79, m
-    assert m["recall"]["angry"] >= 0.81, m
-    assert m["angry_precision"] >= 0.88, m
+    assert m["accuracy"] >= 0.83, m
+    assert m["recall"]["angry"] >= 0.86, m
+    assert m["angry_precision"] >= 0.89, m
     assert m["spoken_sad"] <= 0.02, m
 
 
 def test_second_held_out_quality(analyzer):
     """data/emotion/heldout2.tsv: 156 sentences written apart from the training data and committed
-    before any model was measured on them. v4 measures accuracy 0.859, angry recall 0.813 at precision
-    0.907, none spoken sad; v3 measured 0.782, 0.771 and 0.841."""
+    before any model was measured on them. v6 measures accuracy 0.897, angry recall 0.917 at precision
+    0.957, none spoken sad; v4 measured 0.859, 0.813 and 0.907, v3 0.782, 0.771 and 0.841."""
     rows = _held_out_rows(OWN_DATA.with_name("heldout2.tsv"), lambda r: True)
     m = _spoken_quality(analyzer, rows)
-    assert m["accuracy"] >= 0.83, m
-    assert m["recall"]["angry"] >= 0.78, m
-    assert m["angry_precision"] >= 0.87, m
+    assert m["accuracy"] >= 0.87, m
+    assert m["recall"]["angry"] >= 0.87, m
+    assert m["angry_precision"] >= 0.92, m
     assert m["spoken_sad"] <= 0.02, m
 
 
 def test_third_held_out_quality(analyzer):
     """data/emotion/heldout3.tsv: 163 sentences weighted to the hard cases (sarcasm, polite complaints,
-    quiet sadness, pleasantries), committed before any model was measured on them. v4 measures accuracy
-    0.779, angry recall 0.812 at precision 0.867 (the issue's targets not met), none of 71 angry or
-    happy sentences spoken sad. Floors a little under that, so a regression shows."""
+    quiet sadness, pleasantries), committed before any model was measured on them. v6 measures accuracy
+    0.804, angry recall 0.833 at precision 0.889 (the issue's targets not met), 1 of 71 angry or happy
+    sentences spoken sad; v4 measured 0.779, 0.812 and 0.867, none spoken sad. Floors a little under
+    that, so a regression shows."""
     rows = _held_out_rows(OWN_DATA.with_name("heldout3.tsv"), lambda r: True)
     assert len(rows) == 163
     m = _spoken_quality(analyzer, rows)
-    assert m["accuracy"] >= 0.75, m
-    assert m["recall"]["angry"] >= 0.78, m
-    assert m["angry_precision"] >= 0.83, m
+    assert m["accuracy"] >= 0.78, m
+    assert m["recall"]["angry"] >= 0.81, m
+    assert m["angry_precision"] >= 0.86, m
     assert m["spoken_sad"] <= 0.02, m
 
 
