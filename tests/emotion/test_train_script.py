@@ -138,10 +138,15 @@ def test_the_data_build_drops_near_copies_of_held_out_sentences():
     """data/emotion/build.py: a training sentence that nearly copies a held-out one is dropped (the
     same writer's new rounds came back within a word of heldout3); a sentence of the same register
     that shares only its shape is kept."""
-    spec = importlib.util.spec_from_file_location("emotion_build", SCRIPT.parents[1] / "data/emotion/build.py")
+    spec = importlib.util.spec_from_file_location(
+        "emotion_build", SCRIPT.parents[1] / "data/emotion/build.py"
+    )
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
-    held = ["i'm a bit annoyed that nobody told me the meeting moved.", "thank you for calling, have a good day."]
+    held = [
+        "i'm a bit annoyed that nobody told me the meeting moved.",
+        "thank you for calling, have a good day.",
+    ]
     assert build.near_copy("I'm a bit annoyed that nobody told me the meeting had moved.", held) == held[0]
     assert build.near_copy("Thank you for your order, it ships on Monday.", held) is None
     assert build.near_copy("The lift on the ninth floor is out of order again.", held) is None
