@@ -22,6 +22,14 @@ int8 convolutions make HiFi-GAN a third faster here, but the audio is ~18 dB SNR
 floor over the whole band, 3.5-4.4 dB log-mel distance), so no int8 decoder ships: the default stays
 fp32, exact against piper. (Also measured and dropped: HiFi-GAN rewritten with 2-D convolutions so that
 onnxruntime's NCHWc kernels apply: same CPU time as the 1-D graph.)
+
+Also measured and dropped (fifth session; 200-frame windows, 2 threads, same process, throwaway
+graph rewrites): the three ConvTransposes rewritten as polyphase Convs (stride x output channels,
+3 taps) with an interleave, exact to 1.8e-7, ran 2 % faster (0.119 against 0.122 s median), inside
+the run-to-run noise; ``session.set_denormal_as_zero`` on real latents changed nothing; two
+half-windows decoded concurrently on one thread each were slower than one window on two threads
+(intra-op threads scale 1.7-1.9x here). The convolutions (~72 % of HiFi-GAN) already run at MLAS's
+GEMM speed: beating piper on its own graph needs fewer operations, which so far means int8.
 """
 
 from __future__ import annotations
