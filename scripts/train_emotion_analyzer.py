@@ -945,9 +945,11 @@ def calibrate(
 
     Probabilities come from the shipped (quantised) graph through the analyser itself, one sentence
     per run as in production. GoEmotions' per-class thresholds (for its Ekman macro-F1) are tuned on its
-    dev split; the spoken decision's per-label thresholds and margin on in-domain ``tune`` plus
-    GoEmotions dev (:func:`tune_decisions`). Reported on the splits never used for either: GoEmotions'
-    held-out tenth, the in-domain ``heldout`` fifth and ``tests/emotion/in_domain.tsv``."""
+    dev split; the n-gram blend weight, the spoken decision's per-label thresholds and its margin on
+    the in-domain ``validation`` rows (:func:`load_in_domain_rows`) plus GoEmotions dev
+    (:func:`tune_decisions`). Reported on the sets never used for either: GoEmotions' held-out tenth,
+    the in-domain ``heldout`` fifth, ``heldout2.tsv``, ``heldout3.tsv`` and
+    ``tests/emotion/in_domain.tsv``."""
     from voicesmith.emotion.analyze import MODEL_FILE, SETTINGS_FILE, EmotionAnalyzer
     from voicesmith.emotion.ngram import NGRAM_FILE, NgramModel
 
