@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import hashlib
 import json
 import random
@@ -60,8 +61,10 @@ lift the held-out scores without the analyser being any better. At 0.75 the pair
 their words; below it they share a register ("Thank you for calling, have a good day.")."""
 
 
-def _trigrams(text: str) -> set[str]:
-    return {text[i : i + 3] for i in range(len(text) - 2)}
+@functools.cache
+def _trigrams(text: str) -> frozenset[str]:
+    """Letter trigrams; cached, as each never-trained sentence is compared with every training one."""
+    return frozenset(text[i : i + 3] for i in range(len(text) - 2))
 
 
 def near_copy(text: str, never: list[str]) -> str | None:
